@@ -1,0 +1,75 @@
+//! A command as a value: what would run, comparable in tests and printable for people.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: &'static str,
+    pub args: Vec<String>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(program: &'static str, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd {
+            program,
+            args: args.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The command as a POSIX shell line that can be copied and pasted.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.program)?;
+        for arg in &self.args {
+            write!(f, " {}", quote(arg))?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_arguments_are_printed_as_they_are() {
+        let cmd = Cmd::new(
+            "docker",
+            [
+                "build",
+                "-t",
+                "todobackend-dev",
+                "-f",
+                "docker/dev/Dockerfile",
+                ".",
+            ],
+        );
+        assert_eq!(
+            cmd.to_string(),
+            "docker build -t todobackend-dev -f docker/dev/Dockerfile ."
+        );
+    }
+
+    #[test]
+    fn arguments_a_shell_would_split_or_expand_are_quoted() {
+        let cmd = Cmd::new("docker", ["--format", "{{.Id}}", "it's", "", "a b"]);
+        assert_eq!(
+            cmd.to_string(),
+            r#"docker --format '{{.Id}}' 'it'\''s' '' 'a b'"#
+        );
+    }
+}

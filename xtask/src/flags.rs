@@ -1,0 +1,233 @@
+//! The command line: tasks and their options. Hand-rolled to keep the xtask quick to build.
+
+use std::ffi::OsString;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Print this text and exit 0.
+    Help(&'static str),
+    BaseImage,
+    DevImage,
+    Cache {
+        reset: bool,
+    },
+    Test {
+        settings: String,
+        args: Vec<String>,
+    },
+}
+
+pub const USAGE: &str = "\
+Usage: cargo xtask <TASK> [OPTIONS]
+
+todobackend's Docker workflow; runs from any directory of the checkout.
+
+Tasks:
+  base-image   Build the base image todobackend-base (and the Debian image under it)
+  dev-image    Build the development image todobackend-dev
+  cache        Create the volume container `cache` that keeps pip's cache between runs
+  test         Run the Django test suite in a throw-away container
+
+`cargo xtask <TASK> --help` tells more about a task, with an example.";
+
+const BASE_IMAGE_HELP: &str = "\
+Usage: cargo xtask base-image
+
+Builds todobackend-base from docker/base/Dockerfile: Debian's Python 3 in a virtualenv at
+/appenv. The Debian image under it is debian:bookworm-slim when present or pullable; where no
+registry answers it is built from Debian packages with debootstrap (needs root) and imported
+as todobackend-os:bookworm. The host's CA bundle (SSL_CERT_FILE, else
+/etc/ssl/certs/ca-certificates.crt) is trusted inside the image, so pip works behind a
+TLS-inspecting proxy. Always rebuilds (docker's layer cache keeps that quick): run it after
+the host's CA bundle changes.
+
+Example:
+  cargo xtask base-image";
+
+const DEV_IMAGE_HELP: &str = "\
+Usage: cargo xtask dev-image
+
+Builds todobackend-dev, as the lab does, from the repository root whatever the current
+directory:
+  docker build -t todobackend-dev -f docker/dev/Dockerfile .
+Builds the base image first if it is missing.
+
+Example:
+  cargo xtask dev-image";
+
+const CACHE_HELP: &str = "\
+Usage: cargo xtask cache [--reset]
+
+Creates the volume container `cache` (from todobackend-dev, entrypoint `true`) whose /cache
+keeps pip's downloads and built wheels between test runs. The data lives in the docker volume
+`todobackend-cache` on the engine's host (`docker volume inspect todobackend-cache` shows
+where), so it survives the container. If `cache` exists this says so and exits 0.
+
+Options:
+  --reset      Remove the container and its volume (the cached data), then create them anew
+
+Example:
+  cargo xtask cache --reset";
+
+const TEST_HELP: &str = "\
+Usage: cargo xtask test [--settings NAME] [-- ARGS...]
+
+Runs `python manage.py test --noinput ARGS...` in a throw-away todobackend-dev container with
+--volumes-from cache and DJANGO_SETTINGS_MODULE=todobackend.settings.NAME. Rebuilds the dev
+image first so the run tests the current source (docker's layer cache keeps that quick), and
+makes the base image and the cache when missing. Exits with the test run's exit code.
+
+Options:
+  --settings NAME   A module of src/todobackend/settings/ [default: base]
+
+Example:
+  cargo xtask test --settings base -- todo.tests.TestCreateTodoItem -v 2";
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Task, String> {
+    let mut args = args
+        .into_iter()
+        .map(utf8)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter();
+    let Some(name) = args.next() else {
+        return Err("no task given".into());
+    };
+    let (mut task, help) = match name.as_str() {
+        "-h" | "--help" | "help" => return Ok(Task::Help(USAGE)),
+        "base-image" => (Task::BaseImage, BASE_IMAGE_HELP),
+        "dev-image" => (Task::DevImage, DEV_IMAGE_HELP),
+        "cache" => (Task::Cache { reset: false }, CACHE_HELP),
+        "test" => (
+            Task::Test {
+                settings: "base".into(),
+                args: Vec::new(),
+            },
+            TEST_HELP,
+        ),
+        other => return Err(format!("unknown task `{other}`")),
+    };
+    while let Some(arg) = args.next() {
+        match (&mut task, arg.as_str()) {
+            (_, "-h" | "--help") => return Ok(Task::Help(help)),
+            (Task::Cache { reset }, "--reset") => *reset = true,
+            (Task::Test { settings, .. }, "--settings") => {
+                *settings = args
+                    .next()
+                    .filter(|value| !value.starts_with('-'))
+                    .ok_or("`--settings` needs a NAME")?;
+            }
+            (Task::Test { settings, .. }, flag) if flag.starts_with("--settings=") => {
+                *settings = flag["--settings=".len()..].to_string();
+            }
+            (
+                Task::Test {
+                    args: test_args, ..
+                },
+                "--",
+            ) => test_args.extend(args.by_ref()),
+            (Task::Test { .. }, other) => {
+                return Err(format!(
+                    "unexpected argument `{other}` for `test` (arguments for manage.py go after `--`)"
+                ));
+            }
+            (_, other) => return Err(format!("unexpected argument `{other}` for `{name}`")),
+        }
+    }
+    Ok(task)
+}
+
+fn utf8(arg: OsString) -> Result<String, String> {
+    arg.into_string()
+        .map_err(|arg| format!("argument {arg:?} is not valid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Task, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn test_defaults_to_the_base_settings() {
+        assert_eq!(
+            parse_str(&["test"]),
+            Ok(Task::Test {
+                settings: "base".into(),
+                args: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn test_takes_settings_in_both_spellings_and_passes_on_what_follows_the_separator() {
+        let expected = Task::Test {
+            settings: "test".into(),
+            args: vec!["todo.tests".into(), "--settings".into()],
+        };
+        assert_eq!(
+            parse_str(&[
+                "test",
+                "--settings",
+                "test",
+                "--",
+                "todo.tests",
+                "--settings"
+            ]),
+            Ok(expected)
+        );
+        let expected = Task::Test {
+            settings: "test".into(),
+            args: vec![],
+        };
+        assert_eq!(parse_str(&["test", "--settings=test"]), Ok(expected));
+    }
+
+    #[test]
+    fn cache_takes_reset() {
+        assert_eq!(parse_str(&["cache"]), Ok(Task::Cache { reset: false }));
+        assert_eq!(
+            parse_str(&["cache", "--reset"]),
+            Ok(Task::Cache { reset: true })
+        );
+    }
+
+    #[test]
+    fn help_is_given_for_the_tool_and_for_each_task() {
+        assert_eq!(parse_str(&["--help"]), Ok(Task::Help(USAGE)));
+        assert_eq!(parse_str(&["help"]), Ok(Task::Help(USAGE)));
+        assert_eq!(parse_str(&["test", "-h"]), Ok(Task::Help(TEST_HELP)));
+        assert_eq!(
+            parse_str(&["dev-image", "--help"]),
+            Ok(Task::Help(DEV_IMAGE_HELP))
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_what_was_wrong() {
+        assert_eq!(parse_str(&[]), Err("no task given".into()));
+        assert_eq!(parse_str(&["deploy"]), Err("unknown task `deploy`".into()));
+        assert_eq!(
+            parse_str(&["cache", "--rest"]),
+            Err("unexpected argument `--rest` for `cache`".into())
+        );
+        assert_eq!(
+            parse_str(&["test", "--settings"]),
+            Err("`--settings` needs a NAME".into())
+        );
+        assert_eq!(
+            parse_str(&["test", "--settings", "--", "x"]),
+            Err("`--settings` needs a NAME".into())
+        );
+        assert!(
+            parse_str(&["test", "todo.tests"])
+                .unwrap_err()
+                .contains("go after `--`")
+        );
+        assert_eq!(
+            parse_str(&["dev-image", "--reset"]),
+            Err("unexpected argument `--reset` for `dev-image`".into())
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! `cargo xtask`: todobackend's Docker workflow, runnable from any directory of a checkout.
+//!
+//! Data flows one way: flags -> task -> command values -> runner.
+
+mod cmd;
+mod docker;
+mod flags;
+mod project;
+mod runner;
+mod tasks;
+
+use std::process::ExitCode;
+
+use flags::Task;
+use project::Project;
+use runner::Runner;
+
+fn main() -> ExitCode {
+    let task = match flags::parse(std::env::args_os().skip(1)) {
+        Ok(task) => task,
+        Err(usage) => {
+            eprintln!("error: {usage}\n\n{}", flags::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(task) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `task`; the result is the process exit code.
+fn run(task: Task) -> anyhow::Result<u8> {
+    if let Task::Help(text) = task {
+        println!("{text}");
+        return Ok(0);
+    }
+    let project = Project::locate()?;
+    // Input is checked before docker is looked for, so a typo costs nothing.
+    if let Task::Test { settings, .. } = &task {
+        project.check_settings(settings)?;
+    }
+    let runner = Runner::new(&project.root)?;
+    runner.check_engine()?;
+    match task {
+        Task::Help(_) => unreachable!("answered above"),
+        Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
+        Task::DevImage => tasks::dev_image::build(&project, &runner).map(|()| 0),
+        Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
+        Task::Test { settings, args } => tasks::test::run(&project, &runner, &settings, &args),
+    }
+}

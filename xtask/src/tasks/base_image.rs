@@ -1,0 +1,154 @@
+//! The base image, and the Debian image under it: pulled where a registry answers, built
+//! from Debian packages where none does. The same command works in both places.
+
+use std::fs;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::image_exists;
+use crate::cmd::Cmd;
+use crate::docker::{self, Build};
+use crate::project::{
+    BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project,
+};
+use crate::runner::Runner;
+
+/// Where the base Dockerfile finds the host's CA bundle in the build context.
+const STAGED_CA: &str = "docker/base/host-ca/host-ca.crt";
+/// Scratch space for building the OS image; removed whatever happens.
+const OS_WORKDIR: &str = "target/xtask-os";
+
+pub fn build(project: &Project, runner: &Runner) -> Result<()> {
+    let os_image = os_image(project, runner)?;
+    let _ca = StagedCa::new(project, runner)?;
+    runner.step(&format!(
+        "Building the base image {BASE_IMAGE} on {os_image}"
+    ));
+    runner.run(
+        &Build::new(BASE_IMAGE, BASE_DOCKERFILE)
+            .build_arg("OS_IMAGE", os_image)
+            .into(),
+    )
+}
+
+pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
+    if image_exists(runner, BASE_IMAGE)? {
+        Ok(())
+    } else {
+        build(project, runner)
+    }
+}
+
+fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {
+    for image in [OS_IMAGE_FROM_REGISTRY, OS_IMAGE_FROM_PACKAGES] {
+        if image_exists(runner, image)? {
+            return Ok(image);
+        }
+    }
+    runner.step(&format!("Pulling the OS image {OS_IMAGE_FROM_REGISTRY}"));
+    if runner.status(&docker::pull(OS_IMAGE_FROM_REGISTRY))? == 0 {
+        return Ok(OS_IMAGE_FROM_REGISTRY);
+    }
+    runner.step(&format!(
+        "No registry answered: building the OS image {OS_IMAGE_FROM_PACKAGES} from Debian packages"
+    ));
+    build_os_image(project, runner).with_context(|| {
+        format!(
+            "cannot build the OS image from Debian packages; it needs `debootstrap` (`apt-get install debootstrap`) \
+             and root. Alternatively make {OS_IMAGE_FROM_REGISTRY} available (`docker pull` or `docker load`)"
+        )
+    })?;
+    Ok(OS_IMAGE_FROM_PACKAGES)
+}
+
+fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
+    which::which("debootstrap").context("`debootstrap` was not found on PATH")?;
+    let workdir = Scratch::new(project.root.join(OS_WORKDIR))?;
+    let rootfs = format!("{OS_WORKDIR}/rootfs");
+    let tarball = format!("{OS_WORKDIR}/rootfs.tar");
+    runner.run(&Cmd::new(
+        "debootstrap",
+        ["--variant=minbase", "bookworm", &rootfs],
+    ))?;
+    // Downloaded packages and apt lists would only bloat the image: every RUN updates first.
+    let tar = [
+        "-C",
+        &rootfs,
+        "--exclude=./var/cache/apt/archives/*.deb",
+        "--exclude=./var/lib/apt/lists/*",
+    ];
+    runner.run(&Cmd::new(
+        "tar",
+        tar.into_iter().chain(["-cf", &tarball, "."]),
+    ))?;
+    runner.run(&docker::import(&tarball, OS_IMAGE_FROM_PACKAGES))?;
+    drop(workdir);
+    Ok(())
+}
+
+/// A directory that exists, empty, for as long as the value lives.
+struct Scratch(Utf8PathBuf);
+
+impl Scratch {
+    fn new(dir: Utf8PathBuf) -> Result<Scratch> {
+        remove_dir(&dir);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        remove_dir(&self.0);
+    }
+}
+
+fn remove_dir(dir: &Utf8Path) {
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// The host's CA bundle, copied into the build context for as long as the value lives.
+/// With a TLS-inspecting proxy this is what lets pip reach its index from inside the image.
+struct StagedCa(Option<Utf8PathBuf>);
+
+impl StagedCa {
+    fn new(project: &Project, runner: &Runner) -> Result<StagedCa> {
+        let staged = project.root.join(STAGED_CA);
+        let Some(bundle) = host_ca_bundle() else {
+            remove_file(&staged);
+            return Ok(StagedCa(None));
+        };
+        runner.step(&format!(
+            "Trusting the host's CA bundle {bundle} inside the image"
+        ));
+        fs::copy(&bundle, &staged).with_context(|| format!("cannot copy {bundle} to {staged}"))?;
+        Ok(StagedCa(Some(staged)))
+    }
+}
+
+impl Drop for StagedCa {
+    fn drop(&mut self) {
+        if let Some(staged) = &self.0 {
+            remove_file(staged);
+        }
+    }
+}
+
+fn remove_file(path: &Utf8Path) {
+    let _ = fs::remove_file(path);
+}
+
+/// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.
+fn host_ca_bundle() -> Option<Utf8PathBuf> {
+    let from_env = std::env::var("SSL_CERT_FILE").ok().map(Utf8PathBuf::from);
+    let system = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ];
+    from_env
+        .into_iter()
+        .chain(system.map(Utf8PathBuf::from))
+        .find(|path| path.is_file())
+}
