@@ -1,0 +1,337 @@
+//! The built xtask run from several directories with a fake `docker` first on PATH that
+//! records what it was asked to do: what would run, in what order, from where.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FAKE_DOCKER: &str = r#"#!/bin/sh
+# Records "<cwd>: <args>" and answers like an engine holding $FAKE_IMAGES.
+echo "$PWD: $*" >> "$FAKE_LOG"
+case "$1" in
+  version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
+           echo 20.10.24 ;;
+  image) for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && exit 0; done; exit 1 ;;
+  container) [ -n "$FAKE_CACHE_LABEL" ] || exit 1; echo "$FAKE_CACHE_LABEL" ;;
+  volume) [ "$2" != inspect ] || [ -n "$FAKE_CACHE_LABEL" ] || exit 1 ;;
+  pull) exit "${FAKE_PULL_EXIT:-1}" ;;
+  run) exit "${FAKE_RUN_EXIT:-0}" ;;
+esac
+"#;
+
+const ALL_IMAGES: &str = "debian:bookworm-slim todobackend-base todobackend-dev";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A directory holding the fake docker and its log; removed when dropped.
+struct FakeDocker {
+    dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl FakeDocker {
+    fn new(name: &str) -> FakeDocker {
+        let dir = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let docker = dir.join("docker");
+        fs::write(&docker, FAKE_DOCKER).unwrap();
+        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+        FakeDocker {
+            dir,
+            env: vec![("FAKE_IMAGES", ALL_IMAGES.into())],
+        }
+    }
+
+    fn env(mut self, key: &'static str, value: &str) -> FakeDocker {
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+        self
+    }
+
+    /// Runs `cargo xtask ARGS` from `cwd` with the fake first on PATH.
+    fn xtask(&self, cwd: &Path, args: &[&str]) -> Output {
+        let path = format!("{}:{}", self.dir.display(), std::env::var("PATH").unwrap());
+        self.xtask_with_path(cwd, args, &path)
+    }
+
+    fn xtask_with_path(&self, cwd: &Path, args: &[&str], path: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(cwd)
+            .env("PATH", path)
+            .env("FAKE_LOG", self.dir.join("log"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+
+    /// The docker invocations so far, as "<cwd>: <args>".
+    fn calls(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// The calls that change something on the engine (not the read-only probes).
+    fn changes(&self) -> Vec<String> {
+        let probes = [
+            ": version ",
+            ": image inspect ",
+            ": container inspect ",
+            ": volume inspect ",
+        ];
+        self.calls()
+            .into_iter()
+            .filter(|call| !probes.iter().any(|probe| call.contains(probe)))
+            .collect()
+    }
+}
+
+impl Drop for FakeDocker {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn test_builds_from_the_root_and_runs_the_suite_whatever_the_directory() {
+    let root = root();
+    for cwd in [root.join("src/todo"), root.clone(), std::env::temp_dir()] {
+        let fake = FakeDocker::new("test-cwd").env("FAKE_CACHE_LABEL", "todobackend");
+        let output = fake.xtask(&cwd, &["test"]);
+        assert!(
+            output.status.success(),
+            "from {}: {}",
+            cwd.display(),
+            stderr(&output)
+        );
+        let root = root.display();
+        assert_eq!(
+            fake.changes(),
+            [
+                format!("{root}: build -t todobackend-dev -f docker/dev/Dockerfile ."),
+                format!(
+                    "{root}: run --rm --label application=todobackend --volumes-from cache \
+                     -e DJANGO_SETTINGS_MODULE=todobackend.settings.base todobackend-dev python manage.py test --noinput"
+                ),
+            ]
+        );
+        // Each command is echoed before it runs.
+        assert!(
+            stderr(&output)
+                .contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile .\n")
+        );
+    }
+}
+
+#[test]
+fn test_passes_settings_and_arguments_and_returns_the_suites_exit_code() {
+    let fake = FakeDocker::new("test-exit")
+        .env("FAKE_CACHE_LABEL", "todobackend")
+        .env("FAKE_RUN_EXIT", "3");
+    let output = fake.xtask(
+        &root(),
+        &["test", "--settings", "test", "--", "todo.tests", "-v", "2"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let run = fake.changes().pop().unwrap();
+    assert!(
+        run.ends_with("-e DJANGO_SETTINGS_MODULE=todobackend.settings.test todobackend-dev python manage.py test --noinput todo.tests -v 2"),
+        "{run}"
+    );
+    assert!(
+        stderr(&output).contains("exit code 3"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_unknown_settings_name_is_refused_before_docker_is_asked_anything() {
+    let fake = FakeDocker::new("settings");
+    let output = fake.xtask(&root().join("src"), &["test", "--settings", "nosuch"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("unknown settings `nosuch`") && err.contains("base, test"),
+        "{err}"
+    );
+    assert_eq!(fake.calls(), Vec::<String>::new());
+}
+
+#[test]
+fn test_makes_the_cache_and_the_images_that_are_missing() {
+    let fake = FakeDocker::new("missing").env("FAKE_IMAGES", "debian:bookworm-slim");
+    let output = fake.xtask(&root(), &["test"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let changes: Vec<_> = fake
+        .changes()
+        .iter()
+        .map(|call| call.split_once(": ").unwrap().1.to_string())
+        .collect();
+    assert_eq!(
+        changes[0],
+        "build -t todobackend-base -f docker/base/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim ."
+    );
+    assert_eq!(
+        changes[1],
+        "build -t todobackend-dev -f docker/dev/Dockerfile ."
+    );
+    // The fake engine still has no dev image, so the cache would build it once more.
+    assert!(changes.contains(&"run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev".to_string()), "{changes:?}");
+    assert!(
+        changes.last().unwrap().starts_with("run --rm "),
+        "{changes:?}"
+    );
+}
+
+#[test]
+fn the_os_image_is_pulled_where_a_registry_answers() {
+    let fake = FakeDocker::new("pull")
+        .env("FAKE_IMAGES", "")
+        .env("FAKE_PULL_EXIT", "0");
+    let output = fake.xtask(&root(), &["base-image"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let changes: Vec<_> = fake
+        .changes()
+        .iter()
+        .map(|call| call.split_once(": ").unwrap().1.to_string())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "pull debian:bookworm-slim",
+            "build -t todobackend-base -f docker/base/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim .",
+        ]
+    );
+}
+
+#[test]
+fn cache_is_created_once_then_reported() {
+    let fake = FakeDocker::new("cache-new");
+    let output = fake.xtask(&root().join("src/todo"), &["cache"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(fake.changes()[0].ends_with(": run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev"));
+
+    let fake = FakeDocker::new("cache-exists").env("FAKE_CACHE_LABEL", "todobackend");
+    let output = fake.xtask(&root(), &["cache"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("`cache` exists"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fake.changes(), Vec::<String>::new());
+}
+
+#[test]
+fn cache_reset_removes_the_container_and_its_volume_then_recreates_them() {
+    let fake = FakeDocker::new("cache-reset").env("FAKE_CACHE_LABEL", "todobackend");
+    let output = fake.xtask(&root(), &["cache", "--reset"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let changes: Vec<_> = fake
+        .changes()
+        .iter()
+        .map(|call| call.split_once(": ").unwrap().1.to_string())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "rm --force --volumes cache",
+            "volume rm todobackend-cache",
+            "run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev",
+        ]
+    );
+}
+
+#[test]
+fn a_cache_container_the_project_did_not_make_is_left_alone() {
+    let fake = FakeDocker::new("cache-foreign").env("FAKE_CACHE_LABEL", "<no value>");
+    for args in [&["cache"][..], &["cache", "--reset"], &["test"]] {
+        let output = fake.xtask(&root(), args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains("todobackend did not make"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert!(
+        !fake
+            .changes()
+            .iter()
+            .any(|call| call.contains(" rm ") || call.contains(": run ")),
+        "{:?}",
+        fake.changes()
+    );
+}
+
+#[test]
+fn every_task_says_plainly_when_docker_is_not_installed() {
+    let fake = FakeDocker::new("no-docker");
+    let empty = fake.dir.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    for task in ["base-image", "dev-image", "cache", "test"] {
+        let output = fake.xtask_with_path(&root(), &[task], empty.to_str().unwrap());
+        assert_eq!(output.status.code(), Some(1), "{task}");
+        assert!(
+            stderr(&output).starts_with("error: `docker` was not found on PATH"),
+            "{task}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn every_task_says_how_to_start_an_engine_that_is_not_answering() {
+    let fake = FakeDocker::new("engine-down").env("FAKE_ENGINE_DOWN", "1");
+    for task in ["base-image", "dev-image", "cache", "test"] {
+        let output = fake.xtask(&root(), &[task]);
+        assert_eq!(output.status.code(), Some(1), "{task}");
+        let err = stderr(&output);
+        assert!(
+            err.contains("the Docker engine is not answering: Cannot connect"),
+            "{task}: {err}"
+        );
+        assert!(
+            err.contains("dockerd") && err.contains("DOCKER_HOST"),
+            "{task}: {err}"
+        );
+    }
+    assert!(fake.changes().is_empty(), "{:?}", fake.changes());
+}
+
+#[test]
+fn bad_usage_exits_2_with_the_usage_and_help_exits_0() {
+    let fake = FakeDocker::new("usage");
+    for args in [
+        &[][..],
+        &["deploy"],
+        &["cache", "--force"],
+        &["test", "todo.tests"],
+    ] {
+        let output = fake.xtask(&root(), args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains("Usage: cargo xtask <TASK>"),
+            "{args:?}"
+        );
+    }
+    let output = fake.xtask(&root(), &["test", "--help"]);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("--settings NAME"));
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
