@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::image_exists;
@@ -55,15 +55,16 @@ fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {
     ));
     build_os_image(project, runner).with_context(|| {
         format!(
-            "cannot build the OS image from Debian packages; it needs `debootstrap` (`apt-get install debootstrap`) \
-             and root. Alternatively make {OS_IMAGE_FROM_REGISTRY} available (`docker pull` or `docker load`)"
+            "cannot build the OS image from Debian packages: that needs root and `debootstrap` \
+             (`sudo apt-get install debootstrap`). Or make {OS_IMAGE_FROM_REGISTRY} available to the engine \
+             (`docker pull`, or `docker load` of a saved image), then run this again"
         )
     })?;
     Ok(OS_IMAGE_FROM_PACKAGES)
 }
 
 fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
-    which::which("debootstrap").context("`debootstrap` was not found on PATH")?;
+    install_debootstrap(runner)?;
     let workdir = Scratch::new(project.root.join(OS_WORKDIR))?;
     let rootfs = format!("{OS_WORKDIR}/rootfs");
     let tarball = format!("{OS_WORKDIR}/rootfs.tar");
@@ -85,6 +86,29 @@ fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
     runner.run(&docker::import(&tarball, OS_IMAGE_FROM_PACKAGES))?;
     drop(workdir);
     Ok(())
+}
+
+/// A fresh Debian-like machine lacks debootstrap; as root, install it the way a user would.
+fn install_debootstrap(runner: &Runner) -> Result<()> {
+    if which::which("debootstrap").is_ok() {
+        return Ok(());
+    }
+    let is_root = runner.probe(&Cmd::new("id", ["-u"]))?.as_deref() == Some("0");
+    if !is_root || which::which("apt-get").is_err() {
+        bail!("`debootstrap` was not found on PATH");
+    }
+    runner.step("Installing debootstrap with apt-get");
+    runner.run(&Cmd::new("apt-get", ["update", "-qq"]))?;
+    runner.run(&Cmd::new(
+        "apt-get",
+        [
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "debootstrap",
+        ],
+    ))
 }
 
 /// A directory that exists, empty, for as long as the value lives.
