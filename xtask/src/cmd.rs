@@ -49,14 +49,7 @@ mod tests {
     fn plain_arguments_are_printed_as_they_are() {
         let cmd = Cmd::new(
             "docker",
-            [
-                "build",
-                "-t",
-                "todobackend-dev",
-                "-f",
-                "docker/dev/Dockerfile",
-                ".",
-            ],
+            ["build", "-t", "todobackend-dev", "-f", "docker/dev/Dockerfile", "."],
         );
         assert_eq!(
             cmd.to_string(),
@@ -67,9 +60,6 @@ mod tests {
     #[test]
     fn arguments_a_shell_would_split_or_expand_are_quoted() {
         let cmd = Cmd::new("docker", ["--format", "{{.Id}}", "it's", "", "a b"]);
-        assert_eq!(
-            cmd.to_string(),
-            r#"docker --format '{{.Id}}' 'it'\''s' '' 'a b'"#
-        );
+        assert_eq!(cmd.to_string(), r#"docker --format '{{.Id}}' 'it'\''s' '' 'a b'"#);
     }
 }

@@ -31,13 +31,7 @@ impl Build {
 
 impl From<Build> for Cmd {
     fn from(build: Build) -> Cmd {
-        let mut args = vec![
-            "build".into(),
-            "-t".into(),
-            build.tag,
-            "-f".into(),
-            build.dockerfile,
-        ];
+        let mut args = vec!["build".into(), "-t".into(), build.tag, "-f".into(), build.dockerfile];
         for (key, value) in build.build_args {
             args.extend(["--build-arg".into(), format!("{key}={value}")]);
         }
@@ -119,10 +113,7 @@ impl From<Run> for Cmd {
         if let Some(name) = run.name {
             args.extend(["--name".into(), name]);
         }
-        args.extend([
-            "--label".into(),
-            format!("{}={}", PROJECT_LABEL.0, PROJECT_LABEL.1),
-        ]);
+        args.extend(["--label".into(), format!("{}={}", PROJECT_LABEL.0, PROJECT_LABEL.1)]);
         for volume in run.volumes {
             args.extend(["-v".into(), volume]);
         }
@@ -154,18 +145,12 @@ pub fn image_id(image: &str) -> Cmd {
 /// Prints the project label of a container; fails when there is no such container.
 pub fn container_project(container: &str) -> Cmd {
     let format = format!("{{{{index .Config.Labels \"{}\"}}}}", PROJECT_LABEL.0);
-    Cmd::new(
-        "docker",
-        ["container", "inspect", "--format", &format, container],
-    )
+    Cmd::new("docker", ["container", "inspect", "--format", &format, container])
 }
 
 /// Prints a volume's name; fails when there is no such volume.
 pub fn volume_name(volume: &str) -> Cmd {
-    Cmd::new(
-        "docker",
-        ["volume", "inspect", "--format", "{{.Name}}", volume],
-    )
+    Cmd::new("docker", ["volume", "inspect", "--format", "{{.Name}}", volume])
 }
 
 pub fn pull(image: &str) -> Cmd {
@@ -174,10 +159,7 @@ pub fn pull(image: &str) -> Cmd {
 
 /// Makes an image of a root filesystem tarball, labelled as the project's.
 pub fn import(tarball: &str, tag: &str) -> Cmd {
-    let label = format!(
-        "LABEL {}={} todobackend.image=os",
-        PROJECT_LABEL.0, PROJECT_LABEL.1
-    );
+    let label = format!("LABEL {}={} todobackend.image=os", PROJECT_LABEL.0, PROJECT_LABEL.1);
     Cmd::new(
         "docker",
         [
@@ -207,15 +189,13 @@ mod tests {
 
     fn argv(cmd: impl Into<Cmd>) -> Vec<String> {
         let cmd = cmd.into();
-        std::iter::once(cmd.program.to_string())
-            .chain(cmd.args)
-            .collect()
+        std::iter::once(cmd.program.to_string()).chain(cmd.args).collect()
     }
 
     #[test]
     fn build_uses_the_root_as_context_and_passes_build_args() {
-        let build = Build::new("todobackend-base", "docker/base/Dockerfile")
-            .build_arg("OS_IMAGE", "debian:bookworm-slim");
+        let build =
+            Build::new("todobackend-base", "docker/base/Dockerfile").build_arg("OS_IMAGE", "debian:bookworm-slim");
         assert_eq!(
             argv(build),
             [

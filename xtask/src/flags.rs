@@ -3,18 +3,18 @@
 use std::ffi::OsString;
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Task {
+pub enum Flags {
     /// Print this text and exit 0.
     Help(&'static str),
+    Run(Task),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Task {
     BaseImage,
     DevImage,
-    Cache {
-        reset: bool,
-    },
-    Test {
-        settings: String,
-        args: Vec<String>,
-    },
+    Cache { reset: bool },
+    Test { settings: String, args: Vec<String> },
 }
 
 pub const USAGE: &str = "\
@@ -83,17 +83,13 @@ Options:
 Example:
   cargo xtask test --settings base -- todo.tests.TestCreateTodoItem -v 2";
 
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Task, String> {
-    let mut args = args
-        .into_iter()
-        .map(utf8)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter();
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> {
+    let mut args = args.into_iter().map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter();
     let Some(name) = args.next() else {
         return Err("no task given".into());
     };
     let (mut task, help) = match name.as_str() {
-        "-h" | "--help" | "help" => return Ok(Task::Help(USAGE)),
+        "-h" | "--help" | "help" => return Ok(Flags::Help(USAGE)),
         "base-image" => (Task::BaseImage, BASE_IMAGE_HELP),
         "dev-image" => (Task::DevImage, DEV_IMAGE_HELP),
         "cache" => (Task::Cache { reset: false }, CACHE_HELP),
@@ -108,7 +104,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Task, String> {
     };
     while let Some(arg) = args.next() {
         match (&mut task, arg.as_str()) {
-            (_, "-h" | "--help") => return Ok(Task::Help(help)),
+            (_, "-h" | "--help") => return Ok(Flags::Help(help)),
             (Task::Cache { reset }, "--reset") => *reset = true,
             (Task::Test { settings, .. }, "--settings") => {
                 *settings = args
@@ -119,12 +115,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Task, String> {
             (Task::Test { settings, .. }, flag) if flag.starts_with("--settings=") => {
                 *settings = flag["--settings=".len()..].to_string();
             }
-            (
-                Task::Test {
-                    args: test_args, ..
-                },
-                "--",
-            ) => test_args.extend(args.by_ref()),
+            (Task::Test { args: test_args, .. }, "--") => test_args.extend(args.by_ref()),
             (Task::Test { .. }, other) => {
                 return Err(format!(
                     "unexpected argument `{other}` for `test` (arguments for manage.py go after `--`)"
@@ -133,7 +124,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Task, String> {
             (_, other) => return Err(format!("unexpected argument `{other}` for `{name}`")),
         }
     }
-    Ok(task)
+    Ok(Flags::Run(task))
 }
 
 fn utf8(arg: OsString) -> Result<String, String> {
@@ -145,19 +136,17 @@ fn utf8(arg: OsString) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn parse_str(args: &[&str]) -> Result<Task, String> {
+    fn parse_str(args: &[&str]) -> Result<Flags, String> {
         parse(args.iter().map(OsString::from))
     }
 
     #[test]
     fn test_defaults_to_the_base_settings() {
-        assert_eq!(
-            parse_str(&["test"]),
-            Ok(Task::Test {
-                settings: "base".into(),
-                args: vec![]
-            })
-        );
+        let expected = Task::Test {
+            settings: "base".into(),
+            args: vec![],
+        };
+        assert_eq!(parse_str(&["test"]), Ok(Flags::Run(expected)));
     }
 
     #[test]
@@ -167,41 +156,31 @@ mod tests {
             args: vec!["todo.tests".into(), "--settings".into()],
         };
         assert_eq!(
-            parse_str(&[
-                "test",
-                "--settings",
-                "test",
-                "--",
-                "todo.tests",
-                "--settings"
-            ]),
-            Ok(expected)
+            parse_str(&["test", "--settings", "test", "--", "todo.tests", "--settings"]),
+            Ok(Flags::Run(expected))
         );
         let expected = Task::Test {
             settings: "test".into(),
             args: vec![],
         };
-        assert_eq!(parse_str(&["test", "--settings=test"]), Ok(expected));
+        assert_eq!(parse_str(&["test", "--settings=test"]), Ok(Flags::Run(expected)));
     }
 
     #[test]
     fn cache_takes_reset() {
-        assert_eq!(parse_str(&["cache"]), Ok(Task::Cache { reset: false }));
+        assert_eq!(parse_str(&["cache"]), Ok(Flags::Run(Task::Cache { reset: false })));
         assert_eq!(
             parse_str(&["cache", "--reset"]),
-            Ok(Task::Cache { reset: true })
+            Ok(Flags::Run(Task::Cache { reset: true }))
         );
     }
 
     #[test]
     fn help_is_given_for_the_tool_and_for_each_task() {
-        assert_eq!(parse_str(&["--help"]), Ok(Task::Help(USAGE)));
-        assert_eq!(parse_str(&["help"]), Ok(Task::Help(USAGE)));
-        assert_eq!(parse_str(&["test", "-h"]), Ok(Task::Help(TEST_HELP)));
-        assert_eq!(
-            parse_str(&["dev-image", "--help"]),
-            Ok(Task::Help(DEV_IMAGE_HELP))
-        );
+        assert_eq!(parse_str(&["--help"]), Ok(Flags::Help(USAGE)));
+        assert_eq!(parse_str(&["help"]), Ok(Flags::Help(USAGE)));
+        assert_eq!(parse_str(&["test", "-h"]), Ok(Flags::Help(TEST_HELP)));
+        assert_eq!(parse_str(&["dev-image", "--help"]), Ok(Flags::Help(DEV_IMAGE_HELP)));
     }
 
     #[test]

@@ -11,13 +11,17 @@ mod tasks;
 
 use std::process::ExitCode;
 
-use flags::Task;
+use flags::{Flags, Task};
 use project::Project;
 use runner::Runner;
 
 fn main() -> ExitCode {
     let task = match flags::parse(std::env::args_os().skip(1)) {
-        Ok(task) => task,
+        Ok(Flags::Run(task)) => task,
+        Ok(Flags::Help(text)) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(usage) => {
             eprintln!("error: {usage}\n\n{}", flags::USAGE);
             return ExitCode::from(2);
@@ -34,10 +38,6 @@ fn main() -> ExitCode {
 
 /// Runs `task`; the result is the process exit code.
 fn run(task: Task) -> anyhow::Result<u8> {
-    if let Task::Help(text) = task {
-        println!("{text}");
-        return Ok(0);
-    }
     let project = Project::locate()?;
     // Input is checked before docker is looked for, so a typo costs nothing.
     if let Task::Test { settings, .. } = &task {
@@ -46,7 +46,6 @@ fn run(task: Task) -> anyhow::Result<u8> {
     let runner = Runner::new(&project.root)?;
     runner.check_engine()?;
     match task {
-        Task::Help(_) => unreachable!("answered above"),
         Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
         Task::DevImage => tasks::dev_image::build(&project, &runner).map(|()| 0),
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),

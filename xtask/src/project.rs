@@ -25,8 +25,7 @@ impl Project {
     /// The workspace root is the parent of the xtask package, whatever the current directory.
     /// Cargo sets CARGO_MANIFEST_DIR when it runs the xtask; the build-time value is the fallback.
     pub fn locate() -> Result<Project> {
-        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
         let root = Utf8Path::new(&manifest_dir)
             .parent()
             .context("the xtask package has no parent directory")?;
@@ -37,9 +36,7 @@ impl Project {
         if !root.join(DEV_DOCKERFILE).is_file() {
             bail!("{root} is not a todobackend checkout: {DEV_DOCKERFILE} is missing");
         }
-        Ok(Project {
-            root: root.to_owned(),
-        })
+        Ok(Project { root: root.to_owned() })
     }
 
     /// The settings modules a test run can use: the `.py` files of the settings package.

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn docker(args: &[&str]) -> Output {
@@ -31,9 +28,7 @@ fn engine_answers() -> bool {
         Ok("true"),
         "CI=true: the end-to-end tests need a Docker engine"
     );
-    eprintln!(
-        "SKIPPED: no Docker engine answers (`dockerd &` starts one); set CI=true to make this a failure"
-    );
+    eprintln!("SKIPPED: no Docker engine answers (`dockerd &` starts one); set CI=true to make this a failure");
     false
 }
 
@@ -67,13 +62,7 @@ fn tests_ran(output: &str) -> usize {
 fn remove_the_projects_images_and_cache() {
     docker(&["rm", "--force", "--volumes", "cache"]);
     docker(&["volume", "rm", "todobackend-cache"]);
-    let ids = docker(&[
-        "image",
-        "ls",
-        "--quiet",
-        "--filter",
-        "label=application=todobackend",
-    ]);
+    let ids = docker(&["image", "ls", "--quiet", "--filter", "label=application=todobackend"]);
     let ids = String::from_utf8_lossy(&ids.stdout)
         .split_whitespace()
         .map(String::from)
@@ -102,11 +91,7 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
         out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile .\n"),
         "{out}"
     );
-    assert!(
-        docker(&["image", "inspect", "todobackend-dev"])
-            .status
-            .success()
-    );
+    assert!(docker(&["image", "inspect", "todobackend-dev"]).status.success());
 
     for _ in 0..2 {
         let (code, out) = xtask_for(&root, &cwd, &["cache"]);
@@ -129,11 +114,7 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     assert!(out.lines().any(|line| line == "OK"), "{out}");
 
     // Arguments reach manage.py, and pip's cache outlives the throw-away containers.
-    let (code, out) = xtask_for(
-        &root,
-        &cwd,
-        &["test", "--", "todo.tests.TestCreateTodoItem"],
-    );
+    let (code, out) = xtask_for(&root, &cwd, &["test", "--", "todo.tests.TestCreateTodoItem"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(tests_ran(&out) >= 4 && tests_ran(&out) < 12, "{out}");
     assert!(out.contains("Using cached mysqlclient"), "{out}");
@@ -170,10 +151,7 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAILED (failures=1)"), "{out}");
-    assert!(
-        out.contains("The test run failed with exit code 1"),
-        "{out}"
-    );
+    assert!(out.contains("The test run failed with exit code 1"), "{out}");
 }
 
 #[test]

@@ -9,9 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::image_exists;
 use crate::cmd::Cmd;
 use crate::docker::{self, Build};
-use crate::project::{
-    BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project,
-};
+use crate::project::{BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 
 /// Where the base Dockerfile finds the host's CA bundle in the build context.
@@ -21,10 +19,8 @@ const OS_WORKDIR: &str = "target/xtask-os";
 
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
     let os_image = os_image(project, runner)?;
-    let _ca = StagedCa::new(project, runner)?;
-    runner.step(&format!(
-        "Building the base image {BASE_IMAGE} on {os_image}"
-    ));
+    let _ca = stage_host_ca(project, runner)?;
+    runner.step(&format!("Building the base image {BASE_IMAGE} on {os_image}"));
     runner.run(
         &Build::new(BASE_IMAGE, BASE_DOCKERFILE)
             .build_arg("OS_IMAGE", os_image)
@@ -65,13 +61,11 @@ fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {
 
 fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
     install_debootstrap(runner)?;
-    let workdir = Scratch::new(project.root.join(OS_WORKDIR))?;
+    let workdir = Temporary::new(project.root.join(OS_WORKDIR));
+    fs::create_dir_all(&workdir.0).with_context(|| format!("cannot create {}", workdir.0))?;
     let rootfs = format!("{OS_WORKDIR}/rootfs");
     let tarball = format!("{OS_WORKDIR}/rootfs.tar");
-    runner.run(&Cmd::new(
-        "debootstrap",
-        ["--variant=minbase", "bookworm", &rootfs],
-    ))?;
+    runner.run(&Cmd::new("debootstrap", ["--variant=minbase", "bookworm", &rootfs]))?;
     // Downloaded packages and apt lists would only bloat the image: every RUN updates first.
     let tar = [
         "-C",
@@ -79,13 +73,8 @@ fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
         "--exclude=./var/cache/apt/archives/*.deb",
         "--exclude=./var/lib/apt/lists/*",
     ];
-    runner.run(&Cmd::new(
-        "tar",
-        tar.into_iter().chain(["-cf", &tarball, "."]),
-    ))?;
-    runner.run(&docker::import(&tarball, OS_IMAGE_FROM_PACKAGES))?;
-    drop(workdir);
-    Ok(())
+    runner.run(&Cmd::new("tar", tar.into_iter().chain(["-cf", &tarball, "."])))?;
+    runner.run(&docker::import(&tarball, OS_IMAGE_FROM_PACKAGES))
 }
 
 /// A fresh Debian-like machine lacks debootstrap; as root, install it the way a user would.
@@ -101,66 +90,40 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
     runner.run(&Cmd::new("apt-get", ["update", "-qq"]))?;
     runner.run(&Cmd::new(
         "apt-get",
-        [
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "debootstrap",
-        ],
+        ["install", "-y", "-qq", "--no-install-recommends", "debootstrap"],
     ))
 }
 
-/// A directory that exists, empty, for as long as the value lives.
-struct Scratch(Utf8PathBuf);
-
-impl Scratch {
-    fn new(dir: Utf8PathBuf) -> Result<Scratch> {
-        remove_dir(&dir);
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        remove_dir(&self.0);
-    }
-}
-
-fn remove_dir(dir: &Utf8Path) {
-    let _ = fs::remove_dir_all(dir);
-}
-
-/// The host's CA bundle, copied into the build context for as long as the value lives.
+/// Copies the host's CA bundle into the build context, for as long as the value lives.
 /// With a TLS-inspecting proxy this is what lets pip reach its index from inside the image.
-struct StagedCa(Option<Utf8PathBuf>);
+fn stage_host_ca(project: &Project, runner: &Runner) -> Result<Temporary> {
+    let staged = Temporary::new(project.root.join(STAGED_CA));
+    if let Some(bundle) = host_ca_bundle() {
+        runner.step(&format!("Trusting the host's CA bundle {bundle} inside the image"));
+        fs::copy(&bundle, &staged.0).with_context(|| format!("cannot copy {bundle} to {}", staged.0))?;
+    }
+    Ok(staged)
+}
 
-impl StagedCa {
-    fn new(project: &Project, runner: &Runner) -> Result<StagedCa> {
-        let staged = project.root.join(STAGED_CA);
-        let Some(bundle) = host_ca_bundle() else {
-            remove_file(&staged);
-            return Ok(StagedCa(None));
-        };
-        runner.step(&format!(
-            "Trusting the host's CA bundle {bundle} inside the image"
-        ));
-        fs::copy(&bundle, &staged).with_context(|| format!("cannot copy {bundle} to {staged}"))?;
-        Ok(StagedCa(Some(staged)))
+/// A path in the checkout that a run makes and removes again, even when the run fails.
+struct Temporary(Utf8PathBuf);
+
+impl Temporary {
+    /// Starts from nothing: a run killed earlier may have left the path behind.
+    fn new(path: Utf8PathBuf) -> Temporary {
+        remove(&path);
+        Temporary(path)
     }
 }
 
-impl Drop for StagedCa {
+impl Drop for Temporary {
     fn drop(&mut self) {
-        if let Some(staged) = &self.0 {
-            remove_file(staged);
-        }
+        remove(&self.0);
     }
 }
 
-fn remove_file(path: &Utf8Path) {
-    let _ = fs::remove_file(path);
+fn remove(path: &Utf8Path) {
+    let _ = fs::remove_dir_all(path).or_else(|_| fs::remove_file(path));
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.

@@ -22,11 +22,7 @@ pub fn create(project: &Project, runner: &Runner, reset: bool) -> Result<()> {
 
 /// Makes the cache container if it is missing, quietly otherwise.
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    if exists(runner)? {
-        Ok(())
-    } else {
-        make(project, runner)
-    }
+    if exists(runner)? { Ok(()) } else { make(project, runner) }
 }
 
 fn make(project: &Project, runner: &Runner) -> Result<()> {

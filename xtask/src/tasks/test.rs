@@ -10,9 +10,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) 
     // Always built, so the run tests the current source; the layer cache makes it quick.
     dev_image::build(project, runner)?;
     cache::ensure(project, runner)?;
-    runner.step(&format!(
-        "Running the test suite with todobackend.settings.{settings}"
-    ));
+    runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
     let code = runner.status(&test_container(settings, args).into())?;
     if code != 0 {
         runner.step(&format!("The test run failed with exit code {code}"));
@@ -24,10 +22,7 @@ fn test_container(settings: &str, args: &[String]) -> Run {
     Run::new(DEV_IMAGE)
         .remove()
         .volumes_from(CACHE_CONTAINER)
-        .env(
-            "DJANGO_SETTINGS_MODULE",
-            &format!("todobackend.settings.{settings}"),
-        )
+        .env("DJANGO_SETTINGS_MODULE", &format!("todobackend.settings.{settings}"))
         .command(["python", "manage.py", "test", "--noinput"])
         .command(args)
 }
@@ -39,8 +34,7 @@ mod tests {
 
     #[test]
     fn the_test_container_gets_the_settings_the_cache_and_the_arguments() {
-        let cmd: Cmd =
-            test_container("test", &["todo.tests".into(), "-v".into(), "2".into()]).into();
+        let cmd: Cmd = test_container("test", &["todo.tests".into(), "-v".into(), "2".into()]).into();
         assert_eq!(
             cmd.to_string(),
             "docker run --rm --label application=todobackend --volumes-from cache \
