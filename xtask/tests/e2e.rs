@@ -145,9 +145,10 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
 
     let (code, out) = xtask_for(&copy, &copy.join("src"), &["test"]);
     let _ = fs::remove_dir_all(&copy);
-    // Put the checkout's own dev image back for whoever runs next.
+    // Put the checkout's own dev image back, and drop the one made to fail.
     let (restored, restore_out) = xtask_for(root, root, &["dev-image"]);
     assert_eq!(restored, Some(0), "{restore_out}");
+    docker(&["image", "prune", "--force", "--filter", "label=application=todobackend"]);
 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAILED (failures=1)"), "{out}");
