@@ -36,10 +36,10 @@ Usage: cargo xtask base-image
 Builds todobackend-base from docker/base/Dockerfile: Debian's Python 3 in a virtualenv at
 /appenv. The Debian image under it is debian:bookworm-slim when present or pullable; where no
 registry answers it is built from Debian packages with debootstrap (as root; installed with
-apt-get when missing) and imported as todobackend-os:bookworm. The host's CA bundle (SSL_CERT_FILE, else
-/etc/ssl/certs/ca-certificates.crt) is trusted inside the image, so pip works behind a
-TLS-inspecting proxy. Always rebuilds (docker's layer cache keeps that quick): run it after
-the host's CA bundle changes.
+apt-get when missing) and imported as todobackend-os:bookworm. The host's CA bundle
+(SSL_CERT_FILE, else /etc/ssl/certs/ca-certificates.crt) is trusted inside the image, so pip
+works behind a TLS-inspecting proxy. The other tasks build this image only when it is missing:
+run this after changing docker/base/ or the host's CA bundle (the layer cache keeps it quick).
 
 Example:
   cargo xtask base-image";

@@ -20,6 +20,10 @@ case "$1" in
 esac
 "#;
 
+/// What makes the lab's volume container.
+const CACHE_RUN: &str =
+    "run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev";
+
 const ALL_IMAGES: &str = "debian:bookworm-slim todobackend-base todobackend-dev";
 
 fn root() -> PathBuf {
@@ -56,6 +60,18 @@ impl FakeDocker {
     fn xtask(&self, cwd: &Path, args: &[&str]) -> Output {
         let path = format!("{}:{}", self.dir.display(), std::env::var("PATH").unwrap());
         self.xtask_with_path(cwd, args, &path)
+    }
+
+    /// Like `xtask`, and the run must succeed.
+    fn xtask_ok(&self, cwd: &Path, args: &[&str]) -> Output {
+        let output = self.xtask(cwd, args);
+        assert!(
+            output.status.success(),
+            "{args:?} from {}: {}",
+            cwd.display(),
+            stderr(&output)
+        );
+        output
     }
 
     fn xtask_with_path(&self, cwd: &Path, args: &[&str], path: &str) -> Output {
@@ -105,8 +121,7 @@ fn test_builds_from_the_root_and_runs_the_suite_whatever_the_directory() {
     let root = root();
     for cwd in [root.join("src/todo"), root.clone(), std::env::temp_dir()] {
         let fake = FakeDocker::new("test-cwd").env("FAKE_CACHE_LABEL", "todobackend");
-        let output = fake.xtask(&cwd, &["test"]);
-        assert!(output.status.success(), "from {}: {}", cwd.display(), stderr(&output));
+        let output = fake.xtask_ok(&cwd, &["test"]);
         assert_eq!(
             fake.changes(),
             [
@@ -158,8 +173,7 @@ fn an_unknown_settings_name_is_refused_before_docker_is_asked_anything() {
 #[test]
 fn test_makes_the_cache_and_the_images_that_are_missing() {
     let fake = FakeDocker::new("missing").env("FAKE_IMAGES", "debian:bookworm-slim");
-    let output = fake.xtask(&root(), &["test"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    fake.xtask_ok(&root(), &["test"]);
     let changes = fake.changes();
     assert_eq!(
         changes[0],
@@ -167,7 +181,7 @@ fn test_makes_the_cache_and_the_images_that_are_missing() {
     );
     assert_eq!(changes[1], "build -t todobackend-dev -f docker/dev/Dockerfile .");
     // The fake engine still has no dev image, so the cache would build it once more.
-    assert!(changes.contains(&"run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev".to_string()), "{changes:?}");
+    assert!(changes.iter().any(|args| args == CACHE_RUN), "{changes:?}");
     assert!(changes.last().unwrap().starts_with("run --rm "), "{changes:?}");
 }
 
@@ -176,11 +190,9 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
     let fake = FakeDocker::new("pull")
         .env("FAKE_IMAGES", "")
         .env("FAKE_PULL_EXIT", "0");
-    let output = fake.xtask(&root(), &["base-image"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let changes = fake.changes();
+    fake.xtask_ok(&root(), &["base-image"]);
     assert_eq!(
-        changes,
+        fake.changes(),
         [
             "pull debian:bookworm-slim",
             "build -t todobackend-base -f docker/base/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim .",
@@ -191,15 +203,11 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
 #[test]
 fn cache_is_created_once_then_reported() {
     let fake = FakeDocker::new("cache-new");
-    let output = fake.xtask(&root().join("src/todo"), &["cache"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(fake.changes()[0].ends_with(
-        "run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev"
-    ));
+    fake.xtask_ok(&root().join("src/todo"), &["cache"]);
+    assert_eq!(fake.changes(), [CACHE_RUN]);
 
     let fake = FakeDocker::new("cache-exists").env("FAKE_CACHE_LABEL", "todobackend");
-    let output = fake.xtask(&root(), &["cache"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = fake.xtask_ok(&root(), &["cache"]);
     assert!(stderr(&output).contains("`cache` exists"), "{}", stderr(&output));
     assert_eq!(fake.changes(), Vec::<String>::new());
 }
@@ -207,16 +215,10 @@ fn cache_is_created_once_then_reported() {
 #[test]
 fn cache_reset_removes_the_container_and_its_volume_then_recreates_them() {
     let fake = FakeDocker::new("cache-reset").env("FAKE_CACHE_LABEL", "todobackend");
-    let output = fake.xtask(&root(), &["cache", "--reset"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let changes = fake.changes();
+    fake.xtask_ok(&root(), &["cache", "--reset"]);
     assert_eq!(
-        changes,
-        [
-            "rm --force --volumes cache",
-            "volume rm todobackend-cache",
-            "run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev",
-        ]
+        fake.changes(),
+        ["rm --force --volumes cache", "volume rm todobackend-cache", CACHE_RUN]
     );
 }
 

@@ -6,7 +6,7 @@ use std::fs;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::image_exists;
+use super::{build_unless_present, image_exists};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build};
 use crate::project::{BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
@@ -29,11 +29,7 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
 }
 
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    if image_exists(runner, BASE_IMAGE)? {
-        Ok(())
-    } else {
-        build(project, runner)
-    }
+    build_unless_present(runner, BASE_IMAGE, || build(project, runner))
 }
 
 fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {

@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use super::{base_image, image_exists};
+use super::{base_image, build_unless_present};
 use crate::docker::Build;
 use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, Project};
 use crate::runner::Runner;
@@ -13,9 +13,5 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
 }
 
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    if image_exists(runner, DEV_IMAGE)? {
-        Ok(())
-    } else {
-        build(project, runner)
-    }
+    build_unless_present(runner, DEV_IMAGE, || build(project, runner))
 }
