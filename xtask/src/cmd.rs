@@ -6,6 +6,8 @@ use std::fmt;
 pub struct Cmd {
     pub program: &'static str,
     pub args: Vec<String>,
+    /// Environment given to the process only: printed masked, never on its command line.
+    pub secrets: Vec<(String, String)>,
 }
 
 impl Cmd {
@@ -17,13 +19,17 @@ impl Cmd {
         Cmd {
             program,
             args: args.into_iter().map(Into::into).collect(),
+            secrets: Vec::new(),
         }
     }
 }
 
-/// The command as a POSIX shell line that can be copied and pasted.
+/// The command as a POSIX shell line that can be copied and pasted; secrets show as `***`.
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (key, _) in &self.secrets {
+            write!(f, "{key}=*** ")?;
+        }
         f.write_str(self.program)?;
         for arg in &self.args {
             write!(f, " {}", quote(arg))?;
@@ -61,5 +67,12 @@ mod tests {
     fn arguments_a_shell_would_split_or_expand_are_quoted() {
         let cmd = Cmd::new("docker", ["--format", "{{.Id}}", "it's", "", "a b"]);
         assert_eq!(cmd.to_string(), r#"docker --format '{{.Id}}' 'it'\''s' '' 'a b'"#);
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let mut cmd = Cmd::new("docker", ["run", "-e", "MYSQL_PASSWORD", "db"]);
+        cmd.secrets.push(("MYSQL_PASSWORD".into(), "hunter2".into()));
+        assert_eq!(cmd.to_string(), "MYSQL_PASSWORD=*** docker run -e MYSQL_PASSWORD db");
     }
 }

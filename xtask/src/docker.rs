@@ -12,6 +12,10 @@ pub struct Build {
     pub tag: String,
     pub dockerfile: String,
     pub build_args: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+    /// A file that receives the built image's id, so a run uses what it built even when
+    /// another checkout retags the name meanwhile.
+    pub iidfile: Option<String>,
 }
 
 impl Build {
@@ -20,7 +24,19 @@ impl Build {
             tag: tag.into(),
             dockerfile: dockerfile.into(),
             build_args: Vec::new(),
+            labels: Vec::new(),
+            iidfile: None,
         }
+    }
+
+    pub fn label(mut self, key: &str, value: &str) -> Build {
+        self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn iidfile(mut self, path: &str) -> Build {
+        self.iidfile = Some(path.into());
+        self
     }
 
     pub fn build_arg(mut self, key: &str, value: &str) -> Build {
@@ -35,6 +51,12 @@ impl From<Build> for Cmd {
         for (key, value) in build.build_args {
             args.extend(["--build-arg".into(), format!("{key}={value}")]);
         }
+        for (key, value) in build.labels {
+            args.extend(["--label".into(), format!("{key}={value}")]);
+        }
+        if let Some(path) = build.iidfile {
+            args.extend(["--iidfile".into(), path]);
+        }
         args.push(".".into());
         Cmd::new("docker", args)
     }
@@ -45,11 +67,16 @@ impl From<Build> for Cmd {
 pub struct Run {
     pub image: String,
     pub name: Option<String>,
-    pub remove: bool,
+    pub detach: bool,
+    pub labels: Vec<(String, String)>,
+    pub network: Option<String>,
+    pub network_alias: Option<String>,
     pub entrypoint: Option<String>,
     pub volumes: Vec<String>,
     pub volumes_from: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Passed by name (`-e KEY`): the value travels in the client's environment, never in argv.
+    pub secrets: Vec<(String, String)>,
     pub command: Vec<String>,
 }
 
@@ -58,18 +85,39 @@ impl Run {
         Run {
             image: image.into(),
             name: None,
-            remove: false,
+            detach: false,
+            labels: Vec::new(),
+            network: None,
+            network_alias: None,
             entrypoint: None,
             volumes: Vec::new(),
             volumes_from: Vec::new(),
             env: Vec::new(),
+            secrets: Vec::new(),
             command: Vec::new(),
         }
     }
 
-    /// `--rm`: the container is thrown away when it exits.
-    pub fn remove(mut self) -> Run {
-        self.remove = true;
+    /// `--detach`: runs in the background, printing the container's id.
+    pub fn detach(mut self) -> Run {
+        self.detach = true;
+        self
+    }
+
+    pub fn labels(mut self, labels: &[(String, String)]) -> Run {
+        self.labels.extend_from_slice(labels);
+        self
+    }
+
+    /// Joins `network`, reachable from the others there as `alias` when given.
+    pub fn network(mut self, network: &str, alias: Option<&str>) -> Run {
+        self.network = Some(network.into());
+        self.network_alias = alias.map(Into::into);
+        self
+    }
+
+    pub fn secret(mut self, key: &str, value: &str) -> Run {
+        self.secrets.push((key.into(), value.into()));
         self
     }
 
@@ -107,13 +155,22 @@ impl Run {
 impl From<Run> for Cmd {
     fn from(run: Run) -> Cmd {
         let mut args: Vec<String> = vec!["run".into()];
-        if run.remove {
-            args.push("--rm".into());
+        if run.detach {
+            args.push("--detach".into());
         }
         if let Some(name) = run.name {
             args.extend(["--name".into(), name]);
         }
         args.extend(["--label".into(), format!("{}={}", PROJECT_LABEL.0, PROJECT_LABEL.1)]);
+        for (key, value) in run.labels {
+            args.extend(["--label".into(), format!("{key}={value}")]);
+        }
+        if let Some(network) = run.network {
+            args.extend(["--network".into(), network]);
+        }
+        if let Some(alias) = run.network_alias {
+            args.extend(["--network-alias".into(), alias]);
+        }
         for volume in run.volumes {
             args.extend(["-v".into(), volume]);
         }
@@ -123,12 +180,17 @@ impl From<Run> for Cmd {
         for (key, value) in run.env {
             args.extend(["-e".into(), format!("{key}={value}")]);
         }
+        for (key, _) in &run.secrets {
+            args.extend(["-e".into(), key.clone()]);
+        }
         if let Some(entrypoint) = run.entrypoint {
             args.extend(["--entrypoint".into(), entrypoint]);
         }
         args.push(run.image);
         args.extend(run.command);
-        Cmd::new("docker", args)
+        let mut cmd = Cmd::new("docker", args);
+        cmd.secrets = run.secrets;
+        cmd
     }
 }
 
@@ -140,6 +202,18 @@ pub fn server_version() -> Cmd {
 /// Prints an image's id; fails when there is no such image.
 pub fn image_id(image: &str) -> Cmd {
     Cmd::new("docker", ["image", "inspect", "--format", "{{.Id}}", image])
+}
+
+/// Prints an image's id and the value of one of its labels; fails when there is no such image.
+pub fn image_label(image: &str, key: &str) -> Cmd {
+    let format = format!("{{{{.Id}}}} {{{{index .Config.Labels \"{key}\"}}}}");
+    Cmd::new("docker", ["image", "inspect", "--format", &format, image])
+}
+
+/// Prints the current engine endpoint (`unix://...`, `tcp://...`), DOCKER_HOST and
+/// contexts included.
+pub fn endpoint() -> Cmd {
+    Cmd::new("docker", ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"])
 }
 
 /// Prints the project label of a container; fails when there is no such container.
@@ -183,6 +257,82 @@ pub fn remove_volume(volume: &str) -> Cmd {
     Cmd::new("docker", ["volume", "rm", volume])
 }
 
+/// Removes a network; fails when there is none.
+pub fn remove_network(network: &str) -> Cmd {
+    Cmd::new("docker", ["network", "rm", network])
+}
+
+pub fn create_network(network: &str, labels: &[(String, String)]) -> Cmd {
+    let mut args = vec!["network".to_string(), "create".into()];
+    for (key, value) in std::iter::once(&(PROJECT_LABEL.0.into(), PROJECT_LABEL.1.into())).chain(labels) {
+        args.extend(["--label".into(), format!("{key}={value}")]);
+    }
+    args.push(network.into());
+    Cmd::new("docker", args)
+}
+
+/// Runs a shell command inside a running container.
+pub fn exec_sh(container: &str, script: &str) -> Cmd {
+    Cmd::new("docker", ["exec", container, "sh", "-c", script])
+}
+
+/// Copies a directory out of a container (running or not) to the host.
+pub fn copy_out(container: &str, from: &str, to: &str) -> Cmd {
+    Cmd::new("docker", ["cp", &format!("{container}:{from}"), to])
+}
+
+/// The last lines a container printed.
+pub fn logs_tail(container: &str, lines: u32) -> Cmd {
+    Cmd::new("docker", ["logs", "--tail", &lines.to_string(), container])
+}
+
+/// Whether a container is still running: prints `true` or `false`.
+pub fn container_running(container: &str) -> Cmd {
+    Cmd::new("docker", ["container", "inspect", "--format", "{{.State.Running}}", container])
+}
+
+/// What the project made on the engine, of one kind, found by label: names (ids for images).
+pub fn list_labelled(kind: Kind, label: &str) -> Cmd {
+    let filter = format!("label={label}");
+    let args: &[&str] = match kind {
+        Kind::Container => &["container", "ls", "--all", "--format", "{{.Names}}"],
+        Kind::Network => &["network", "ls", "--format", "{{.Name}}"],
+        Kind::Volume => &["volume", "ls", "--format", "{{.Name}}"],
+        Kind::Image => &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}@{{.ID}}"],
+    };
+    Cmd::new("docker", args.iter().copied().chain(["--filter", &filter]))
+}
+
+/// Removes things of one kind, by name or id.
+pub fn remove_all(kind: Kind, names: &[String]) -> Cmd {
+    let verb: &[&str] = match kind {
+        Kind::Container => &["rm", "--force", "--volumes"],
+        Kind::Network => &["network", "rm"],
+        Kind::Volume => &["volume", "rm"],
+        Kind::Image => &["rmi", "--force"],
+    };
+    Cmd::new("docker", verb.iter().map(|s| s.to_string()).chain(names.iter().cloned()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Container,
+    Network,
+    Volume,
+    Image,
+}
+
+impl Kind {
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Container => "containers",
+            Kind::Network => "networks",
+            Kind::Volume => "volumes",
+            Kind::Image => "images",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,30 +363,46 @@ mod tests {
     }
 
     #[test]
-    fn run_puts_options_before_the_image_and_the_command_after_it() {
-        let run = Run::new("todobackend-dev")
-            .remove()
+    fn run_puts_options_before_the_image_and_secrets_in_the_environment() {
+        let run = Run::new("todobackend-db")
+            .detach()
+            .name("run-db")
+            .labels(&[("todobackend.run".into(), "run".into())])
+            .network("run", Some("db"))
             .volumes_from("cache")
-            .env("DJANGO_SETTINGS_MODULE", "todobackend.settings.test")
-            .command(["python", "manage.py", "test"]);
+            .env("MYSQL_USER", "todo")
+            .secret("MYSQL_PASSWORD", "hunter2")
+            .command(["mariadbd", "--verbose"]);
+        let cmd: Cmd = run.into();
         assert_eq!(
-            argv(run),
+            argv(cmd.clone()),
             [
                 "docker",
                 "run",
-                "--rm",
+                "--detach",
+                "--name",
+                "run-db",
                 "--label",
                 "application=todobackend",
+                "--label",
+                "todobackend.run=run",
+                "--network",
+                "run",
+                "--network-alias",
+                "db",
                 "--volumes-from",
                 "cache",
                 "-e",
-                "DJANGO_SETTINGS_MODULE=todobackend.settings.test",
-                "todobackend-dev",
-                "python",
-                "manage.py",
-                "test",
+                "MYSQL_USER=todo",
+                "-e",
+                "MYSQL_PASSWORD",
+                "todobackend-db",
+                "mariadbd",
+                "--verbose",
             ]
         );
+        // The password travels in the client's environment only.
+        assert_eq!(cmd.secrets, [("MYSQL_PASSWORD".to_string(), "hunter2".to_string())]);
     }
 
     #[test]

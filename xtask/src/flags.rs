@@ -14,7 +14,13 @@ pub enum Task {
     BaseImage,
     DevImage,
     Cache { reset: bool },
-    Test { settings: String, args: Vec<String> },
+    Test {
+        settings: String,
+        /// Test the source baked into the image, as CI does, rather than mounting `src/`.
+        baked: bool,
+        args: Vec<String>,
+    },
+    Clean { all: bool },
 }
 
 pub const USAGE: &str = "\
@@ -27,6 +33,7 @@ Tasks:
   dev-image    Build the development image todobackend-dev
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
+  clean        Remove what the project made on the engine (keeps the pip cache)
 
 `cargo xtask <TASK> --help` tells more about a task, with an example.";
 
@@ -70,18 +77,42 @@ Example:
   cargo xtask cache --reset";
 
 const TEST_HELP: &str = "\
-Usage: cargo xtask test [--settings NAME] [-- ARGS...]
+Usage: cargo xtask test [--settings NAME] [--baked] [-- ARGS...]
 
-Runs `python manage.py test --noinput ARGS...` in a throw-away todobackend-dev container with
---volumes-from cache and DJANGO_SETTINGS_MODULE=todobackend.settings.NAME. Rebuilds the dev
-image first so the run tests the current source (docker's layer cache keeps that quick), and
-makes the base image and the cache when missing. Exits with the test run's exit code.
+Runs `python manage.py test --noinput ARGS...` (under coverage) in a throw-away todobackend-dev
+container with --volumes-from cache and DJANGO_SETTINGS_MODULE=todobackend.settings.NAME.
+Makes the base image and the cache when missing.
+
+On a local engine the checkout's src/ is mounted into the container, so an edit needs no
+build: the dev image is rebuilt only when what it is made of changes (Dockerfiles, scripts/,
+requirements). With --baked, under CI=true, or with a remote engine, the dev image is rebuilt
+(docker's layer cache keeps that quick) and the source baked into it is tested.
+
+The services the settings need (declared in Cargo.toml under
+[workspace.metadata.todobackend]; `test` needs a MySQL-compatible database) start on a private
+network of the run's own, with fresh passwords, and are proved ready before the suite runs.
+Whatever the outcome, Ctrl-C included, the run's containers and network are removed after.
+JUnit and coverage XML are left in target/reports/. Exits with the test run's exit code.
 
 Options:
   --settings NAME   A module of src/todobackend/settings/ [default: base]
+  --baked           Test the source baked into the image, as CI does
 
 Example:
-  cargo xtask test --settings base -- todo.tests.TestCreateTodoItem -v 2";
+  cargo xtask test --settings test -- todo.tests.TestCreateTodoItem -v 2";
+
+const CLEAN_HELP: &str = "\
+Usage: cargo xtask clean [--all]
+
+Removes what todobackend made on the engine, found by the label application=todobackend:
+containers (those of interrupted runs too), networks, volumes and images, and says what it
+removed. Running it again removes nothing. Keeps the pip cache unless --all.
+
+Options:
+  --all        Also remove the cache container `cache` and its volume todobackend-cache
+
+Example:
+  cargo xtask clean --all";
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> {
     let mut args = args.into_iter().map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter();
@@ -96,16 +127,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "test" => (
             Task::Test {
                 settings: "base".into(),
+                baked: false,
                 args: Vec::new(),
             },
             TEST_HELP,
         ),
+        "clean" => (Task::Clean { all: false }, CLEAN_HELP),
         other => return Err(format!("unknown task `{other}`")),
     };
     while let Some(arg) = args.next() {
         match (&mut task, arg.as_str()) {
             (_, "-h" | "--help") => return Ok(Flags::Help(help)),
             (Task::Cache { reset }, "--reset") => *reset = true,
+            (Task::Clean { all }, "--all") => *all = true,
             (Task::Test { settings, .. }, "--settings") => {
                 *settings = args
                     .next()
@@ -115,6 +149,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Test { settings, .. }, flag) if flag.starts_with("--settings=") => {
                 *settings = flag["--settings=".len()..].to_string();
             }
+            (Task::Test { baked, .. }, "--baked") => *baked = true,
             (Task::Test { args: test_args, .. }, "--") => test_args.extend(args.by_ref()),
             (Task::Test { .. }, other) => {
                 return Err(format!(
@@ -144,6 +179,7 @@ mod tests {
     fn test_defaults_to_the_base_settings() {
         let expected = Task::Test {
             settings: "base".into(),
+            baked: false,
             args: vec![],
         };
         assert_eq!(parse_str(&["test"]), Ok(Flags::Run(expected)));
@@ -153,6 +189,7 @@ mod tests {
     fn test_takes_settings_in_both_spellings_and_passes_on_what_follows_the_separator() {
         let expected = Task::Test {
             settings: "test".into(),
+            baked: false,
             args: vec!["todo.tests".into(), "--settings".into()],
         };
         assert_eq!(
@@ -161,9 +198,10 @@ mod tests {
         );
         let expected = Task::Test {
             settings: "test".into(),
+            baked: true,
             args: vec![],
         };
-        assert_eq!(parse_str(&["test", "--settings=test"]), Ok(Flags::Run(expected)));
+        assert_eq!(parse_str(&["test", "--baked", "--settings=test"]), Ok(Flags::Run(expected)));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! Data flows one way: flags -> task -> command values -> runner.
 
 mod cmd;
+mod config;
 mod docker;
 mod flags;
 mod project;
 mod runner;
+mod signals;
 mod tasks;
 
 use std::process::ExitCode;
@@ -27,11 +29,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    signals::install();
     match run(task) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            match err.downcast_ref::<signals::Interrupted>() {
+                Some(interrupted) => ExitCode::from(interrupted.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -47,8 +53,9 @@ fn run(task: Task) -> anyhow::Result<u8> {
     runner.check_engine()?;
     match task {
         Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
-        Task::DevImage => tasks::dev_image::build(&project, &runner).map(|()| 0),
+        Task::DevImage => tasks::dev_image::build(&project, &runner).map(|_| 0),
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
-        Task::Test { settings, args } => tasks::test::run(&project, &runner, &settings, &args),
+        Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
+        Task::Clean { all } => tasks::clean::run(&runner, all).map(|()| 0),
     }
 }

@@ -1,8 +1,13 @@
 //! Where things are: the checkout, its settings modules, and the names the project gives
 //! to what it makes on the engine.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Read;
+
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::config::Config;
 
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
 /// The OS image built from Debian packages where no registry answers.
@@ -14,11 +19,27 @@ pub const DEV_DOCKERFILE: &str = "docker/dev/Dockerfile";
 /// The lab's volume container, and the named volume that holds its data.
 pub const CACHE_CONTAINER: &str = "cache";
 pub const CACHE_VOLUME: &str = "todobackend-cache";
+/// Where a test run leaves its JUnit and coverage XML, relative to the root.
+pub const REPORTS_DIR: &str = "target/reports";
 
 const SETTINGS_DIR: &str = "src/todobackend/settings";
 
+/// What the dev image is made of besides the application's code. While none of it changes, a
+/// run that mounts `src/` reuses the image as it is.
+const DEV_IMAGE_INPUTS: &[&str] = &[
+    ".dockerignore",
+    "docker/base",
+    "docker/dev",
+    "scripts",
+    "src/requirements.txt",
+    "src/requirements_test.txt",
+];
+/// The image label that records `dev_image_inputs` at build time.
+pub const INPUTS_LABEL: &str = "todobackend.inputs";
+
 pub struct Project {
     pub root: Utf8PathBuf,
+    pub config: Config,
 }
 
 impl Project {
@@ -36,7 +57,29 @@ impl Project {
         if !root.join(DEV_DOCKERFILE).is_file() {
             bail!("{root} is not a todobackend checkout: {DEV_DOCKERFILE} is missing");
         }
-        Ok(Project { root: root.to_owned() })
+        let config = Config::load(&root.join("Cargo.toml"))?;
+        Ok(Project {
+            root: root.to_owned(),
+            config,
+        })
+    }
+
+    /// A name for what one run makes on the engine, unique per run, as compose project
+    /// names are: `todobackend-<checkout directory>-<random>`. Labels tell the checkout too.
+    pub fn run_name(&self) -> Result<RunName> {
+        let dir: String = self
+            .root
+            .file_name()
+            .unwrap_or("root")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        let name = format!("todobackend-{dir}-{}", random_hex(3)?);
+        let labels = vec![
+            ("todobackend.checkout".to_string(), self.root.to_string()),
+            ("todobackend.run".to_string(), name.clone()),
+        ];
+        Ok(RunName { name, labels })
     }
 
     /// The settings modules a test run can use: the `.py` files of the settings package.
@@ -56,6 +99,27 @@ impl Project {
         Ok(names)
     }
 
+    /// A fingerprint of `DEV_IMAGE_INPUTS`: their paths and contents.
+    pub fn dev_image_inputs(&self) -> Result<String> {
+        let mut hasher = DefaultHasher::new();
+        let mut pending: Vec<Utf8PathBuf> = DEV_IMAGE_INPUTS.iter().map(|path| self.root.join(path)).collect();
+        while let Some(path) = pending.pop() {
+            path.strip_prefix(&self.root).unwrap_or(&path).hash(&mut hasher);
+            if path.is_dir() {
+                let mut entries = path
+                    .read_dir_utf8()
+                    .with_context(|| format!("cannot list {path}"))?
+                    .map(|entry| Ok(entry?.into_path()))
+                    .collect::<Result<Vec<_>>>()?;
+                entries.sort();
+                pending.extend(entries.into_iter().rev());
+            } else if path.exists() {
+                std::fs::read(&path).with_context(|| format!("cannot read {path}"))?.hash(&mut hasher);
+            }
+        }
+        Ok(format!("{:016x}", hasher.finish()))
+    }
+
     pub fn check_settings(&self, name: &str) -> Result<()> {
         let names = self.settings_names()?;
         if !names.iter().any(|known| known == name) {
@@ -67,6 +131,27 @@ impl Project {
         }
         Ok(())
     }
+}
+
+pub struct RunName {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+}
+
+impl RunName {
+    /// The name of one of the run's containers.
+    pub fn container(&self, role: &str) -> String {
+        format!("{}-{role}", self.name)
+    }
+}
+
+/// `bytes` random bytes from the kernel, as hex: run names and per-run passwords.
+pub fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut urandom| urandom.read_exact(&mut buf))
+        .context("cannot read /dev/urandom")?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -88,6 +173,40 @@ mod tests {
         assert!(err.contains("unknown settings `nosuch`"), "{err}");
         assert!(err.contains("base, test"), "{err}");
         checkout().check_settings("test").unwrap();
+    }
+
+    #[test]
+    fn run_names_tell_the_checkout_and_differ_per_run() {
+        let project = checkout();
+        let (a, b) = (project.run_name().unwrap(), project.run_name().unwrap());
+        assert_ne!(a.name, b.name);
+        let dir = project.root.file_name().unwrap().to_ascii_lowercase();
+        assert!(a.name.starts_with(&format!("todobackend-{dir}-")), "{}", a.name);
+        assert_eq!(a.container("db"), format!("{}-db", a.name));
+        assert!(a.labels.contains(&("todobackend.checkout".into(), project.root.to_string())));
+    }
+
+    #[test]
+    fn the_dev_image_inputs_change_with_the_requirements_but_not_with_the_code() {
+        let copy = std::env::temp_dir().join(format!("xtask-inputs-{}", std::process::id()));
+        let copy = Utf8PathBuf::from_path_buf(copy).unwrap();
+        let _ = std::fs::remove_dir_all(&copy);
+        std::fs::create_dir_all(&copy).unwrap();
+        for item in ["Cargo.toml", ".dockerignore", "docker", "scripts", "src"] {
+            let status = std::process::Command::new("cp")
+                .args(["-R", checkout().root.join(item).as_str(), copy.as_str()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let project = Project::at(&copy).unwrap();
+        let before = project.dev_image_inputs().unwrap();
+        std::fs::write(copy.join("src/todo/views.py"), "# edited\n").unwrap();
+        assert_eq!(project.dev_image_inputs().unwrap(), before);
+        std::fs::write(copy.join("src/requirements.txt"), "Django==5.2.19\n").unwrap();
+        let after = project.dev_image_inputs().unwrap();
+        std::fs::remove_dir_all(&copy).unwrap();
+        assert_ne!(after, before);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! The one place that runs commands: it announces steps, echoes each command as a
 //! copy-pastable line before running it, streams its output and reports its exit code.
+//! It also owns the cleanup of what a run makes: registered before it is made, removed
+//! when the runner goes away, whether the run passed, failed, erred or was interrupted.
 
+use std::cell::RefCell;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8Path;
@@ -11,11 +15,14 @@ use xshell::Shell;
 
 use crate::cmd::Cmd;
 use crate::docker;
+use crate::signals;
 
 pub struct Runner {
     /// Runs everything from the workspace root, so build contexts are right from any directory.
     sh: Shell,
     docker: PathBuf,
+    /// Commands that remove what this run made, in the order it made them.
+    undo: RefCell<Vec<Cmd>>,
 }
 
 impl Runner {
@@ -28,7 +35,11 @@ impl Runner {
         })?;
         let sh = Shell::new()?;
         sh.change_dir(root);
-        Ok(Runner { sh, docker })
+        Ok(Runner {
+            sh,
+            docker,
+            undo: RefCell::new(Vec::new()),
+        })
     }
 
     /// Fails with what to do when no engine answers: every task needs one.
@@ -62,14 +73,55 @@ impl Runner {
         }
     }
 
-    /// Runs `cmd` and returns its exit code for the caller to judge.
+    /// Runs `cmd` and returns its exit code for the caller to judge. A signal to the xtask
+    /// stops it and fails with `signals::Interrupted`.
     pub fn status(&self, cmd: &Cmd) -> Result<u8> {
         eprintln!("$ {cmd}");
-        let status = self
+        let mut child = self
             .command(cmd)
-            .status()
+            .spawn()
             .with_context(|| format!("cannot run `{cmd}`"))?;
-        Ok(exit_code(status))
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(exit_code(status));
+            }
+            if let Err(interrupted) = signals::check() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(interrupted.into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Registers `undo`, which removes something this run is about to make. Registered
+    /// first, so a run stopped halfway still removes it.
+    pub fn own(&self, undo: Cmd) {
+        self.undo.borrow_mut().push(undo);
+    }
+
+    /// Removes what the run made, newest first. Never interrupted: a second Ctrl-C must not
+    /// leave half of it behind.
+    fn clean_up(&self) {
+        let undo = self.undo.take();
+        if undo.is_empty() {
+            return;
+        }
+        self.step("Removing what this run made");
+        for cmd in undo.iter().rev() {
+            eprintln!("$ {cmd}");
+            match self.output(cmd) {
+                Ok(output) if output.status.success() => {}
+                Ok(output) => {
+                    let stderr = String::from_utf8_lossy(&output.stderr);
+                    // Gone already (never made, or `--rm`): nothing to do.
+                    if !stderr.contains("No such") && !stderr.contains("not found") {
+                        eprintln!("warning: `{cmd}` failed: {}", stderr.trim());
+                    }
+                }
+                Err(err) => eprintln!("warning: {err:#}"),
+            }
+        }
     }
 
     /// Runs `cmd` quietly to learn something: its stdout if it succeeded, `None` if not.
@@ -79,6 +131,16 @@ impl Runner {
             .status
             .success()
             .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+    }
+
+    /// Runs `cmd` quietly and returns all it printed, stdout then stderr, whatever its exit.
+    pub fn probe_all(&self, cmd: &Cmd) -> Result<String> {
+        let output = self.output(cmd)?;
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 
     fn output(&self, cmd: &Cmd) -> Result<Output> {
@@ -93,7 +155,15 @@ impl Runner {
         } else {
             cmd.program.as_ref()
         };
-        self.sh.cmd(program).args(&cmd.args).into()
+        let mut command: Command = self.sh.cmd(program).args(&cmd.args).into();
+        command.envs(cmd.secrets.iter().map(|(key, value)| (key, value)));
+        command
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.clean_up();
     }
 }
 

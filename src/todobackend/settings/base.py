@@ -54,3 +54,10 @@ REST_FRAMEWORK = {
     'DEFAULT_PERMISSION_CLASSES': ['rest_framework.permissions.AllowAny'],
     'UNAUTHENTICATED_USER': None,
 }
+
+# `manage.py test` also writes JUnit XML to $REPORTS_DIR when it is set (the dev image sets
+# it), for CI to archive.
+if os.environ.get('REPORTS_DIR'):
+    TEST_RUNNER = 'xmlrunner.extra.djangotestrunner.XMLTestRunner'
+    TEST_OUTPUT_DIR = os.environ['REPORTS_DIR']
+    TEST_OUTPUT_FILE_NAME = 'junit.xml'

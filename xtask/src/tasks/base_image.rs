@@ -4,9 +4,9 @@
 use std::fs;
 
 use anyhow::{Context, Result, bail};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
-use super::{build_unless_present, image_exists};
+use super::{Temporary, build_unless_present, image_exists};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build};
 use crate::project::{BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
@@ -32,7 +32,8 @@ pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
     build_unless_present(runner, BASE_IMAGE, || build(project, runner))
 }
 
-fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {
+/// The Debian image every project image starts from, made when the engine lacks it.
+pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {
     for image in [OS_IMAGE_FROM_REGISTRY, OS_IMAGE_FROM_PACKAGES] {
         if image_exists(runner, image)? {
             return Ok(image);
@@ -99,27 +100,6 @@ fn stage_host_ca(project: &Project, runner: &Runner) -> Result<Temporary> {
         fs::copy(&bundle, &staged.0).with_context(|| format!("cannot copy {bundle} to {}", staged.0))?;
     }
     Ok(staged)
-}
-
-/// A path in the checkout that a run makes and removes again, even when the run fails.
-struct Temporary(Utf8PathBuf);
-
-impl Temporary {
-    /// Starts from nothing: a run killed earlier may have left the path behind.
-    fn new(path: Utf8PathBuf) -> Temporary {
-        remove(&path);
-        Temporary(path)
-    }
-}
-
-impl Drop for Temporary {
-    fn drop(&mut self) {
-        remove(&self.0);
-    }
-}
-
-fn remove(path: &Utf8Path) {
-    let _ = fs::remove_dir_all(path).or_else(|_| fs::remove_file(path));
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.

@@ -1,17 +1,49 @@
-use anyhow::Result;
+//! The development image: the lab's `docker build -t todobackend-dev -f docker/dev/Dockerfile .`,
+//! labelled with a fingerprint of what it is made of so a run can tell when it is current.
 
-use super::{base_image, build_unless_present};
-use crate::docker::Build;
-use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, Project};
+use std::fs;
+
+use anyhow::{Context, Result};
+
+use super::{Temporary, base_image, build_unless_present};
+use crate::docker::{self, Build};
+use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, INPUTS_LABEL, Project, random_hex};
 use crate::runner::Runner;
 
-/// `docker build -t todobackend-dev -f docker/dev/Dockerfile .`, the base image first if missing.
-pub fn build(project: &Project, runner: &Runner) -> Result<()> {
+/// Builds the image, the base image first if missing; returns the id of what it built, which
+/// stays right even when another checkout retags `todobackend-dev` meanwhile.
+pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     base_image::ensure(project, runner)?;
+    let inputs = project.dev_image_inputs()?;
     runner.step(&format!("Building the development image {DEV_IMAGE}"));
-    runner.run(&Build::new(DEV_IMAGE, DEV_DOCKERFILE).into())
+    let iidfile = format!("target/{DEV_IMAGE}-{}.iid", random_hex(4)?);
+    let written = Temporary::new(project.root.join(&iidfile));
+    fs::create_dir_all(project.root.join("target")).context("cannot create target/")?;
+    runner.run(
+        &Build::new(DEV_IMAGE, DEV_DOCKERFILE)
+            .label(INPUTS_LABEL, &inputs)
+            .iidfile(&iidfile)
+            .into(),
+    )?;
+    let id = fs::read_to_string(&written.0).with_context(|| format!("docker build wrote no {iidfile}"))?;
+    Ok(id.trim().to_string())
 }
 
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    build_unless_present(runner, DEV_IMAGE, || build(project, runner))
+    build_unless_present(runner, DEV_IMAGE, || build(project, runner).map(drop))
+}
+
+/// The image a test run uses. With the source mounted, the image only has to match the
+/// dependencies, so one whose inputs are unchanged is reused without a build.
+pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool) -> Result<String> {
+    if source_mounted {
+        let inputs = project.dev_image_inputs()?;
+        let labelled = runner.probe(&docker::image_label(DEV_IMAGE, INPUTS_LABEL))?;
+        if let Some((id, label)) = labelled.as_deref().and_then(|line| line.split_once(' ')) {
+            if label == inputs {
+                return Ok(id.to_string());
+            }
+        }
+    }
+    build(project, runner)
 }

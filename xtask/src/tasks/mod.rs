@@ -2,10 +2,15 @@
 
 pub mod base_image;
 pub mod cache;
+pub mod clean;
 pub mod dev_image;
+pub mod services;
 pub mod test;
 
+use std::fs;
+
 use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::docker;
 use crate::runner::Runner;
@@ -17,4 +22,25 @@ fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
 /// Builds `image` with `build` only when the engine does not have it yet.
 fn build_unless_present(runner: &Runner, image: &str, build: impl FnOnce() -> Result<()>) -> Result<()> {
     if image_exists(runner, image)? { Ok(()) } else { build() }
+}
+
+/// A path in the checkout that a run makes and removes again, even when the run fails.
+struct Temporary(Utf8PathBuf);
+
+impl Temporary {
+    /// Starts from nothing: a run killed earlier may have left the path behind.
+    fn new(path: Utf8PathBuf) -> Temporary {
+        remove(&path);
+        Temporary(path)
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        remove(&self.0);
+    }
+}
+
+fn remove(path: &Utf8Path) {
+    let _ = fs::remove_dir_all(path).or_else(|_| fs::remove_file(path));
 }

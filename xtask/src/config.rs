@@ -1,0 +1,134 @@
+//! What the workspace manifest declares under `[workspace.metadata.todobackend]`: which
+//! settings modules need which services, and how each service runs. Data, not code.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8Path;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub settings: BTreeMap<String, Settings>,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Names of `services` a test run with these settings needs.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub image: String,
+    /// Builds `image` when the engine lacks it.
+    pub dockerfile: Option<String>,
+    /// Given to the service and to the test container.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The variable that tells the test container the service's host name.
+    pub host_env: Option<String>,
+    /// Variables given fresh random values each run, passed by name only.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// A shell command run inside the service's container that succeeds once it is ready.
+    pub ready: Option<String>,
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout_secs: u64,
+}
+
+fn default_ready_timeout() -> u64 {
+    60
+}
+
+impl Config {
+    /// Reads the workspace manifest; a manifest without the table declares no services.
+    pub fn load(manifest: &Utf8Path) -> Result<Config> {
+        let text = std::fs::read_to_string(manifest).with_context(|| format!("cannot read {manifest}"))?;
+        Config::parse(&text).with_context(|| format!("{manifest}: bad [workspace.metadata.todobackend]"))
+    }
+
+    fn parse(text: &str) -> Result<Config> {
+        #[derive(Deserialize)]
+        struct Manifest {
+            workspace: Option<Workspace>,
+        }
+        #[derive(Deserialize)]
+        struct Workspace {
+            metadata: Option<Metadata>,
+        }
+        #[derive(Deserialize)]
+        struct Metadata {
+            todobackend: Option<Config>,
+        }
+        let manifest: Manifest = toml::from_str(text)?;
+        let config = manifest
+            .workspace
+            .and_then(|workspace| workspace.metadata)
+            .and_then(|metadata| metadata.todobackend)
+            .unwrap_or_default();
+        for (settings, declared) in &config.settings {
+            for service in &declared.services {
+                if !config.services.contains_key(service) {
+                    bail!("settings `{settings}` need service `{service}`, which no [..services.{service}] table declares");
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// The services a test run with `settings` needs, by name.
+    pub fn services_for(&self, settings: &str) -> Vec<(&str, &Service)> {
+        let Some(declared) = self.settings.get(settings) else {
+            return Vec::new();
+        };
+        declared
+            .services
+            .iter()
+            .filter_map(|name| self.services.get_key_value(name))
+            .map(|(name, service)| (name.as_str(), service))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_declares_a_database_for_the_test_settings() {
+        let config = Config::load(&crate::project::Project::locate().unwrap().root.join("Cargo.toml")).unwrap();
+        let services = config.services_for("test");
+        assert_eq!(services.len(), 1);
+        let (name, db) = services[0];
+        assert_eq!(name, "db");
+        assert_eq!(db.host_env.as_deref(), Some("MYSQL_HOST"));
+        assert!(db.secrets.contains(&"MYSQL_PASSWORD".to_string()));
+        assert!(db.ready.as_deref().unwrap().contains("SELECT 1"));
+        assert!(config.services_for("base").is_empty());
+    }
+
+    #[test]
+    fn a_manifest_without_the_table_declares_nothing() {
+        let config = Config::parse("[workspace]\nmembers = [\"xtask\"]\n").unwrap();
+        assert!(config.services_for("test").is_empty());
+    }
+
+    #[test]
+    fn mistakes_in_the_table_are_refused_with_where_they_are() {
+        let unknown_service = "[workspace.metadata.todobackend.settings.test]\nservices = [\"redis\"]\n";
+        let err = format!("{:#}", Config::parse(unknown_service).unwrap_err());
+        assert!(err.contains("service `redis`"), "{err}");
+
+        let typo = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout = 5\n";
+        let err = format!("{:#}", Config::parse(typo).unwrap_err());
+        assert!(err.contains("unknown field `ready_timeout`"), "{err}");
+    }
+}

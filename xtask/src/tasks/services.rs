@@ -1,0 +1,103 @@
+//! The services a settings module needs (see `config`), one container each on the run's
+//! private network, started and proved ready before the tests run.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use super::{base_image, image_exists};
+use crate::config::Service;
+use crate::docker::{self, Build, Run};
+use crate::project::{Project, RunName, random_hex};
+use crate::runner::Runner;
+use crate::signals;
+
+/// What the test container needs to reach a started service.
+pub struct Started {
+    pub env: Vec<(String, String)>,
+    pub secrets: Vec<(String, String)>,
+}
+
+/// Starts `service` as `name` on the run's network and waits until it is ready.
+pub fn start(project: &Project, runner: &Runner, run: &RunName, name: &str, service: &Service) -> Result<Started> {
+    ensure_image(project, runner, service)?;
+    let container = run.container(name);
+    let secrets = service
+        .secrets
+        .iter()
+        .map(|key| Ok((key.clone(), random_hex(16)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
+
+    runner.step(&format!("Starting {name} ({}) as {container}", service.image));
+    let mut start = Run::new(&service.image)
+        .detach()
+        .name(&container)
+        .labels(&run.labels)
+        .network(&run.name, Some(name));
+    for (key, value) in &env {
+        start = start.env(key, value);
+    }
+    for (key, value) in &secrets {
+        start = start.secret(key, value);
+    }
+    runner.own(docker::remove_container(&container));
+    runner.run(&start.into())?;
+    if let Some(ready) = &service.ready {
+        wait_until_ready(runner, &container, ready, Duration::from_secs(service.ready_timeout_secs))?;
+    }
+
+    env.extend(service.host_env.iter().map(|key| (key.clone(), name.to_string())));
+    Ok(Started { env, secrets })
+}
+
+/// Builds the service's image from its Dockerfile when the engine lacks it.
+fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result<()> {
+    let Some(dockerfile) = &service.dockerfile else {
+        return Ok(());
+    };
+    if image_exists(runner, &service.image)? {
+        return Ok(());
+    }
+    let os_image = base_image::os_image(project, runner)?;
+    runner.step(&format!("Building the image {} on {os_image}", service.image));
+    runner.run(
+        &Build::new(&service.image, dockerfile)
+            .build_arg("OS_IMAGE", os_image)
+            .into(),
+    )
+}
+
+/// Runs `ready` in the container until it succeeds. Fails with the container's last log
+/// lines when it exits or `timeout` passes first.
+fn wait_until_ready(runner: &Runner, container: &str, ready: &str, timeout: Duration) -> Result<()> {
+    runner.step(&format!("Waiting for {container} to accept queries (at most {} s)", timeout.as_secs()));
+    let probe = docker::exec_sh(container, ready);
+    eprintln!("$ {probe}");
+    let started = Instant::now();
+    let mut next_report = Duration::from_secs(5);
+    loop {
+        if runner.probe(&probe)?.is_some() {
+            eprintln!("   ready after {:.1} s", started.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        signals::check()?;
+        let why = if runner.probe(&docker::container_running(container))?.as_deref() != Some("true") {
+            "exited before it was ready".to_string()
+        } else if started.elapsed() >= timeout {
+            format!("was not ready after {} s", timeout.as_secs())
+        } else {
+            if started.elapsed() >= next_report {
+                eprintln!("   still waiting ({} s)", next_report.as_secs());
+                next_report += Duration::from_secs(5);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        let log = runner.probe_all(&docker::logs_tail(container, 20))?;
+        bail!(
+            "the service container {container} {why}: `{ready}` never succeeded. Its last log lines:\n{log}\n\
+             Check the service's image and settings in [workspace.metadata.todobackend.services] of Cargo.toml"
+        );
+    }
+}
