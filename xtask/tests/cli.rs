@@ -12,11 +12,17 @@ echo "$PWD: $*" >> "$FAKE_LOG"
 case "$1" in
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
            echo 20.10.24 ;;
-  image) for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && exit 0; done; exit 1 ;;
-  container) [ -n "$FAKE_CACHE_LABEL" ] || exit 1; echo "$FAKE_CACHE_LABEL" ;;
-  volume) [ "$2" != inspect ] || [ -n "$FAKE_CACHE_LABEL" ] || exit 1 ;;
+  context) echo "${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+  image) [ "$2" = ls ] && { printf '%s\n' $FAKE_LISTED_IMAGES; exit 0; }
+         for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image $FAKE_DEV_LABEL"; exit 0; }; done; exit 1 ;;
+  build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
+  container) [ "$2" = ls ] && { printf '%s\n' $FAKE_LISTED_CONTAINERS; exit 0; }
+             case "$4" in *Running*) echo true; exit 0 ;; esac
+             [ -n "$FAKE_CACHE_LABEL" ] || exit 1; echo "$FAKE_CACHE_LABEL" ;;
+  network) if [ "$2" = ls ]; then printf '%s\n' $FAKE_LISTED_NETWORKS; fi ;;
+  volume) [ "$2" = ls ] && exit 0; [ "$2" != inspect ] || [ -n "$FAKE_CACHE_LABEL" ] || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
-  run) exit "${FAKE_RUN_EXIT:-0}" ;;
+  run) case " $* " in *" --name cache "*|*" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
 esac
 "#;
 
@@ -24,7 +30,7 @@ esac
 const CACHE_RUN: &str =
     "run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev";
 
-const ALL_IMAGES: &str = "debian:bookworm-slim todobackend-base todobackend-dev";
+const ALL_IMAGES: &str = "debian:bookworm-slim todobackend-base todobackend-dev todobackend-db";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -80,6 +86,7 @@ impl FakeDocker {
             .current_dir(cwd)
             .env("PATH", path)
             .env("FAKE_LOG", self.dir.join("log"))
+            .env_remove("CI")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap()
@@ -96,7 +103,18 @@ impl FakeDocker {
 
     /// The arguments of the calls that change something on the engine (not the probes).
     fn changes(&self) -> Vec<String> {
-        let probes = ["version ", "image inspect ", "container inspect ", "volume inspect "];
+        let probes = [
+            "version ",
+            "context ",
+            "image inspect ",
+            "container inspect ",
+            "volume inspect ",
+            "exec ",
+            "image ls ",
+            "container ls ",
+            "network ls ",
+            "volume ls ",
+        ];
         let args = self
             .calls()
             .into_iter()
@@ -116,18 +134,52 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `args` with each run's random parts as RUN, IID and INPUTS, so tests can compare them.
+fn normalized(args: &str) -> String {
+    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
+    let run_prefix = format!("todobackend-{dir}-");
+    let words = args.split(' ').map(|word| {
+        if word.starts_with("todobackend.inputs=") {
+            "todobackend.inputs=INPUTS".to_string()
+        } else if word.starts_with("target/todobackend-dev-") && word.ends_with(".iid") {
+            "target/todobackend-dev-IID.iid".to_string()
+        } else if let Some(at) = word.find(&run_prefix) {
+            let random = at + run_prefix.len();
+            format!("{}RUN{}", &word[..random], &word[random + 6..])
+        } else {
+            word.to_string()
+        }
+    });
+    words.collect::<Vec<_>>().join(" ")
+}
+
+fn test_run(dir: &str, extra: &str) -> String {
+    let run = format!("todobackend-{dir}-RUN");
+    format!(
+        "run --name {run}-test --label application=todobackend --label todobackend.checkout={root} \
+         --label todobackend.run={run} {extra}--volumes-from cache \
+         -e DJANGO_SETTINGS_MODULE=todobackend.settings.base sha256:built run-tests.sh",
+        root = root().display()
+    )
+}
+
 #[test]
-fn test_builds_from_the_root_and_runs_the_suite_whatever_the_directory() {
+fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_directory() {
     let root = root();
+    let dir = root.file_name().unwrap().to_string_lossy().to_lowercase();
+    let mount = format!("-v {}/src:/application ", root.display());
     for cwd in [root.join("src/todo"), root.clone(), std::env::temp_dir()] {
         let fake = FakeDocker::new("test-cwd").env("FAKE_CACHE_LABEL", "todobackend");
         let output = fake.xtask_ok(&cwd, &["test"]);
+        let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
         assert_eq!(
-            fake.changes(),
+            changes,
             [
-                "build -t todobackend-dev -f docker/dev/Dockerfile .",
-                "run --rm --label application=todobackend --volumes-from cache \
-                 -e DJANGO_SETTINGS_MODULE=todobackend.settings.base todobackend-dev python manage.py test --noinput",
+                "build -t todobackend-dev -f docker/dev/Dockerfile --label todobackend.inputs=INPUTS \
+                 --iidfile target/todobackend-dev-IID.iid .",
+                &test_run(&dir, &mount),
+                &format!("cp todobackend-{dir}-RUN-test:/reports target/reports"),
+                &format!("rm --force --volumes todobackend-{dir}-RUN-test"),
             ]
         );
         // Every docker command runs from the root, so the build context is the root.
@@ -138,23 +190,121 @@ fn test_builds_from_the_root_and_runs_the_suite_whatever_the_directory() {
             fake.calls()
         );
         // Each command is echoed before it runs.
-        assert!(stderr(&output).contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile .\n"));
+        assert!(stderr(&output).contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --label"));
     }
 }
 
 #[test]
-fn test_passes_settings_and_arguments_and_returns_the_suites_exit_code() {
-    let fake = FakeDocker::new("test-exit")
+fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
+    let fake = FakeDocker::new("reuse").env("FAKE_CACHE_LABEL", "todobackend");
+    fake.xtask_ok(&root(), &["dev-image"]);
+    let build = fake.changes().pop().unwrap();
+    let inputs = build.split(' ').find_map(|word| word.strip_prefix("todobackend.inputs=")).unwrap();
+
+    let fake = fake.env("FAKE_DEV_LABEL", inputs);
+    fake.xtask_ok(&root(), &["test"]);
+    let changes = fake.changes();
+    assert!(!changes.iter().skip(1).any(|args| args.starts_with("build ")), "{changes:?}");
+    assert!(changes[1].contains(" sha256:todobackend-dev run-tests.sh"), "{changes:?}");
+}
+
+#[test]
+fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
+    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
+    let remote = FakeDocker::new("remote")
+        .env("FAKE_CACHE_LABEL", "todobackend")
+        .env("FAKE_DEV_LABEL", "whatever")
+        .env("FAKE_ENDPOINT", "tcp://build-host:2376");
+    let baked = FakeDocker::new("baked").env("FAKE_CACHE_LABEL", "todobackend");
+    for (fake, args) in [(&remote, &["test"][..]), (&baked, &["test", "--baked"])] {
+        fake.xtask_ok(&root(), args);
+        let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
+        assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
+        assert_eq!(changes[1], test_run(&dir, ""));
+    }
+}
+
+#[test]
+fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_after() {
+    let fake = FakeDocker::new("test-db")
         .env("FAKE_CACHE_LABEL", "todobackend")
         .env("FAKE_RUN_EXIT", "3");
     let output = fake.xtask(&root(), &["test", "--settings", "test", "--", "todo.tests", "-v", "2"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let run = fake.changes().pop().unwrap();
-    assert!(
-        run.ends_with("-e DJANGO_SETTINGS_MODULE=todobackend.settings.test todobackend-dev python manage.py test --noinput todo.tests -v 2"),
-        "{run}"
+    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
+    let run = format!("todobackend-{dir}-RUN");
+    let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
+    let labels = format!(
+        "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
+        root().display()
     );
-    assert!(stderr(&output).contains("exit code 3"), "{}", stderr(&output));
+    assert_eq!(changes[1], format!("network create {labels} {run}"));
+    assert_eq!(
+        changes[2],
+        format!(
+            "run --detach --name {run}-db {labels} --network {run} --network-alias db \
+             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
+        )
+    );
+    assert!(
+        changes[3].contains(&format!(" --network {run} "))
+            && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
+            && changes[3].ends_with(" run-tests.sh todo.tests -v 2"),
+        "{}",
+        changes[3]
+    );
+    // Removed newest first, though the suite failed.
+    assert_eq!(
+        changes[4..],
+        [
+            format!("cp {run}-test:/reports target/reports"),
+            format!("rm --force --volumes {run}-test"),
+            format!("rm --force --volumes {run}-db"),
+            format!("network rm {run}"),
+        ]
+    );
+    // The database was proved ready with a real query before the suite started.
+    let calls = fake.calls().join("\n");
+    assert!(calls.contains("exec todobackend-") && calls.contains("SELECT 1"), "{calls}");
+    // Passwords travel in the environment: never on a command line, masked where echoed.
+    assert!(!calls.contains("PASSWORD="), "{calls}");
+    let err = stderr(&output);
+    assert!(err.contains("MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"), "{err}");
+    assert!(err.contains("exit code 3"), "{err}");
+}
+
+#[test]
+fn clean_removes_what_the_project_made_and_keeps_the_pip_cache_unless_all() {
+    let listed = [
+        ("FAKE_LISTED_CONTAINERS", "cache todobackend-main-abc123-db"),
+        ("FAKE_LISTED_NETWORKS", "todobackend-main-abc123"),
+        ("FAKE_LISTED_IMAGES", "todobackend-dev:latest@sha256:1 <none>:<none>@sha256:2"),
+    ];
+    let mut fake = FakeDocker::new("clean").env("FAKE_CACHE_LABEL", "todobackend");
+    for (key, value) in listed {
+        fake = fake.env(key, value);
+    }
+    let output = fake.xtask_ok(&root(), &["clean"]);
+    assert_eq!(
+        fake.changes(),
+        [
+            "rm --force --volumes todobackend-main-abc123-db",
+            "network rm todobackend-main-abc123",
+            "rmi --force sha256:2 todobackend-dev:latest",
+        ]
+    );
+    assert!(stderr(&output).contains("Kept the pip cache"), "{}", stderr(&output));
+
+    fs::remove_file(fake.dir.join("log")).unwrap();
+    fake.xtask_ok(&root(), &["clean", "--all"]);
+    let changes = fake.changes();
+    assert_eq!(changes[0], "rm --force --volumes cache todobackend-main-abc123-db");
+    assert_eq!(changes[2], "volume rm todobackend-cache");
+
+    let empty = FakeDocker::new("clean-empty");
+    let output = empty.xtask_ok(&root(), &["clean"]);
+    assert!(empty.changes().is_empty(), "{:?}", empty.changes());
+    assert!(stderr(&output).contains("Nothing of todobackend's is left"), "{}", stderr(&output));
 }
 
 #[test]
@@ -179,10 +329,10 @@ fn test_makes_the_cache_and_the_images_that_are_missing() {
         changes[0],
         "build -t todobackend-base -f docker/base/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim ."
     );
-    assert_eq!(changes[1], "build -t todobackend-dev -f docker/dev/Dockerfile .");
+    assert!(changes[1].starts_with("build -t todobackend-dev -f docker/dev/Dockerfile "));
     // The fake engine still has no dev image, so the cache would build it once more.
     assert!(changes.iter().any(|args| args == CACHE_RUN), "{changes:?}");
-    assert!(changes.last().unwrap().starts_with("run --rm "), "{changes:?}");
+    assert!(changes.iter().any(|args| args.ends_with(" run-tests.sh")), "{changes:?}");
 }
 
 #[test]
@@ -249,7 +399,7 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
     let fake = FakeDocker::new("no-docker");
     let empty = fake.dir.join("empty");
     fs::create_dir_all(&empty).unwrap();
-    for task in ["base-image", "dev-image", "cache", "test"] {
+    for task in ["base-image", "dev-image", "cache", "test", "clean"] {
         let output = fake.xtask_with_path(&root(), &[task], empty.to_str().unwrap());
         assert_eq!(output.status.code(), Some(1), "{task}");
         assert!(
@@ -263,7 +413,7 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
 #[test]
 fn every_task_says_how_to_start_an_engine_that_is_not_answering() {
     let fake = FakeDocker::new("engine-down").env("FAKE_ENGINE_DOWN", "1");
-    for task in ["base-image", "dev-image", "cache", "test"] {
+    for task in ["base-image", "dev-image", "cache", "test", "clean"] {
         let output = fake.xtask(&root(), &[task]);
         assert_eq!(output.status.code(), Some(1), "{task}");
         let err = stderr(&output);
