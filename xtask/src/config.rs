@@ -77,7 +77,9 @@ impl Config {
         for (settings, declared) in &config.settings {
             for service in &declared.services {
                 if !config.services.contains_key(service) {
-                    bail!("settings `{settings}` need service `{service}`, which no [..services.{service}] table declares");
+                    bail!(
+                        "settings `{settings}` need service `{service}`, which no [..services.{service}] table declares"
+                    );
                 }
             }
         }

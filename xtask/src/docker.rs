@@ -213,7 +213,10 @@ pub fn image_label(image: &str, key: &str) -> Cmd {
 /// Prints the current engine endpoint (`unix://...`, `tcp://...`), DOCKER_HOST and
 /// contexts included.
 pub fn endpoint() -> Cmd {
-    Cmd::new("docker", ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"])
+    Cmd::new(
+        "docker",
+        ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
+    )
 }
 
 /// Prints the project label of a container; fails when there is no such container.
@@ -288,7 +291,10 @@ pub fn logs_tail(container: &str, lines: u32) -> Cmd {
 
 /// Whether a container is still running: prints `true` or `false`.
 pub fn container_running(container: &str) -> Cmd {
-    Cmd::new("docker", ["container", "inspect", "--format", "{{.State.Running}}", container])
+    Cmd::new(
+        "docker",
+        ["container", "inspect", "--format", "{{.State.Running}}", container],
+    )
 }
 
 /// What the project made on the engine, of one kind, found by label: names (ids for images).
@@ -311,7 +317,10 @@ pub fn remove_all(kind: Kind, names: &[String]) -> Cmd {
         Kind::Volume => &["volume", "rm"],
         Kind::Image => &["rmi", "--force"],
     };
-    Cmd::new("docker", verb.iter().map(|s| s.to_string()).chain(names.iter().cloned()))
+    Cmd::new(
+        "docker",
+        verb.iter().map(|s| s.to_string()).chain(names.iter().cloned()),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

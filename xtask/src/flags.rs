@@ -13,14 +13,18 @@ pub enum Flags {
 pub enum Task {
     BaseImage,
     DevImage,
-    Cache { reset: bool },
+    Cache {
+        reset: bool,
+    },
     Test {
         settings: String,
         /// Test the source baked into the image, as CI does, rather than mounting `src/`.
         baked: bool,
         args: Vec<String>,
     },
-    Clean { all: bool },
+    Clean {
+        all: bool,
+    },
 }
 
 pub const USAGE: &str = "\
@@ -201,7 +205,10 @@ mod tests {
             baked: true,
             args: vec![],
         };
-        assert_eq!(parse_str(&["test", "--baked", "--settings=test"]), Ok(Flags::Run(expected)));
+        assert_eq!(
+            parse_str(&["test", "--baked", "--settings=test"]),
+            Ok(Flags::Run(expected))
+        );
     }
 
     #[test]

@@ -51,11 +51,14 @@ fn run(task: Task) -> anyhow::Result<u8> {
     }
     let runner = Runner::new(&project.root)?;
     runner.check_engine()?;
-    match task {
+    let code = match task {
         Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
         Task::DevImage => tasks::dev_image::build(&project, &runner).map(|_| 0),
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
         Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
         Task::Clean { all } => tasks::clean::run(&runner, all).map(|()| 0),
-    }
+    }?;
+    // A signal that arrived while nothing was running still ends the run as interrupted.
+    signals::check()?;
+    Ok(code)
 }

@@ -72,7 +72,13 @@ impl Project {
             .file_name()
             .unwrap_or("root")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let name = format!("todobackend-{dir}-{}", random_hex(3)?);
         let labels = vec![
@@ -114,7 +120,9 @@ impl Project {
                 entries.sort();
                 pending.extend(entries.into_iter().rev());
             } else if path.exists() {
-                std::fs::read(&path).with_context(|| format!("cannot read {path}"))?.hash(&mut hasher);
+                std::fs::read(&path)
+                    .with_context(|| format!("cannot read {path}"))?
+                    .hash(&mut hasher);
             }
         }
         Ok(format!("{:016x}", hasher.finish()))
@@ -183,7 +191,10 @@ mod tests {
         let dir = project.root.file_name().unwrap().to_ascii_lowercase();
         assert!(a.name.starts_with(&format!("todobackend-{dir}-")), "{}", a.name);
         assert_eq!(a.container("db"), format!("{}-db", a.name));
-        assert!(a.labels.contains(&("todobackend.checkout".into(), project.root.to_string())));
+        assert!(
+            a.labels
+                .contains(&("todobackend.checkout".into(), project.root.to_string()))
+        );
     }
 
     #[test]

@@ -199,13 +199,22 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
     let fake = FakeDocker::new("reuse").env("FAKE_CACHE_LABEL", "todobackend");
     fake.xtask_ok(&root(), &["dev-image"]);
     let build = fake.changes().pop().unwrap();
-    let inputs = build.split(' ').find_map(|word| word.strip_prefix("todobackend.inputs=")).unwrap();
+    let inputs = build
+        .split(' ')
+        .find_map(|word| word.strip_prefix("todobackend.inputs="))
+        .unwrap();
 
     let fake = fake.env("FAKE_DEV_LABEL", inputs);
     fake.xtask_ok(&root(), &["test"]);
     let changes = fake.changes();
-    assert!(!changes.iter().skip(1).any(|args| args.starts_with("build ")), "{changes:?}");
-    assert!(changes[1].contains(" sha256:todobackend-dev run-tests.sh"), "{changes:?}");
+    assert!(
+        !changes.iter().skip(1).any(|args| args.starts_with("build ")),
+        "{changes:?}"
+    );
+    assert!(
+        changes[1].contains(" sha256:todobackend-dev run-tests.sh"),
+        "{changes:?}"
+    );
 }
 
 #[test]
@@ -265,11 +274,17 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
     );
     // The database was proved ready with a real query before the suite started.
     let calls = fake.calls().join("\n");
-    assert!(calls.contains("exec todobackend-") && calls.contains("SELECT 1"), "{calls}");
+    assert!(
+        calls.contains("exec todobackend-") && calls.contains("SELECT 1"),
+        "{calls}"
+    );
     // Passwords travel in the environment: never on a command line, masked where echoed.
     assert!(!calls.contains("PASSWORD="), "{calls}");
     let err = stderr(&output);
-    assert!(err.contains("MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"), "{err}");
+    assert!(
+        err.contains("MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"),
+        "{err}"
+    );
     assert!(err.contains("exit code 3"), "{err}");
 }
 
@@ -278,7 +293,10 @@ fn clean_removes_what_the_project_made_and_keeps_the_pip_cache_unless_all() {
     let listed = [
         ("FAKE_LISTED_CONTAINERS", "cache todobackend-main-abc123-db"),
         ("FAKE_LISTED_NETWORKS", "todobackend-main-abc123"),
-        ("FAKE_LISTED_IMAGES", "todobackend-dev:latest@sha256:1 <none>:<none>@sha256:2"),
+        (
+            "FAKE_LISTED_IMAGES",
+            "todobackend-dev:latest@sha256:1 <none>:<none>@sha256:2",
+        ),
     ];
     let mut fake = FakeDocker::new("clean").env("FAKE_CACHE_LABEL", "todobackend");
     for (key, value) in listed {
@@ -304,7 +322,11 @@ fn clean_removes_what_the_project_made_and_keeps_the_pip_cache_unless_all() {
     let empty = FakeDocker::new("clean-empty");
     let output = empty.xtask_ok(&root(), &["clean"]);
     assert!(empty.changes().is_empty(), "{:?}", empty.changes());
-    assert!(stderr(&output).contains("Nothing of todobackend's is left"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Nothing of todobackend's is left"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -332,7 +354,10 @@ fn test_makes_the_cache_and_the_images_that_are_missing() {
     assert!(changes[1].starts_with("build -t todobackend-dev -f docker/dev/Dockerfile "));
     // The fake engine still has no dev image, so the cache would build it once more.
     assert!(changes.iter().any(|args| args == CACHE_RUN), "{changes:?}");
-    assert!(changes.iter().any(|args| args.ends_with(" run-tests.sh")), "{changes:?}");
+    assert!(
+        changes.iter().any(|args| args.ends_with(" run-tests.sh")),
+        "{changes:?}"
+    );
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //! Without an engine these tests say they are skipped; under CI=true that is a failure instead.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -88,7 +90,7 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     let (code, out) = xtask_for(&root, &cwd, &["dev-image"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile .\n"),
+        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --label todobackend.inputs="),
         "{out}"
     );
     assert!(docker(&["image", "inspect", "todobackend-dev"]).status.success());
@@ -112,23 +114,231 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     assert_eq!(code, Some(0), "{out}");
     assert!(tests_ran(&out) >= 12, "{out}");
     assert!(out.lines().any(|line| line == "OK"), "{out}");
+    the_reports_count_the_tests_that_ran(&root, tests_ran(&out));
 
-    // Arguments reach manage.py, and pip's cache outlives the throw-away containers.
+    // Arguments reach manage.py, and a run installs nothing: the requirements are in the image.
     let (code, out) = xtask_for(&root, &cwd, &["test", "--", "todo.tests.TestCreateTodoItem"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(tests_ran(&out) >= 4 && tests_ran(&out) < 12, "{out}");
-    assert!(out.contains("Using cached mysqlclient"), "{out}");
+    assert!(!out.contains("Collecting "), "{out}");
 
+    the_test_settings_run_against_a_database_that_is_gone_after(&root, &cwd);
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(&root, signal, code);
+    }
+    two_checkouts_run_the_database_tests_at_once(&root);
+    a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(&root);
     a_failing_test_makes_the_task_fail(&root);
+    if std::env::var("CI").as_deref() == Ok("true") {
+        clean_leaves_nothing_of_the_projects_on_the_engine(&root);
+    }
 }
 
-/// Runs a copy of the checkout with one test made to fail. Its dev image takes the same name,
-/// so this is a step of the story above, never run beside it, and puts the real image back.
-fn a_failing_test_makes_the_task_fail(root: &Path) {
-    let copy = std::env::temp_dir().join(format!("xtask-e2e-failing-{}", std::process::id()));
+fn the_reports_count_the_tests_that_ran(root: &Path, ran: usize) {
+    let junit = fs::read_to_string(root.join("target/reports/junit.xml")).expect("target/reports/junit.xml");
+    assert_eq!(junit.matches("<testcase ").count(), ran, "{junit}");
+    let coverage = fs::read_to_string(root.join("target/reports/coverage.xml")).expect("target/reports/coverage.xml");
+    assert!(
+        coverage.contains("<coverage ") && coverage.contains("todo/views.py"),
+        "{coverage}"
+    );
+}
+
+/// The run's name, from the line that starts its database.
+fn run_name(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("=> Starting db "))
+        .unwrap_or_else(|| panic!("no database started:\n{out}"));
+    line.rsplit(' ').next().unwrap().trim_end_matches("-db").to_string()
+}
+
+fn lines_of(output: Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Containers and networks of the run, and volumes no container uses: none may remain.
+fn assert_nothing_left(run: &str, dangling_before: &[String]) {
+    let label = format!("label=todobackend.run={run}");
+    let containers = lines_of(docker(&["container", "ls", "--all", "--quiet", "--filter", &label]));
+    let networks = lines_of(docker(&["network", "ls", "--quiet", "--filter", &label]));
+    let mut volumes = lines_of(docker(&["volume", "ls", "--quiet", "--filter", "dangling=true"]));
+    volumes.retain(|volume| !dangling_before.contains(volume));
+    assert!(
+        containers.is_empty() && networks.is_empty() && volumes.is_empty(),
+        "{run} left containers {containers:?}, networks {networks:?}, volumes {volumes:?}"
+    );
+}
+
+fn unix_time() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.unwrap().as_secs()
+}
+
+fn dangling_volumes() -> Vec<String> {
+    lines_of(docker(&["volume", "ls", "--quiet", "--filter", "dangling=true"]))
+}
+
+fn the_test_settings_run_against_a_database_that_is_gone_after(root: &Path, cwd: &Path) {
+    let dangling = dangling_volumes();
+    let started = unix_time();
+    let (code, out) = xtask_for(root, cwd, &["test", "--settings", "test"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(tests_ran(&out) >= 12, "{out}");
+    assert!(out.lines().any(|line| line == "OK"), "{out}");
+    the_reports_count_the_tests_that_ran(root, tests_ran(&out));
+
+    let run = run_name(&out);
+    let events = docker(&[
+        "events",
+        "--since",
+        &started.to_string(),
+        "--until",
+        // Events carry whole seconds: wait for the current one to end.
+        &(unix_time() + 1).to_string(),
+        "--filter",
+        "type=container",
+        "--filter",
+        &format!("container={run}-db"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions = lines_of(events);
+    assert!(
+        actions.iter().any(|action| action == "start") && actions.iter().any(|action| action == "destroy"),
+        "{actions:?}"
+    );
+    assert_nothing_left(&run, &dangling);
+    // The passwords were fresh and never printed.
+    assert!(out.contains("MYSQL_PASSWORD=*** "), "{out}");
+    assert!(!out.contains("MYSQL_PASSWORD=password"), "{out}");
+}
+
+fn a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(root: &Path, signal: &str, code: i32) {
+    let dangling = dangling_volumes();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["test", "--settings", "test"])
+        .current_dir(root)
+        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut out = String::new();
+    while !out.contains("ready after") {
+        let mut line = String::new();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "the run ended first:\n{out}");
+        out.push_str(&line);
+    }
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    stderr.read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(15),
+        "SIG{signal}: took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.code(), Some(code), "SIG{signal}:\n{out}");
+    assert!(out.contains("interrupted by SIG"), "{out}");
+    assert_nothing_left(&run_name(&out), &dangling);
+}
+
+fn two_checkouts_run_the_database_tests_at_once(root: &Path) {
+    let copies = ["one", "two"].map(|name| copy_of_checkout(root, &format!("concurrent-{name}")));
+    let runs = copies.each_ref().map(|copy| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["test", "--settings", "test"])
+            .current_dir(copy)
+            .env("CARGO_MANIFEST_DIR", copy.join("xtask"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    let outputs = runs.map(|run| run.wait_with_output().unwrap());
+    for copy in &copies {
+        let _ = fs::remove_dir_all(copy);
+    }
+    let mut names = Vec::new();
+    for output in outputs {
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(0), "{out}");
+        assert!(tests_ran(&out) >= 12, "{out}");
+        names.push(run_name(&out));
+    }
+    assert_ne!(names[0], names[1]);
+}
+
+fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(root: &Path) {
+    const NEVER_READY: &str = "todobackend-e2e-never-ready";
+    let mut build = Command::new("docker")
+        .args(["build", "--quiet", "-t", NEVER_READY, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut build.stdin.take().unwrap(),
+        b"FROM todobackend-db\nENTRYPOINT [\"sh\", \"-c\", \"echo 'e2e: this server never starts'; exec sleep 600\"]\n",
+    )
+    .unwrap();
+    assert!(build.wait().unwrap().success());
+
+    let copy = copy_of_checkout(root, "never-ready");
+    let manifest = fs::read_to_string(copy.join("Cargo.toml")).unwrap();
+    let manifest = manifest
+        .replace("image = \"todobackend-db\"", &format!("image = \"{NEVER_READY}\""))
+        .replace("ready_timeout_secs = 60", "ready_timeout_secs = 3");
+    fs::write(copy.join("Cargo.toml"), manifest).unwrap();
+    let dangling = dangling_volumes();
+    let started = Instant::now();
+    let (code, out) = xtask_for(&copy, &copy, &["test", "--settings", "test"]);
+    let _ = fs::remove_dir_all(&copy);
+    docker(&["rmi", NEVER_READY]);
+
+    assert_eq!(code, Some(1), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{out}");
+    assert!(out.contains("was not ready after 3 s"), "{out}");
+    assert!(
+        out.contains("e2e: this server never starts"),
+        "the log tail is shown:\n{out}"
+    );
+    assert_nothing_left(&run_name(&out), &dangling);
+}
+
+fn clean_leaves_nothing_of_the_projects_on_the_engine(root: &Path) {
+    let (code, out) = xtask_for(root, root, &["clean", "--all"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Removing "), "{out}");
+    let label = "label=application=todobackend";
+    for kind in ["container", "network", "image"] {
+        let left = lines_of(docker(&[kind, "ls", "--quiet", "--filter", label]));
+        assert!(left.is_empty(), "{kind}s left: {left:?}");
+    }
+    assert!(!docker(&["volume", "inspect", "todobackend-cache"]).status.success());
+    let (code, out) = xtask_for(root, root, &["clean", "--all"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Nothing of todobackend's is left"), "{out}");
+}
+
+/// A copy of what a checkout holds for the xtask, in a fresh directory of its own.
+fn copy_of_checkout(root: &Path, name: &str) -> PathBuf {
+    let copy = std::env::temp_dir().join(format!("xtask-e2e-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&copy);
     fs::create_dir_all(copy.join("xtask")).unwrap();
-    for item in ["src", "docker", "scripts", ".dockerignore"] {
+    for item in ["Cargo.toml", "src", "docker", "scripts", ".dockerignore"] {
         let status = Command::new("cp")
             .arg("-R")
             .arg(root.join(item))
@@ -137,6 +347,13 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
             .unwrap();
         assert!(status.success());
     }
+    copy
+}
+
+/// Runs a copy of the checkout with one test made to fail. Where its dev image is built (CI)
+/// it takes the same name, so this puts the checkout's own image back.
+fn a_failing_test_makes_the_task_fail(root: &Path) {
+    let copy = copy_of_checkout(root, "failing");
     fs::write(
         copy.join("src/todo/test_made_to_fail.py"),
         "from django.test import SimpleTestCase\n\n\nclass MadeToFail(SimpleTestCase):\n    def test_fails(self):\n        self.assertEqual(1, 2)\n",

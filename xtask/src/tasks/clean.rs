@@ -26,7 +26,12 @@ pub fn run(runner: &Runner, all: bool) -> Result<()> {
         if names.is_empty() {
             continue;
         }
-        runner.step(&format!("Removing {} {}: {}", names.len(), kind.plural(), names.join(", ")));
+        runner.step(&format!(
+            "Removing {} {}: {}",
+            names.len(),
+            kind.plural(),
+            names.join(", ")
+        ));
         runner.run(&docker::remove_all(kind, &names))?;
         removed_any = true;
     }

@@ -44,7 +44,12 @@ pub fn start(project: &Project, runner: &Runner, run: &RunName, name: &str, serv
     runner.own(docker::remove_container(&container));
     runner.run(&start.into())?;
     if let Some(ready) = &service.ready {
-        wait_until_ready(runner, &container, ready, Duration::from_secs(service.ready_timeout_secs))?;
+        wait_until_ready(
+            runner,
+            &container,
+            ready,
+            Duration::from_secs(service.ready_timeout_secs),
+        )?;
     }
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), name.to_string())));
@@ -71,7 +76,10 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
 /// lines when it exits or `timeout` passes first.
 fn wait_until_ready(runner: &Runner, container: &str, ready: &str, timeout: Duration) -> Result<()> {
-    runner.step(&format!("Waiting for {container} to accept queries (at most {} s)", timeout.as_secs()));
+    runner.step(&format!(
+        "Waiting for {container} to accept queries (at most {} s)",
+        timeout.as_secs()
+    ));
     let probe = docker::exec_sh(container, ready);
     eprintln!("$ {probe}");
     let started = Instant::now();
