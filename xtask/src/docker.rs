@@ -194,6 +194,18 @@ impl From<Run> for Cmd {
     }
 }
 
+/// `docker create`: the container of a `Run`, made but not started.
+pub fn create(run: Run) -> Cmd {
+    let mut cmd = Cmd::from(run);
+    cmd.args[0] = "create".into();
+    cmd
+}
+
+/// Starts a created container with its output streamed; exits with the container's status.
+pub fn start_attached(container: &str) -> Cmd {
+    Cmd::new("docker", ["start", "--attach", container])
+}
+
 /// Prints the engine's version; fails when no engine answers.
 pub fn server_version() -> Cmd {
     Cmd::new("docker", ["version", "--format", "{{.Server.Version}}"])

@@ -25,6 +25,9 @@ pub enum Task {
     Clean {
         all: bool,
     },
+    Bench {
+        rounds: usize,
+    },
 }
 
 pub const USAGE: &str = "\
@@ -38,6 +41,7 @@ Tasks:
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
   clean        Remove what the project made on the engine (keeps the pip cache)
+  bench        Time the lab's flow and this one side by side, and check the speed goals
 
 `cargo xtask <TASK> --help` tells more about a task, with an example.";
 
@@ -118,6 +122,23 @@ Options:
 Example:
   cargo xtask clean --all";
 
+const BENCH_HELP: &str = "\
+Usage: cargo xtask bench [--rounds N]
+
+Times the lab's own flow (its Dockerfiles and test.sh, kept in xtask/bench/lab/ and built as
+todobackend-bench-lab-*) and `cargo xtask test` side by side, N rounds each: a cold first run
+(only the OS image left: both flows' images and pip caches are removed first), a warm run
+after a source edit, a warm run with no change, `--settings test` warm, and the floor (the
+suite in an already running container). Prints min / median per scenario, the ratios, and
+whether each speed goal is met. Removes what it made; the project's images are left rebuilt.
+Takes a few minutes a round: the cold runs build everything.
+
+Options:
+  --rounds N   Rounds per scenario [default: 3]
+
+Example:
+  cargo xtask bench --rounds 1";
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> {
     let mut args = args.into_iter().map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter();
     let Some(name) = args.next() else {
@@ -137,6 +158,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             TEST_HELP,
         ),
         "clean" => (Task::Clean { all: false }, CLEAN_HELP),
+        "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
         other => return Err(format!("unknown task `{other}`")),
     };
     while let Some(arg) = args.next() {
@@ -144,6 +166,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (_, "-h" | "--help") => return Ok(Flags::Help(help)),
             (Task::Cache { reset }, "--reset") => *reset = true,
             (Task::Clean { all }, "--all") => *all = true,
+            (Task::Bench { rounds }, "--rounds") => {
+                *rounds = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("`--rounds` needs a number of rounds, 1 or more")?;
+            }
             (Task::Test { settings, .. }, "--settings") => {
                 *settings = args
                     .next()

@@ -57,6 +57,7 @@ fn run(task: Task) -> anyhow::Result<u8> {
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
         Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
         Task::Clean { all } => tasks::clean::run(&runner, all).map(|()| 0),
+        Task::Bench { rounds } => tasks::bench::run(&project, &runner, rounds).map(|()| 0),
     }?;
     // A signal that arrived while nothing was running still ends the run as interrupted.
     signals::check()?;

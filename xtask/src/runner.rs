@@ -94,10 +94,20 @@ impl Runner {
         }
     }
 
-    /// Registers `undo`, which removes something this run is about to make. Registered
-    /// first, so a run stopped halfway still removes it.
-    pub fn own(&self, undo: Cmd) {
+    /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
+    /// runner goes away. `cmd` is never cut short by a signal: an engine may still finish
+    /// making something after its client was killed, after the cleanup looked for it.
+    pub fn make(&self, cmd: &Cmd, undo: Cmd) -> Result<()> {
         self.undo.borrow_mut().push(undo);
+        eprintln!("$ {cmd}");
+        let status = self
+            .command(cmd)
+            .status()
+            .with_context(|| format!("cannot run `{cmd}`"))?;
+        if !status.success() {
+            bail!("`{cmd}` failed with exit code {}", exit_code(status));
+        }
+        Ok(signals::check()?)
     }
 
     /// Removes what the run made, newest first. Never interrupted: a second Ctrl-C must not
@@ -133,14 +143,15 @@ impl Runner {
             .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
     }
 
-    /// Runs `cmd` quietly and returns all it printed, stdout then stderr, whatever its exit.
-    pub fn probe_all(&self, cmd: &Cmd) -> Result<String> {
+    /// Runs `cmd` quietly: whether it succeeded, and all it printed, stdout then stderr.
+    pub fn output_text(&self, cmd: &Cmd) -> Result<(bool, String)> {
         let output = self.output(cmd)?;
-        Ok(format!(
+        let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
-        ))
+        );
+        Ok((output.status.success(), text))
     }
 
     fn output(&self, cmd: &Cmd) -> Result<Output> {

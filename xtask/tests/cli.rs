@@ -22,6 +22,7 @@ case "$1" in
   network) if [ "$2" = ls ]; then printf '%s\n' $FAKE_LISTED_NETWORKS; fi ;;
   volume) [ "$2" = ls ] && exit 0; [ "$2" != inspect ] || [ -n "$FAKE_CACHE_LABEL" ] || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
+  start) exit "${FAKE_RUN_EXIT:-0}" ;;
   run) case " $* " in *" --name cache "*|*" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
 esac
 "#;
@@ -153,14 +154,16 @@ fn normalized(args: &str) -> String {
     words.collect::<Vec<_>>().join(" ")
 }
 
-fn test_run(dir: &str, extra: &str) -> String {
+/// The test container's `docker create`, then its `docker start`.
+fn test_run(dir: &str, extra: &str) -> [String; 2] {
     let run = format!("todobackend-{dir}-RUN");
-    format!(
-        "run --name {run}-test --label application=todobackend --label todobackend.checkout={root} \
+    let create = format!(
+        "create --name {run}-test --label application=todobackend --label todobackend.checkout={root} \
          --label todobackend.run={run} {extra}--volumes-from cache \
          -e DJANGO_SETTINGS_MODULE=todobackend.settings.base sha256:built run-tests.sh",
         root = root().display()
-    )
+    );
+    [create, format!("start --attach {run}-test")]
 }
 
 #[test]
@@ -177,7 +180,8 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
             [
                 "build -t todobackend-dev -f docker/dev/Dockerfile --label todobackend.inputs=INPUTS \
                  --iidfile target/todobackend-dev-IID.iid .",
-                &test_run(&dir, &mount),
+                &test_run(&dir, &mount)[0],
+                &test_run(&dir, &mount)[1],
                 &format!("cp todobackend-{dir}-RUN-test:/reports target/reports"),
                 &format!("rm --force --volumes todobackend-{dir}-RUN-test"),
             ]
@@ -229,7 +233,7 @@ fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
         fake.xtask_ok(&root(), args);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
         assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
-        assert_eq!(changes[1], test_run(&dir, ""));
+        assert_eq!(changes[1..3], test_run(&dir, ""));
     }
 }
 
@@ -256,7 +260,8 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         )
     );
     assert!(
-        changes[3].contains(&format!(" --network {run} "))
+        changes[3].starts_with("create ")
+            && changes[3].contains(&format!(" --network {run} "))
             && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
             && changes[3].ends_with(" run-tests.sh todo.tests -v 2"),
         "{}",
@@ -266,6 +271,7 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
     assert_eq!(
         changes[4..],
         [
+            format!("start --attach {run}-test"),
             format!("cp {run}-test:/reports target/reports"),
             format!("rm --force --volumes {run}-test"),
             format!("rm --force --volumes {run}-db"),

@@ -103,7 +103,7 @@ fn stage_host_ca(project: &Project, runner: &Runner) -> Result<Temporary> {
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.
-fn host_ca_bundle() -> Option<Utf8PathBuf> {
+pub(super) fn host_ca_bundle() -> Option<Utf8PathBuf> {
     let from_env = std::env::var("SSL_CERT_FILE").ok().map(Utf8PathBuf::from);
     let system = [
         "/etc/ssl/certs/ca-certificates.crt",

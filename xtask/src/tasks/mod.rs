@@ -1,6 +1,7 @@
 //! One module per task: each composes command values and hands them to the runner.
 
 pub mod base_image;
+pub mod bench;
 pub mod cache;
 pub mod clean;
 pub mod dev_image;

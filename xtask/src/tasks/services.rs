@@ -41,8 +41,7 @@ pub fn start(project: &Project, runner: &Runner, run: &RunName, name: &str, serv
     for (key, value) in &secrets {
         start = start.secret(key, value);
     }
-    runner.own(docker::remove_container(&container));
-    runner.run(&start.into())?;
+    runner.make(&start.into(), docker::remove_container(&container))?;
     if let Some(ready) = &service.ready {
         wait_until_ready(
             runner,
@@ -102,7 +101,7 @@ fn wait_until_ready(runner: &Runner, container: &str, ready: &str, timeout: Dura
             std::thread::sleep(Duration::from_millis(100));
             continue;
         };
-        let log = runner.probe_all(&docker::logs_tail(container, 20))?;
+        let (_, log) = runner.output_text(&docker::logs_tail(container, 20))?;
         bail!(
             "the service container {container} {why}: `{ready}` never succeeded. Its last log lines:\n{log}\n\
              Check the service's image and settings in [workspace.metadata.todobackend.services] of Cargo.toml"

@@ -29,8 +29,10 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     let needs = project.config.services_for(settings);
     if !needs.is_empty() {
         runner.step(&format!("Creating the network {}", run.name));
-        runner.own(docker::remove_network(&run.name));
-        runner.run(&docker::create_network(&run.name, &run.labels))?;
+        runner.make(
+            &docker::create_network(&run.name, &run.labels),
+            docker::remove_network(&run.name),
+        )?;
         container = container.network(&run.name, None);
     }
     for (name, service) in needs {
@@ -45,8 +47,8 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
 
     runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
     let name = run.container("test");
-    runner.own(docker::remove_container(&name));
-    let code = runner.status(&container.into())?;
+    runner.make(&docker::create(container), docker::remove_container(&name))?;
+    let code = runner.status(&docker::start_attached(&name))?;
     copy_reports(project, runner, &name)?;
     if code != 0 {
         runner.step(&format!("The test run failed with exit code {code}"));

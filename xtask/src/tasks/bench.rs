@@ -1,0 +1,347 @@
+//! `cargo xtask bench`: the lab's own flow and the product's, side by side in one run, over
+//! several rounds. The lab's flow is a fixture (xtask/bench/lab/): its Dockerfiles and test.sh
+//! as the first slice had them, built under names of their own, so improving the product
+//! never moves the baseline.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8Path;
+
+use super::{Temporary, base_image};
+use crate::cmd::Cmd;
+use crate::docker::{self, Build, Run};
+use crate::project::{BASE_IMAGE, CACHE_CONTAINER, CACHE_VOLUME, DEV_IMAGE, Project};
+use crate::runner::Runner;
+
+const FIXTURE: &str = "xtask/bench/lab";
+/// The lab's build context: its files laid out as the lab had them, with this checkout's src/.
+const LAB_CONTEXT: &str = "target/bench-lab";
+const LAB_BASE: &str = "todobackend-bench-lab-base";
+const LAB_DEV: &str = "todobackend-bench-lab-dev";
+/// The lab's volume container, and its volume.
+const LAB_CACHE: &str = "todobackend-bench-lab-cache";
+/// The file a round edits (a comment appended), in both flows; restored at the end.
+const EDITED: &str = "src/todo/__init__.py";
+const FLOOR: &str = "todobackend-bench-floor";
+
+/// Minimum and median of one scenario's rounds.
+struct Times(Vec<Duration>);
+
+impl Times {
+    fn min(&self) -> f64 {
+        self.0.iter().min().map_or(f64::NAN, Duration::as_secs_f64)
+    }
+
+    fn median(&self) -> f64 {
+        let mut sorted = self.0.clone();
+        sorted.sort();
+        sorted.get(sorted.len() / 2).map_or(f64::NAN, Duration::as_secs_f64)
+    }
+}
+
+#[derive(Default)]
+struct Scenario {
+    lab: Vec<Duration>,
+    xtask: Vec<Duration>,
+}
+
+pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
+    let os_image = base_image::os_image(project, runner)?;
+    let context = Temporary::new(project.root.join(LAB_CONTEXT));
+    lay_out_lab_context(project, &context.0)?;
+    let edited = project.root.join(EDITED);
+    let original = fs::read_to_string(&edited).with_context(|| format!("cannot read {edited}"))?;
+    let _restore = Restore(edited.as_std_path().to_owned(), original);
+    let bench = Bench {
+        runner,
+        root: &project.root,
+        os_image,
+    };
+    let result = bench.rounds(rounds);
+    bench.remove_lab();
+    let _ = bench.quiet(&docker::remove_container(FLOOR));
+    let (cold, edit, unchanged, settings_test, ready, floor) = result?;
+
+    println!("\ncargo xtask bench: {rounds} round(s); seconds, min / median");
+    println!(
+        "{:<34} {:>15} {:>15} {:>8}",
+        "scenario", "lab's flow", "cargo xtask", "ratio"
+    );
+    for (name, scenario) in [
+        ("cold (only the OS image)", &cold),
+        ("warm, after a source edit", &edit),
+        ("warm, no change", &unchanged),
+    ] {
+        let (lab, xtask) = (Times(scenario.lab.clone()), Times(scenario.xtask.clone()));
+        println!(
+            "{name:<34} {:>6.2} / {:>6.2} {:>6.2} / {:>6.2} {:>8.2}",
+            lab.min(),
+            lab.median(),
+            xtask.min(),
+            xtask.median(),
+            xtask.median() / lab.median()
+        );
+    }
+    let (settings_test, floor) = (Times(settings_test), Times(floor));
+    let ready = Times(ready);
+    println!(
+        "{:<34} {:>15} {:>6.2} / {:>6.2}",
+        "--settings test, warm",
+        "-",
+        settings_test.min(),
+        settings_test.median()
+    );
+    println!(
+        "{:<34} {:>15} {:>6.2} / {:>6.2}",
+        "  of which the database's ready time",
+        "-",
+        ready.min(),
+        ready.median()
+    );
+    println!(
+        "{:<34} {:>15} {:>6.2} / {:>6.2}",
+        "floor: suite in a running container",
+        "-",
+        floor.min(),
+        floor.median()
+    );
+
+    let edit_ratio = Times(edit.xtask.clone()).median() / Times(edit.lab.clone()).median();
+    let edit_wall = Times(edit.xtask).median();
+    let cold_ratio = Times(cold.xtask).median() / Times(cold.lab).median();
+    let db_margin = settings_test.median() - ready.median();
+    println!("\ngoals (medians):");
+    goal(
+        "edit->test loop <= 0.25 x the lab's",
+        edit_ratio <= 0.25,
+        &format!("{edit_ratio:.2} x"),
+    );
+    goal("edit->test loop <= 2 s", edit_wall <= 2.0, &format!("{edit_wall:.2} s"));
+    goal(
+        "cold first run <= the lab's",
+        cold_ratio <= 1.0,
+        &format!("{cold_ratio:.2} x"),
+    );
+    goal(
+        "--settings test <= ready + 2 s",
+        db_margin <= 2.0,
+        &format!("ready + {db_margin:.2} s"),
+    );
+    Ok(())
+}
+
+fn goal(what: &str, met: bool, figure: &str) {
+    println!("  {} {what:<40} {figure}", if met { "met   " } else { "MISSED" });
+}
+
+type Results = (
+    Scenario,
+    Scenario,
+    Scenario,
+    Vec<Duration>,
+    Vec<Duration>,
+    Vec<Duration>,
+);
+
+struct Bench<'a> {
+    runner: &'a Runner,
+    root: &'a Utf8Path,
+    os_image: &'static str,
+}
+
+impl Bench<'_> {
+    fn rounds(&self, rounds: usize) -> Result<Results> {
+        let (mut cold, mut edit, mut unchanged) = (Scenario::default(), Scenario::default(), Scenario::default());
+        let (mut settings_test, mut ready, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            self.runner
+                .step(&format!("Round {round} of {rounds}: cold, the lab's flow"));
+            self.remove_images()?;
+            cold.lab.push(self.time(|| self.lab_cold())?);
+            self.runner
+                .step(&format!("Round {round} of {rounds}: cold, cargo xtask test"));
+            self.remove_images()?;
+            cold.xtask.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+
+            self.runner
+                .step(&format!("Round {round} of {rounds}: warm, after an edit and unchanged"));
+            self.edit(round, 1)?;
+            edit.lab.push(self.time(|| self.lab_warm())?);
+            self.edit(round, 2)?;
+            edit.xtask.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            unchanged.lab.push(self.time(|| self.lab_warm())?);
+            unchanged.xtask.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+
+            self.runner
+                .step(&format!("Round {round} of {rounds}: --settings test, and the floor"));
+            let started = Instant::now();
+            let out = self.xtask(&["test", "--settings", "test"])?;
+            settings_test.push(started.elapsed());
+            ready.push(ready_time(&out)?);
+            floor.push(self.floor()?);
+        }
+        Ok((cold, edit, unchanged, settings_test, ready, floor))
+    }
+
+    fn time(&self, what: impl FnOnce() -> Result<()>) -> Result<Duration> {
+        let started = Instant::now();
+        what()?;
+        let took = started.elapsed();
+        eprintln!("   {:.2} s", took.as_secs_f64());
+        Ok(took)
+    }
+
+    /// Runs `cmd` from the root and returns all it printed; a failure shows the end of it.
+    fn quiet(&self, cmd: &Cmd) -> Result<String> {
+        let (ok, out) = self.runner.output_text(cmd)?;
+        if !ok {
+            let tail: Vec<&str> = out.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!("`{cmd}` failed:\n{}", tail.join("\n"));
+        }
+        Ok(out)
+    }
+
+    fn xtask(&self, args: &[&str]) -> Result<String> {
+        self.quiet(&Cmd::new("cargo", ["xtask"].iter().chain(args).copied()))
+    }
+
+    /// The lab's own commands, from its build context.
+    fn lab(&self, args: Vec<String>) -> Result<()> {
+        let mut cmd = Cmd::new("docker", args);
+        cmd.args
+            .iter_mut()
+            .filter(|arg| *arg == ".")
+            .for_each(|arg| *arg = LAB_CONTEXT.into());
+        self.quiet(&cmd).map(drop)
+    }
+
+    fn lab_cold(&self) -> Result<()> {
+        let base =
+            Build::new(LAB_BASE, &format!("{LAB_CONTEXT}/docker/base/Dockerfile")).build_arg("OS_IMAGE", self.os_image);
+        self.lab(Cmd::from(base).args)?;
+        self.lab_build()?;
+        let cache = Run::new(LAB_DEV)
+            .name(LAB_CACHE)
+            .volume(&format!("{LAB_CACHE}:/cache"))
+            .entrypoint("true");
+        self.lab(Cmd::from(cache).args)?;
+        self.lab_run()
+    }
+
+    fn lab_warm(&self) -> Result<()> {
+        self.lab_build()?;
+        self.lab_run()
+    }
+
+    fn lab_build(&self) -> Result<()> {
+        self.lab(Cmd::from(Build::new(LAB_DEV, &format!("{LAB_CONTEXT}/docker/dev/Dockerfile"))).args)
+    }
+
+    /// `docker run --rm --volumes-from cache todobackend-dev`, as the lab ran it.
+    fn lab_run(&self) -> Result<()> {
+        let args = ["run", "--rm", "--volumes-from", LAB_CACHE, LAB_DEV];
+        self.lab(args.map(String::from).to_vec())
+    }
+
+    /// A real edit in both flows' sources: a comment line, different each time.
+    fn edit(&self, round: usize, flow: usize) -> Result<()> {
+        for tree in [self.root.to_owned(), self.root.join(LAB_CONTEXT)] {
+            let path = tree.join(EDITED);
+            let mut text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+            text.push_str(&format!("# bench edit {round}.{flow}\n"));
+            fs::write(&path, text).with_context(|| format!("cannot write {path}"))?;
+        }
+        Ok(())
+    }
+
+    /// The suite alone: `run-tests.sh` in a dev container that is already running.
+    fn floor(&self) -> Result<Duration> {
+        let keep_running = Run::new(DEV_IMAGE)
+            .detach()
+            .name(FLOOR)
+            .entrypoint("sleep")
+            .command(["600"]);
+        self.quiet(&keep_running.into())?;
+        let suite = Cmd::new("docker", ["exec", FLOOR, "test.sh", "run-tests.sh"]);
+        let took = self.time(|| self.quiet(&suite).map(drop));
+        self.quiet(&docker::remove_container(FLOOR))?;
+        took
+    }
+
+    /// Every image either flow builds, and both caches: what "cold" starts from.
+    fn remove_images(&self) -> Result<()> {
+        self.remove_lab();
+        let _ = self.quiet(&docker::remove_container(CACHE_CONTAINER));
+        let _ = self.quiet(&docker::remove_volume(CACHE_VOLUME));
+        let images = [DEV_IMAGE, BASE_IMAGE].map(String::from);
+        let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
+        let _ = self.quiet(&Cmd::new(
+            "docker",
+            ["image", "prune", "--force", "--filter", "label=application=todobackend"],
+        ));
+        Ok(())
+    }
+
+    fn remove_lab(&self) {
+        let _ = self.quiet(&docker::remove_container(LAB_CACHE));
+        let _ = self.quiet(&docker::remove_volume(LAB_CACHE));
+        let _ = self.quiet(&docker::remove_all(
+            docker::Kind::Image,
+            &[LAB_DEV.into(), LAB_BASE.into()],
+        ));
+    }
+}
+
+/// The lab's files where its Dockerfiles expect them, and this checkout's application.
+fn lay_out_lab_context(project: &Project, context: &Utf8Path) -> Result<()> {
+    let fixture = project.root.join(FIXTURE);
+    let files = [
+        ("base.Dockerfile", "docker/base/Dockerfile"),
+        ("dev.Dockerfile", "docker/dev/Dockerfile"),
+        ("entrypoint.sh", "scripts/entrypoint.sh"),
+        ("test.sh", "scripts/test.sh"),
+    ];
+    for (from, to) in files {
+        let to = context.join(to);
+        fs::create_dir_all(to.parent().context("no parent")?)?;
+        fs::copy(fixture.join(from), &to).with_context(|| format!("cannot copy {fixture}/{from} to {to}"))?;
+    }
+    fs::create_dir_all(context.join("docker/base/host-ca"))?;
+    if let Some(bundle) = base_image::host_ca_bundle() {
+        fs::copy(&bundle, context.join("docker/base/host-ca/host-ca.crt"))
+            .with_context(|| format!("cannot copy {bundle}"))?;
+    }
+    let status = std::process::Command::new("cp")
+        .args(["-R", project.root.join("src").as_str(), context.as_str()])
+        .status()
+        .context("cannot run cp")?;
+    if !status.success() {
+        bail!("cannot copy src/ into {context}");
+    }
+    Ok(())
+}
+
+/// The "ready after N s" a run with a database prints.
+fn ready_time(out: &str) -> Result<Duration> {
+    let line = out
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("ready after "))
+        .context("the run printed no database ready time")?;
+    let seconds: f64 = line
+        .trim_end_matches(" s")
+        .parse()
+        .context("a ready time that is not a number")?;
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Puts a file's text back when dropped.
+struct Restore(std::path::PathBuf, String);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = fs::write(&self.0, &self.1);
+    }
+}
