@@ -206,6 +206,20 @@ pub fn start_attached(container: &str) -> Cmd {
     Cmd::new("docker", ["start", "--attach", container])
 }
 
+pub fn client_version() -> Cmd {
+    Cmd::new("docker", ["version", "--format", "{{.Client.Version}}"])
+}
+
+/// Prints the name of the current docker context.
+pub fn context_name() -> Cmd {
+    Cmd::new("docker", ["context", "show"])
+}
+
+/// Prints where the engine keeps images and volumes on its host.
+pub fn data_root() -> Cmd {
+    Cmd::new("docker", ["info", "--format", "{{.DockerRootDir}}"])
+}
+
 /// Prints the engine's version; fails when no engine answers.
 pub fn server_version() -> Cmd {
     Cmd::new("docker", ["version", "--format", "{{.Server.Version}}"])

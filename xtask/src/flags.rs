@@ -6,7 +6,14 @@ use std::ffi::OsString;
 pub enum Flags {
     /// Print this text and exit 0.
     Help(&'static str),
-    Run(Task),
+    Run(Invocation),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invocation {
+    pub task: Task,
+    /// Print the commands that would change something, run none of them.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -28,6 +35,7 @@ pub enum Task {
     Bench {
         rounds: usize,
     },
+    Doctor,
 }
 
 pub const USAGE: &str = "\
@@ -36,6 +44,7 @@ Usage: cargo xtask <TASK> [OPTIONS]
 todobackend's Docker workflow; runs from any directory of the checkout.
 
 Tasks:
+  doctor       Check that everything the tasks need is there, and say what to do where not
   base-image   Build the base image todobackend-base (and the Debian image under it)
   dev-image    Build the development image todobackend-dev
   cache        Create the volume container `cache` that keeps pip's cache between runs
@@ -43,7 +52,12 @@ Tasks:
   clean        Remove what the project made on the engine (keeps the pip cache)
   bench        Time the lab's flow and this one side by side, and check the speed goals
 
-`cargo xtask <TASK> --help` tells more about a task, with an example.";
+Options for every task:
+  --dry-run    Print the docker commands, in order, and run none of them (state is still read)
+  -h, --help   Tell more about a task, with an example
+
+Example:
+  cargo xtask test --settings test";
 
 const BASE_IMAGE_HELP: &str = "\
 Usage: cargo xtask base-image
@@ -122,6 +136,19 @@ Options:
 Example:
   cargo xtask clean --all";
 
+const DOCTOR_HELP: &str = "\
+Usage: cargo xtask doctor
+
+Checks, one line each, what the tasks need: the docker client, the engine (and which one:
+the local socket, DOCKER_HOST or a docker context), free disk space for its data, the OS,
+base and development images, the pip cache, the CA bundle trusted for HTTPS inside the
+images, and the service images of Cargo.toml's [workspace.metadata.todobackend]. Says ok, or
+what to do. Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
+(images, the cache) is not a problem.
+
+Example:
+  cargo xtask doctor";
+
 const BENCH_HELP: &str = "\
 Usage: cargo xtask bench [--rounds N]
 
@@ -159,11 +186,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         ),
         "clean" => (Task::Clean { all: false }, CLEAN_HELP),
         "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
+        "doctor" => (Task::Doctor, DOCTOR_HELP),
         other => return Err(format!("unknown task `{other}`")),
     };
+    let mut dry_run = false;
     while let Some(arg) = args.next() {
         match (&mut task, arg.as_str()) {
             (_, "-h" | "--help") => return Ok(Flags::Help(help)),
+            (_, "--dry-run") => dry_run = true,
             (Task::Cache { reset }, "--reset") => *reset = true,
             (Task::Clean { all }, "--all") => *all = true,
             (Task::Bench { rounds }, "--rounds") => {
@@ -192,7 +222,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (_, other) => return Err(format!("unexpected argument `{other}` for `{name}`")),
         }
     }
-    Ok(Flags::Run(task))
+    Ok(Flags::Run(Invocation { task, dry_run }))
 }
 
 fn utf8(arg: OsString) -> Result<String, String> {
@@ -208,6 +238,10 @@ mod tests {
         parse(args.iter().map(OsString::from))
     }
 
+    fn run(task: Task) -> Result<Flags, String> {
+        Ok(Flags::Run(Invocation { task, dry_run: false }))
+    }
+
     #[test]
     fn test_defaults_to_the_base_settings() {
         let expected = Task::Test {
@@ -215,7 +249,7 @@ mod tests {
             baked: false,
             args: vec![],
         };
-        assert_eq!(parse_str(&["test"]), Ok(Flags::Run(expected)));
+        assert_eq!(parse_str(&["test"]), run(expected));
     }
 
     #[test]
@@ -227,26 +261,39 @@ mod tests {
         };
         assert_eq!(
             parse_str(&["test", "--settings", "test", "--", "todo.tests", "--settings"]),
-            Ok(Flags::Run(expected))
+            run(expected)
         );
         let expected = Task::Test {
             settings: "test".into(),
             baked: true,
             args: vec![],
         };
-        assert_eq!(
-            parse_str(&["test", "--baked", "--settings=test"]),
-            Ok(Flags::Run(expected))
-        );
+        assert_eq!(parse_str(&["test", "--baked", "--settings=test"]), run(expected));
     }
 
     #[test]
     fn cache_takes_reset() {
-        assert_eq!(parse_str(&["cache"]), Ok(Flags::Run(Task::Cache { reset: false })));
+        assert_eq!(parse_str(&["cache"]), run(Task::Cache { reset: false }));
+        assert_eq!(parse_str(&["cache", "--reset"]), run(Task::Cache { reset: true }));
+    }
+
+    #[test]
+    fn every_task_takes_dry_run() {
+        let dry = |task| Ok(Flags::Run(Invocation { task, dry_run: true }));
         assert_eq!(
-            parse_str(&["cache", "--reset"]),
-            Ok(Flags::Run(Task::Cache { reset: true }))
+            parse_str(&["clean", "--dry-run", "--all"]),
+            dry(Task::Clean { all: true })
         );
+        assert_eq!(
+            parse_str(&["bench", "--rounds", "2", "--dry-run"]),
+            dry(Task::Bench { rounds: 2 })
+        );
+        let test = Task::Test {
+            settings: "base".into(),
+            baked: false,
+            args: vec!["--dry-run".into()],
+        };
+        assert_eq!(parse_str(&["test", "--dry-run", "--", "--dry-run"]), dry(test));
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! copy-pastable line before running it, streams its output and reports its exit code.
 //! It also owns the cleanup of what a run makes: registered before it is made, removed
 //! when the runner goes away, whether the run passed, failed, erred or was interrupted.
+//! With `dry_run` it prints the commands that change something and runs only the probes.
 
 use std::cell::RefCell;
+use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8Path;
@@ -23,10 +25,13 @@ pub struct Runner {
     docker: PathBuf,
     /// Commands that remove what this run made, in the order it made them.
     undo: RefCell<Vec<Cmd>>,
+    dry_run: bool,
+    /// Each step announced so far, and when it began: the summary's durations.
+    steps: RefCell<Vec<(String, Instant)>>,
 }
 
 impl Runner {
-    pub fn new(root: &Utf8Path) -> Result<Runner> {
+    pub fn new(root: &Utf8Path, dry_run: bool) -> Result<Runner> {
         let docker = which::which("docker").map_err(|_| {
             anyhow!(
                 "`docker` was not found on PATH: install the Docker client \
@@ -39,7 +44,13 @@ impl Runner {
             sh,
             docker,
             undo: RefCell::new(Vec::new()),
+            dry_run,
+            steps: RefCell::new(Vec::new()),
         })
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Fails with what to do when no engine answers: every task needs one.
@@ -60,9 +71,24 @@ impl Runner {
         Ok(())
     }
 
-    /// Announces a step of a task.
+    /// Announces a step of a task; it lasts until the next one.
     pub fn step(&self, what: &str) {
-        eprintln!("=> {what}");
+        eprintln!("{} {}", paint("1;36", "=>"), paint("1", what));
+        self.steps.borrow_mut().push((what.to_string(), Instant::now()));
+    }
+
+    /// Each step's duration, once the run is over.
+    fn summary(&self) {
+        let steps = self.steps.take();
+        let Some((_, first)) = steps.first() else {
+            return;
+        };
+        let ends = steps.iter().skip(1).map(|(_, began)| *began).chain([Instant::now()]);
+        let total = first.elapsed().as_secs_f64();
+        eprintln!("{} {}", paint("1;36", "=>"), paint("1", &format!("Took {total:.1} s")));
+        for ((what, began), end) in steps.iter().zip(ends) {
+            eprintln!("   {:>6.1} s  {what}", (end - *began).as_secs_f64());
+        }
     }
 
     /// Runs `cmd`; a non-zero exit is an error.
@@ -77,6 +103,9 @@ impl Runner {
     /// stops it and fails with `signals::Interrupted`.
     pub fn status(&self, cmd: &Cmd) -> Result<u8> {
         eprintln!("$ {cmd}");
+        if self.dry_run {
+            return Ok(0);
+        }
         let mut child = self
             .command(cmd)
             .spawn()
@@ -100,6 +129,9 @@ impl Runner {
     pub fn make(&self, cmd: &Cmd, undo: Cmd) -> Result<()> {
         self.undo.borrow_mut().push(undo);
         eprintln!("$ {cmd}");
+        if self.dry_run {
+            return Ok(());
+        }
         let status = self
             .command(cmd)
             .status()
@@ -120,6 +152,9 @@ impl Runner {
         self.step("Removing what this run made");
         for cmd in undo.iter().rev() {
             eprintln!("$ {cmd}");
+            if self.dry_run {
+                continue;
+            }
             match self.output(cmd) {
                 Ok(output) if output.status.success() => {}
                 Ok(output) => {
@@ -143,7 +178,23 @@ impl Runner {
             .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
     }
 
-    /// Runs `cmd` quietly: whether it succeeded, and all it printed, stdout then stderr.
+    /// Runs `cmd`, echoed, with its output kept rather than shown: all it printed, or an
+    /// error with the end of it.
+    pub fn quiet(&self, cmd: &Cmd) -> Result<String> {
+        eprintln!("$ {cmd}");
+        if self.dry_run {
+            return Ok(String::new());
+        }
+        let (ok, out) = self.output_text(cmd)?;
+        if !ok {
+            let lines: Vec<&str> = out.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            bail!("`{cmd}` failed:\n{tail}");
+        }
+        Ok(out)
+    }
+
+    /// Runs `cmd` quietly to learn something: whether it succeeded, and all it printed.
     pub fn output_text(&self, cmd: &Cmd) -> Result<(bool, String)> {
         let output = self.output(cmd)?;
         let text = format!(
@@ -175,6 +226,21 @@ impl Runner {
 impl Drop for Runner {
     fn drop(&mut self) {
         self.clean_up();
+        self.summary();
+    }
+}
+
+/// Colour for people at a terminal, and never with NO_COLOR (https://no-color.org).
+pub fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// `text` in the SGR style `code`, where colour is wanted.
+pub fn paint(code: &str, text: &str) -> String {
+    if color() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
     }
 }
 

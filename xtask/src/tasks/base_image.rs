@@ -6,7 +6,7 @@ use std::fs;
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
-use super::{Temporary, build_unless_present, image_exists};
+use super::{Temporary, build_unless_present, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build};
 use crate::project::{BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
@@ -79,8 +79,7 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
     if which::which("debootstrap").is_ok() {
         return Ok(());
     }
-    let is_root = runner.probe(&Cmd::new("id", ["-u"]))?.as_deref() == Some("0");
-    if !is_root || which::which("apt-get").is_err() {
+    if !is_root(runner)? || which::which("apt-get").is_err() {
         bail!("`debootstrap` was not found on PATH");
     }
     runner.step("Installing debootstrap with apt-get");

@@ -25,6 +25,9 @@ pub fn build(project: &Project, runner: &Runner) -> Result<String> {
             .iidfile(&iidfile)
             .into(),
     )?;
+    if runner.dry_run() {
+        return Ok(DEV_IMAGE.into());
+    }
     let id = fs::read_to_string(&written.0).with_context(|| format!("docker build wrote no {iidfile}"))?;
     Ok(id.trim().to_string())
 }

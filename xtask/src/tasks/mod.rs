@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cache;
 pub mod clean;
 pub mod dev_image;
+pub mod doctor;
 pub mod services;
 pub mod test;
 
@@ -13,11 +14,16 @@ use std::fs;
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::cmd::Cmd;
 use crate::docker;
 use crate::runner::Runner;
 
 fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
     Ok(runner.probe(&docker::image_id(image))?.is_some())
+}
+
+fn is_root(runner: &Runner) -> Result<bool> {
+    Ok(runner.probe(&Cmd::new("id", ["-u"]))?.as_deref() == Some("0"))
 }
 
 /// Builds `image` with `build` only when the engine does not have it yet.

@@ -81,6 +81,9 @@ fn wait_until_ready(runner: &Runner, container: &str, ready: &str, timeout: Dura
     ));
     let probe = docker::exec_sh(container, ready);
     eprintln!("$ {probe}");
+    if runner.dry_run() {
+        return Ok(());
+    }
     let started = Instant::now();
     let mut next_report = Duration::from_secs(5);
     loop {

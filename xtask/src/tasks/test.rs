@@ -79,9 +79,11 @@ fn test_container(image: &str, run: &RunName, settings: &str, args: &[String]) -
 /// Replaces `target/reports/` with the run's JUnit and coverage XML, for CI to archive.
 fn copy_reports(project: &Project, runner: &Runner, container: &str) -> Result<()> {
     let reports = project.root.join(REPORTS_DIR);
-    let _ = fs::remove_dir_all(&reports);
-    let parent = reports.parent().context("the reports directory has no parent")?;
-    fs::create_dir_all(parent).with_context(|| format!("cannot create {parent}"))?;
+    if !runner.dry_run() {
+        let _ = fs::remove_dir_all(&reports);
+        let parent = reports.parent().context("the reports directory has no parent")?;
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {parent}"))?;
+    }
     if runner.status(&docker::copy_out(container, CONTAINER_REPORTS, REPORTS_DIR))? == 0 {
         runner.step(&format!("Reports (junit.xml, coverage.xml) are in {REPORTS_DIR}/"));
     } else {

@@ -1,0 +1,137 @@
+//! `cargo xtask doctor`: everything the tasks need, one line each, ok or what to do. Fails
+//! only on what blocks `cargo xtask test`; what a task would make itself is fine.
+
+use anyhow::Result;
+
+use super::{base_image, image_exists, is_root};
+use crate::cmd::Cmd;
+use crate::docker;
+use crate::project::{
+    BASE_IMAGE, CACHE_CONTAINER, DEV_IMAGE, INPUTS_LABEL, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project,
+};
+use crate::runner::{Runner, paint};
+
+/// Below this much free space for the engine, images cannot be built.
+const MIN_FREE_GIB: f64 = 2.0;
+
+/// Prints the checks; the result is the exit code: 1 when something blocks the main task.
+pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
+    let mut blocked = false;
+    let mut report = |ok: bool, what: &str| {
+        let status = if ok { paint("32", "ok  ") } else { paint("1;31", "FAIL") };
+        println!("{status}  {what}");
+        blocked |= !ok;
+    };
+    let runner = match runner {
+        Ok(runner) => runner,
+        Err(err) => {
+            report(false, &format!("{err:#}"));
+            return Ok(1);
+        }
+    };
+    // The client prints its version even when the engine does not answer.
+    let (_, client) = runner.output_text(&docker::client_version())?;
+    report(true, &format!("docker client {}", client.lines().next().unwrap_or("?")));
+
+    let endpoint = runner.probe(&docker::endpoint())?.unwrap_or_default();
+    let context = runner.probe(&docker::context_name())?.unwrap_or_default();
+    let via = match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => "DOCKER_HOST".to_string(),
+        _ => format!("docker context `{context}`"),
+    };
+    if let Err(err) = runner.check_engine() {
+        report(false, &format!("engine at {endpoint} (from {via}): {err:#}"));
+        return Ok(1);
+    }
+    let version = runner.probe(&docker::server_version())?.unwrap_or_default();
+    report(true, &format!("engine {version} at {endpoint} (from {via})"));
+
+    let root_dir = runner.probe(&docker::data_root())?.unwrap_or_default();
+    // A remote engine's disk cannot be seen from here.
+    if endpoint.starts_with("unix://") {
+        match free_gib(&runner, &root_dir)? {
+            Some(free) => report(
+                free >= MIN_FREE_GIB,
+                &format!("{free:.1} GiB free for the engine's data in {root_dir} (builds need {MIN_FREE_GIB} GiB)"),
+            ),
+            None => report(true, &format!("free space in {root_dir}: cannot read it from here")),
+        }
+    }
+
+    let os_image = [OS_IMAGE_FROM_REGISTRY, OS_IMAGE_FROM_PACKAGES]
+        .into_iter()
+        .find(|image| image_exists(&runner, image).unwrap_or(false));
+    let os_line = match os_image {
+        Some(image) => format!("OS image {image}"),
+        None if which::which("debootstrap").is_ok() || is_root(&runner)? => format!(
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {OS_IMAGE_FROM_PACKAGES} with debootstrap"
+        ),
+        None => format!(
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY} (no registry? run as root, or install debootstrap)"
+        ),
+    };
+    report(true, &os_line);
+    for (image, what) in [(BASE_IMAGE, "base image"), (DEV_IMAGE, "development image")] {
+        let line = if image_exists(&runner, image)? {
+            format!("{what} {image}")
+        } else {
+            format!("{what} {image}: not built yet; `cargo xtask test` builds it")
+        };
+        report(true, &line);
+    }
+    if let Some(labelled) = runner.probe(&docker::image_label(DEV_IMAGE, INPUTS_LABEL))? {
+        let current = labelled.ends_with(&project.dev_image_inputs()?);
+        let line = if current {
+            "the development image matches the Dockerfiles, scripts and requirements"
+        } else {
+            "the development image predates a change to the Dockerfiles, scripts or requirements: the next test run rebuilds it"
+        };
+        report(true, line);
+    }
+    let cache = if runner.probe(&docker::container_project(CACHE_CONTAINER))?.is_some() {
+        format!("pip cache container `{CACHE_CONTAINER}`")
+    } else {
+        format!("pip cache container `{CACHE_CONTAINER}`: none yet; `cargo xtask cache` or a test run makes it")
+    };
+    report(true, &cache);
+    let ca = match base_image::host_ca_bundle() {
+        Some(bundle) => {
+            format!("CA bundle {bundle}: trusted inside the images, for HTTPS through a TLS-inspecting proxy")
+        }
+        None => "CA bundle: none found (SSL_CERT_FILE, /etc/ssl/certs); images trust only Debian's CAs".to_string(),
+    };
+    report(true, &ca);
+    for (name, service) in &project.config.services {
+        let line = match (image_exists(&runner, &service.image)?, &service.dockerfile) {
+            (true, _) => format!("{name} service image {}", service.image),
+            (false, Some(dockerfile)) => {
+                format!(
+                    "{name} service image {}: not built yet; `--settings test` builds it from {dockerfile}",
+                    service.image
+                )
+            }
+            (false, None) => format!(
+                "{name} service image {}: missing; `docker pull {}`",
+                service.image, service.image
+            ),
+        };
+        report(
+            service.dockerfile.is_some() || image_exists(&runner, &service.image)?,
+            &line,
+        );
+    }
+    Ok(u8::from(blocked))
+}
+
+/// Free space in GiB on the filesystem holding `path`, from `df`.
+fn free_gib(runner: &Runner, path: &str) -> Result<Option<f64>> {
+    let Some(out) = runner.probe(&Cmd::new("df", ["-Pk", path]))? else {
+        return Ok(None);
+    };
+    let available_kib = out
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|field| field.parse::<f64>().ok());
+    Ok(available_kib.map(|kib| kib / (1024.0 * 1024.0)))
+}
