@@ -36,6 +36,7 @@ pub enum Task {
         rounds: usize,
     },
     Doctor,
+    Build,
 }
 
 pub const USAGE: &str = "\
@@ -49,6 +50,7 @@ Tasks:
   dev-image    Build the development image todobackend-dev
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
+  build        Build wheels of the application and its dependencies into target/wheels/
   clean        Remove what the project made on the engine (keeps the pip cache)
   bench        Time the lab's flow and this one side by side, and check the speed goals
 
@@ -136,6 +138,18 @@ Options:
 Example:
   cargo xtask clean --all";
 
+const BUILD_HELP: &str = "\
+Usage: cargo xtask build
+
+Rebuilds todobackend-dev with the current source, then runs `pip wheel .` in a throw-away
+container of it (--volumes-from cache, so pip's cache is reused): wheels of the application
+(src/pyproject.toml) and of all its dependencies land in the image's /wheelhouse, and are
+copied to target/wheels/. They install with no index:
+  pip install --no-index --find-links target/wheels todobackend
+
+Example:
+  cargo xtask build";
+
 const DOCTOR_HELP: &str = "\
 Usage: cargo xtask doctor
 
@@ -187,6 +201,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "clean" => (Task::Clean { all: false }, CLEAN_HELP),
         "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
+        "build" => (Task::Build, BUILD_HELP),
         other => return Err(format!("unknown task `{other}`")),
     };
     let mut dry_run = false;

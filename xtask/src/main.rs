@@ -61,6 +61,7 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
         Task::Clean { all } => tasks::clean::run(&runner, all).map(|()| 0),
         Task::Bench { rounds } => tasks::bench::run(&project, &runner, rounds).map(|()| 0),
+        Task::Build => tasks::build::run(&project, &runner).map(|()| 0),
         Task::Doctor => unreachable!("doctor checks the engine itself"),
     }?;
     // A signal that arrived while nothing was running still ends the run as interrupted.

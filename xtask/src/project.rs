@@ -21,6 +21,8 @@ pub const CACHE_CONTAINER: &str = "cache";
 pub const CACHE_VOLUME: &str = "todobackend-cache";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
 pub const REPORTS_DIR: &str = "target/reports";
+/// Where `cargo xtask build` leaves the wheels.
+pub const WHEELS_DIR: &str = "target/wheels";
 
 const SETTINGS_DIR: &str = "src/todobackend/settings";
 

@@ -2,6 +2,7 @@
 
 pub mod base_image;
 pub mod bench;
+pub mod build;
 pub mod cache;
 pub mod clean;
 pub mod dev_image;
