@@ -220,6 +220,21 @@ pub fn data_root() -> Cmd {
     Cmd::new("docker", ["info", "--format", "{{.DockerRootDir}}"])
 }
 
+/// The image a `build`, `pull` or `import` command makes: a dry run counts it as made.
+pub fn image_made_by(cmd: &Cmd) -> Option<&str> {
+    match cmd.args.first().map(String::as_str) {
+        Some("build") => cmd
+            .args
+            .iter()
+            .position(|arg| arg == "-t")
+            .and_then(|at| cmd.args.get(at + 1)),
+        Some("pull") => cmd.args.get(1),
+        Some("import") => cmd.args.last(),
+        _ => None,
+    }
+    .map(String::as_str)
+}
+
 /// Prints the engine's version; fails when no engine answers.
 pub fn server_version() -> Cmd {
     Cmd::new("docker", ["version", "--format", "{{.Server.Version}}"])
@@ -462,6 +477,21 @@ mod tests {
                 "todobackend-dev",
             ]
         );
+    }
+
+    #[test]
+    fn a_dry_run_knows_which_image_a_command_makes() {
+        let build = Build::new("todobackend-base", "docker/base/Dockerfile").build_arg("OS_IMAGE", "x");
+        assert_eq!(image_made_by(&build.into()), Some("todobackend-base"));
+        assert_eq!(
+            image_made_by(&pull("debian:bookworm-slim")),
+            Some("debian:bookworm-slim")
+        );
+        assert_eq!(
+            image_made_by(&import("rootfs.tar", "todobackend-os:bookworm")),
+            Some("todobackend-os:bookworm")
+        );
+        assert_eq!(image_made_by(&remove_volume("todobackend-cache")), None);
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Runner {
     dry_run: bool,
     /// Each step announced so far, and when it began: the summary's durations.
     steps: RefCell<Vec<(String, Instant)>>,
+    /// Images a dry run would have made by now, so it does not "make" them twice.
+    dry_made: RefCell<Vec<String>>,
 }
 
 impl Runner {
@@ -46,11 +48,17 @@ impl Runner {
             undo: RefCell::new(Vec::new()),
             dry_run,
             steps: RefCell::new(Vec::new()),
+            dry_made: RefCell::new(Vec::new()),
         })
     }
 
     pub fn dry_run(&self) -> bool {
         self.dry_run
+    }
+
+    /// Whether a dry run has printed a command that makes `image`.
+    pub fn dry_made(&self, image: &str) -> bool {
+        self.dry_made.borrow().iter().any(|made| made == image)
     }
 
     /// Fails with what to do when no engine answers: every task needs one.
@@ -104,6 +112,9 @@ impl Runner {
     pub fn status(&self, cmd: &Cmd) -> Result<u8> {
         eprintln!("$ {cmd}");
         if self.dry_run {
+            self.dry_made
+                .borrow_mut()
+                .extend(docker::image_made_by(cmd).map(String::from));
             return Ok(0);
         }
         let mut child = self

@@ -12,7 +12,8 @@ echo "$PWD: $*" >> "$FAKE_LOG"
 case "$1" in
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
            echo 20.10.24 ;;
-  context) echo "${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+  context) [ "$2" = show ] && echo default || echo "${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+  info) echo /tmp ;;
   image) [ "$2" = ls ] && { printf '%s\n' $FAKE_LISTED_IMAGES; exit 0; }
          for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image $FAKE_DEV_LABEL"; exit 0; }; done; exit 1 ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
@@ -107,6 +108,7 @@ impl FakeDocker {
         let probes = [
             "version ",
             "context ",
+            "info ",
             "image inspect ",
             "container inspect ",
             "volume inspect ",
@@ -333,6 +335,121 @@ fn clean_removes_what_the_project_made_and_keeps_the_pip_cache_unless_all() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn dry_run_prints_every_command_in_order_and_runs_none() {
+    let fake = FakeDocker::new("dry-run").env("FAKE_IMAGES", "");
+    let output = fake.xtask_ok(&root(), &["test", "--settings", "test", "--dry-run"]);
+    assert!(fake.changes().is_empty(), "{:?}", fake.changes());
+    let err = stderr(&output);
+    let commands: Vec<&str> = err
+        .lines()
+        .filter(|line| line.starts_with("$ "))
+        .map(|line| line.split(" --").next().unwrap())
+        .collect();
+    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
+    let run = format!("todobackend-{dir}-");
+    let expected_order = [
+        "$ docker pull debian:bookworm-slim".to_string(),
+        "$ docker build -t todobackend-base -f docker/base/Dockerfile".into(),
+        "$ docker build -t todobackend-dev -f docker/dev/Dockerfile".into(),
+        "$ docker run".into(),
+        "$ docker network create".into(),
+        "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
+        "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
+        format!("$ docker exec {run}"),
+        "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker create".into(),
+        format!("$ docker start"),
+        format!("$ docker cp {run}"),
+        "$ docker rm".into(),
+        "$ docker rm".into(),
+        format!("$ docker network rm {run}"),
+    ];
+    assert_eq!(commands.len(), expected_order.len(), "{commands:#?}");
+    for (command, expected) in commands.iter().zip(&expected_order) {
+        assert!(
+            command.starts_with(expected.as_str()),
+            "{command} is not {expected}: {commands:#?}"
+        );
+    }
+
+    for args in [
+        &["base-image", "--dry-run"][..],
+        &["cache", "--reset", "--dry-run"],
+        &["clean", "--all", "--dry-run"],
+        &["build", "--dry-run"],
+    ] {
+        let fake = FakeDocker::new("dry-run-each")
+            .env("FAKE_CACHE_LABEL", "todobackend")
+            .env("FAKE_LISTED_CONTAINERS", "cache");
+        let output = fake.xtask_ok(&root(), args);
+        assert!(fake.changes().is_empty(), "{args:?}: {:?}", fake.changes());
+        assert!(stderr(&output).contains("\n$ docker "), "{args:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
+    let fake = FakeDocker::new("build").env("FAKE_CACHE_LABEL", "todobackend");
+    let output = fake.xtask(&root().join("src"), &["build"]);
+    let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
+    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
+    let run = format!("todobackend-{dir}-RUN");
+    assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
+    assert!(
+        changes[1].starts_with(&format!("create --name {run}-build "))
+            && changes[1].ends_with(" --volumes-from cache sha256:built pip wheel ."),
+        "{changes:?}"
+    );
+    assert_eq!(
+        changes[2..],
+        [
+            format!("start --attach {run}-build"),
+            format!("cp {run}-build:/wheelhouse target/wheels"),
+            format!("rm --force --volumes {run}-build"),
+        ]
+    );
+    // The fake copies nothing: the run fails and says so rather than claiming wheels.
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no wheels reached target/wheels/"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn doctor_says_ok_for_each_need_or_what_to_do() {
+    let fake = FakeDocker::new("doctor").env("FAKE_IMAGES", "");
+    let output = fake.xtask(&root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(
+        out.lines().count() >= 8 && out.lines().all(|line| line.starts_with("ok ")),
+        "{out}"
+    );
+    assert!(
+        out.contains("engine 20.10.24 at unix:///var/run/docker.sock (from docker context `default`)"),
+        "{out}"
+    );
+    assert!(out.contains("not built yet"), "{out}");
+
+    let down = FakeDocker::new("doctor-down").env("FAKE_ENGINE_DOWN", "1");
+    let output = down.xtask(&root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  engine at unix:///var/run/docker.sock") && out.contains("dockerd"),
+        "{out}"
+    );
+
+    let no_docker = FakeDocker::new("doctor-none");
+    let empty = no_docker.dir.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let output = no_docker.xtask_with_path(&root(), &["doctor"], empty.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("FAIL  `docker` was not found on PATH"));
 }
 
 #[test]

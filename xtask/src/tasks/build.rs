@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::{cache, dev_image};
 use crate::docker::{self, Run};
@@ -20,7 +20,9 @@ pub fn run(project: &Project, runner: &Runner) -> Result<()> {
     let image = dev_image::build(project, runner)?;
     cache::ensure(project, runner)?;
 
-    runner.step(&format!("Building wheels of the application and its dependencies into {WHEELHOUSE}"));
+    runner.step(&format!(
+        "Building wheels of the application and its dependencies into {WHEELHOUSE}"
+    ));
     let name = run.container("build");
     let builder = Run::new(&image)
         .name(&name)
@@ -38,9 +40,14 @@ pub fn run(project: &Project, runner: &Runner) -> Result<()> {
     runner.run(&docker::copy_out(&name, WHEELHOUSE, WHEELS_DIR))?;
     if !runner.dry_run() {
         let count = fs::read_dir(&wheels)
-            .with_context(|| format!("cannot list {wheels}"))?
-            .filter(|entry| entry.as_ref().is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "whl")))
-            .count();
+            .map(|entries| {
+                let wheel = |entry: &std::fs::DirEntry| entry.path().extension().is_some_and(|ext| ext == "whl");
+                entries.filter(|entry| entry.as_ref().is_ok_and(wheel)).count()
+            })
+            .unwrap_or(0);
+        if count == 0 {
+            bail!("no wheels reached {WHEELS_DIR}/: see pip's output above");
+        }
         runner.step(&format!(
             "{count} wheels in {WHEELS_DIR}/: `pip install --no-index --find-links {WHEELS_DIR} todobackend` installs them offline"
         ));

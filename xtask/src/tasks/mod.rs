@@ -20,7 +20,7 @@ use crate::docker;
 use crate::runner::Runner;
 
 fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
-    Ok(runner.probe(&docker::image_id(image))?.is_some())
+    Ok(runner.dry_made(image) || runner.probe(&docker::image_id(image))?.is_some())
 }
 
 fn is_root(runner: &Runner) -> Result<bool> {
