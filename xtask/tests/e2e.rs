@@ -129,6 +129,10 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     two_checkouts_run_the_database_tests_at_once(&root);
     a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(&root);
     a_failing_test_makes_the_task_fail(&root);
+    a_dry_run_creates_no_container(&root);
+    doctor_says_every_need_is_met(&root);
+    the_output_has_colour_on_a_terminal_and_none_with_no_color(&root);
+    the_wheels_install_offline_and_pass_the_apps_tests(&root);
     if std::env::var("CI").as_deref() == Ok("true") {
         clean_leaves_nothing_of_the_projects_on_the_engine(&root);
     }
@@ -318,6 +322,118 @@ fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(root: &Path
     assert_nothing_left(&run_name(&out), &dangling);
 }
 
+fn a_dry_run_creates_no_container(root: &Path) {
+    let started = unix_time();
+    let (code, out) = xtask_for(root, root, &["test", "--settings", "test", "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"),
+        "{out}"
+    );
+    assert!(out.contains("$ docker network rm "), "{out}");
+    let created = docker(&[
+        "events",
+        "--since",
+        &started.to_string(),
+        "--until",
+        &(unix_time() + 1).to_string(),
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.Type}} {{.Actor.Attributes.name}}",
+    ]);
+    assert_eq!(lines_of(created), Vec::<String>::new());
+}
+
+fn doctor_says_every_need_is_met(root: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("doctor")
+        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.lines().count() >= 8 && out.lines().all(|line| line.starts_with("ok ")),
+        "{out}"
+    );
+}
+
+/// Runs `cargo xtask test` under `script`, which gives it a terminal.
+fn on_a_terminal(root: &Path, no_color: bool) -> String {
+    let mut command = Command::new("script");
+    command
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!("{} test", env!("CARGO_BIN_EXE_xtask")))
+        .arg("/dev/null")
+        .current_dir(root)
+        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
+        .env_remove("NO_COLOR");
+    if no_color {
+        command.env("NO_COLOR", "1");
+    }
+    let output = command.output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{out}");
+    out
+}
+
+fn the_output_has_colour_on_a_terminal_and_none_with_no_color(root: &Path) {
+    assert!(on_a_terminal(root, false).contains("\x1b["));
+    let plain = on_a_terminal(root, true);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(plain.contains("=> Running the test suite"), "{plain}");
+    assert!(
+        plain.contains("=> Took ")
+            && plain.lines().any(|line| line
+                .trim_end()
+                .ends_with("s  Running the test suite with todobackend.settings.base")),
+        "{plain}"
+    );
+}
+
+fn the_wheels_install_offline_and_pass_the_apps_tests(root: &Path) {
+    let (code, out) = xtask_for(root, root, &["build"]);
+    assert_eq!(code, Some(0), "{out}");
+    let wheels = root.join("target/wheels");
+    let names: Vec<String> = fs::read_dir(&wheels)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for wheel in ["todobackend-0.1.0-py3-none-any.whl", "Django-", "mysqlclient-"] {
+        assert!(
+            names
+                .iter()
+                .any(|name| name.starts_with(wheel) || name.to_lowercase().starts_with(&wheel.to_lowercase())),
+            "{wheel} in {names:?}"
+        );
+    }
+    // A fresh venv with no network: only the wheels.
+    let mount = format!("{}:/wheels:ro", wheels.display());
+    let script = "python3 -m venv /tmp/venv && /tmp/venv/bin/pip install --no-index --find-links /wheels todobackend \
+                  && cd /tmp && /tmp/venv/bin/python -m django test todo --settings todobackend.settings.base";
+    let output = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &mount,
+        "--entrypoint",
+        "sh",
+        "todobackend-base",
+        "-c",
+        script,
+    ]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{out}");
+    assert!(tests_ran(&out) >= 12 && out.lines().any(|line| line == "OK"), "{out}");
+}
+
 fn clean_leaves_nothing_of_the_projects_on_the_engine(root: &Path) {
     let (code, out) = xtask_for(root, root, &["clean", "--all"]);
     assert_eq!(code, Some(0), "{out}");
@@ -370,6 +486,22 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAILED (failures=1)"), "{out}");
     assert!(out.contains("The test run failed with exit code 1"), "{out}");
+}
+
+#[test]
+fn doctor_fails_and_says_how_to_start_an_engine_that_does_not_answer() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("doctor")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  engine at unix:///nonexistent/docker.sock (from DOCKER_HOST)"),
+        "{out}"
+    );
+    assert!(out.contains("Start it"), "{out}");
 }
 
 #[test]
