@@ -294,16 +294,15 @@ pub fn import(tarball: &str, tag: &str) -> Cmd {
 
 /// Removes a container with its anonymous volumes.
 pub fn remove_container(container: &str) -> Cmd {
-    Cmd::new("docker", ["rm", "--force", "--volumes", container])
+    remove_all(Kind::Container, &[container.into()])
 }
 
 pub fn remove_volume(volume: &str) -> Cmd {
-    Cmd::new("docker", ["volume", "rm", volume])
+    remove_all(Kind::Volume, &[volume.into()])
 }
 
-/// Removes a network; fails when there is none.
 pub fn remove_network(network: &str) -> Cmd {
-    Cmd::new("docker", ["network", "rm", network])
+    remove_all(Kind::Network, &[network.into()])
 }
 
 pub fn create_network(network: &str, labels: &[(String, String)]) -> Cmd {
@@ -350,7 +349,7 @@ pub fn list_labelled(kind: Kind, label: &str) -> Cmd {
     Cmd::new("docker", args.iter().copied().chain(["--filter", &filter]))
 }
 
-/// Removes things of one kind, by name or id.
+/// Removes things of one kind, by name or id; containers with their anonymous volumes.
 pub fn remove_all(kind: Kind, names: &[String]) -> Cmd {
     let verb: &[&str] = match kind {
         Kind::Container => &["rm", "--force", "--volumes"],

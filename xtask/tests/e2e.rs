@@ -177,6 +177,17 @@ fn assert_nothing_left(run: &str, dangling_before: &[String]) {
     );
 }
 
+/// The engine's events from `since` to now, filtered, one formatted line each.
+fn events_since(since: u64, filters: &[&str], format: &str) -> Vec<String> {
+    // Events carry whole seconds: wait for the current one to end.
+    let (since, until) = (since.to_string(), (unix_time() + 1).to_string());
+    let mut args = vec!["events", "--since", &since, "--until", &until, "--format", format];
+    for filter in filters {
+        args.extend(["--filter", filter]);
+    }
+    lines_of(docker(&args))
+}
+
 fn unix_time() -> u64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.unwrap().as_secs()
@@ -196,21 +207,11 @@ fn the_test_settings_run_against_a_database_that_is_gone_after(root: &Path, cwd:
     the_reports_count_the_tests_that_ran(root, tests_ran(&out));
 
     let run = run_name(&out);
-    let events = docker(&[
-        "events",
-        "--since",
-        &started.to_string(),
-        "--until",
-        // Events carry whole seconds: wait for the current one to end.
-        &(unix_time() + 1).to_string(),
-        "--filter",
-        "type=container",
-        "--filter",
-        &format!("container={run}-db"),
-        "--format",
+    let actions = events_since(
+        started,
+        &["type=container", &format!("container={run}-db")],
         "{{.Action}}",
-    ]);
-    let actions = lines_of(events);
+    );
     assert!(
         actions.iter().any(|action| action == "start") && actions.iter().any(|action| action == "destroy"),
         "{actions:?}"
@@ -331,18 +332,8 @@ fn a_dry_run_creates_no_container(root: &Path) {
         "{out}"
     );
     assert!(out.contains("$ docker network rm "), "{out}");
-    let created = docker(&[
-        "events",
-        "--since",
-        &started.to_string(),
-        "--until",
-        &(unix_time() + 1).to_string(),
-        "--filter",
-        "event=create",
-        "--format",
-        "{{.Type}} {{.Actor.Attributes.name}}",
-    ]);
-    assert_eq!(lines_of(created), Vec::<String>::new());
+    let created = events_since(started, &["event=create"], "{{.Type}} {{.Actor.Attributes.name}}");
+    assert_eq!(created, Vec::<String>::new());
 }
 
 fn doctor_says_every_need_is_met(root: &Path) {

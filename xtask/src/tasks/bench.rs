@@ -25,8 +25,11 @@ const LAB_CACHE: &str = "todobackend-bench-lab-cache";
 /// The file a round edits (a comment appended), in both flows; restored at the end.
 const EDITED: &str = "src/todo/__init__.py";
 const FLOOR: &str = "todobackend-bench-floor";
+/// Where the xtask is built from nothing, to time that.
+const SCRATCH_TARGET: &str = "target/bench-xtask-build";
 
-/// Minimum and median of one scenario's rounds.
+/// The figures of one scenario, over the rounds.
+#[derive(Default)]
 struct Times(Vec<Duration>);
 
 impl Times {
@@ -39,12 +42,36 @@ impl Times {
         sorted.sort();
         sorted.get(sorted.len() / 2).map_or(f64::NAN, Duration::as_secs_f64)
     }
+
+    fn cell(&self) -> String {
+        format!("{:>6.2} / {:>6.2}", self.min(), self.median())
+    }
+}
+
+/// A scenario both flows run.
+#[derive(Default)]
+struct Pair {
+    lab: Times,
+    xtask: Times,
+}
+
+impl Pair {
+    /// The product's median over the lab's.
+    fn ratio(&self) -> f64 {
+        self.xtask.median() / self.lab.median()
+    }
 }
 
 #[derive(Default)]
-struct Scenario {
-    lab: Vec<Duration>,
-    xtask: Vec<Duration>,
+struct Results {
+    cold: Pair,
+    edit: Pair,
+    unchanged: Pair,
+    settings_test: Times,
+    ready: Times,
+    floor: Times,
+    help: Times,
+    clean_build: Times,
 }
 
 pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
@@ -59,94 +86,85 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
         root: &project.root,
         os_image,
     };
-    let result = bench.rounds(rounds);
+    let mut results = Results::default();
+    let outcome = bench
+        .rounds(rounds, &mut results)
+        .and_then(|()| bench.xtask_itself(rounds, &mut results));
     bench.remove_lab();
     let _ = bench.quiet(&docker::remove_container(FLOOR));
-    let (cold, edit, unchanged, settings_test, ready, floor) = result?;
-    if runner.dry_run() {
-        return Ok(());
+    outcome?;
+    if !runner.dry_run() {
+        report(rounds, &results);
     }
-
-    println!("\ncargo xtask bench: {rounds} round(s); seconds, min / median");
-    println!(
-        "{:<34} {:>15} {:>15} {:>8}",
-        "scenario", "lab's flow", "cargo xtask", "ratio"
-    );
-    for (name, scenario) in [
-        ("cold (only the OS image)", &cold),
-        ("warm, after a source edit", &edit),
-        ("warm, no change", &unchanged),
-    ] {
-        let (lab, xtask) = (Times(scenario.lab.clone()), Times(scenario.xtask.clone()));
-        println!(
-            "{name:<34} {:>6.2} / {:>6.2} {:>6.2} / {:>6.2} {:>8.2}",
-            lab.min(),
-            lab.median(),
-            xtask.min(),
-            xtask.median(),
-            xtask.median() / lab.median()
-        );
-    }
-    let (settings_test, floor) = (Times(settings_test), Times(floor));
-    let ready = Times(ready);
-    println!(
-        "{:<34} {:>15} {:>6.2} / {:>6.2}",
-        "--settings test, warm",
-        "-",
-        settings_test.min(),
-        settings_test.median()
-    );
-    println!(
-        "{:<34} {:>15} {:>6.2} / {:>6.2}",
-        "  of which the database's ready time",
-        "-",
-        ready.min(),
-        ready.median()
-    );
-    println!(
-        "{:<34} {:>15} {:>6.2} / {:>6.2}",
-        "floor: suite in a running container",
-        "-",
-        floor.min(),
-        floor.median()
-    );
-
-    let edit_ratio = Times(edit.xtask.clone()).median() / Times(edit.lab.clone()).median();
-    let edit_wall = Times(edit.xtask).median();
-    let cold_ratio = Times(cold.xtask).median() / Times(cold.lab).median();
-    let db_margin = settings_test.median() - ready.median();
-    println!("\ngoals (medians):");
-    goal(
-        "edit->test loop <= 0.25 x the lab's",
-        edit_ratio <= 0.25,
-        &format!("{edit_ratio:.2} x"),
-    );
-    goal("edit->test loop <= 2 s", edit_wall <= 2.0, &format!("{edit_wall:.2} s"));
-    goal(
-        "cold first run <= the lab's",
-        cold_ratio <= 1.0,
-        &format!("{cold_ratio:.2} x"),
-    );
-    goal(
-        "--settings test <= ready + 2 s",
-        db_margin <= 2.0,
-        &format!("ready + {db_margin:.2} s"),
-    );
     Ok(())
 }
 
-fn goal(what: &str, met: bool, figure: &str) {
-    println!("  {} {what:<40} {figure}", if met { "met   " } else { "MISSED" });
-}
+fn report(rounds: usize, results: &Results) {
+    println!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
+    println!(
+        "{:<38} {:>15}  {:>15}  {:>6}",
+        "scenario", "lab's flow", "cargo xtask", "ratio"
+    );
+    for (name, pair) in [
+        ("cold (only the OS image)", &results.cold),
+        ("warm, after a source edit", &results.edit),
+        ("warm, no change", &results.unchanged),
+    ] {
+        println!(
+            "{name:<38} {}  {}  {:>6.2}",
+            pair.lab.cell(),
+            pair.xtask.cell(),
+            pair.ratio()
+        );
+    }
+    for (name, times) in [
+        ("--settings test, warm", &results.settings_test),
+        ("  of which the database got ready in", &results.ready),
+        ("floor: suite in a running container", &results.floor),
+        ("`cargo xtask --help`", &results.help),
+        ("xtask build from a clean target", &results.clean_build),
+    ] {
+        println!("{name:<38} {:>15}  {}", "-", times.cell());
+    }
 
-type Results = (
-    Scenario,
-    Scenario,
-    Scenario,
-    Vec<Duration>,
-    Vec<Duration>,
-    Vec<Duration>,
-);
+    let edit = &results.edit;
+    let db_margin = results.settings_test.median() - results.ready.median();
+    println!("\ngoals (medians):");
+    for (what, met, figure) in [
+        (
+            "edit->test loop <= 0.25 x the lab's",
+            edit.ratio() <= 0.25,
+            format!("{:.2} x", edit.ratio()),
+        ),
+        (
+            "edit->test loop <= 2 s",
+            edit.xtask.median() <= 2.0,
+            format!("{:.2} s", edit.xtask.median()),
+        ),
+        (
+            "cold first run <= the lab's",
+            results.cold.ratio() <= 1.0,
+            format!("{:.2} x", results.cold.ratio()),
+        ),
+        (
+            "--settings test <= ready + 2 s",
+            db_margin <= 2.0,
+            format!("ready + {db_margin:.2} s"),
+        ),
+        (
+            "`cargo xtask --help` <= 0.3 s",
+            results.help.median() <= 0.3,
+            format!("{:.3} s", results.help.median()),
+        ),
+        (
+            "clean build of the xtask <= 20 s",
+            results.clean_build.median() <= 20.0,
+            format!("{:.1} s", results.clean_build.median()),
+        ),
+    ] {
+        println!("  {} {what:<40} {figure}", if met { "met   " } else { "MISSED" });
+    }
+}
 
 struct Bench<'a> {
     runner: &'a Runner,
@@ -155,9 +173,16 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    fn rounds(&self, rounds: usize) -> Result<Results> {
-        let (mut cold, mut edit, mut unchanged) = (Scenario::default(), Scenario::default(), Scenario::default());
-        let (mut settings_test, mut ready, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    fn rounds(&self, rounds: usize, results: &mut Results) -> Result<()> {
+        let Results {
+            cold,
+            edit,
+            unchanged,
+            settings_test,
+            ready,
+            floor,
+            ..
+        } = results;
         // The database image is not part of a cold run: have it before any round.
         self.runner.step("Warming up: a run with the database (not timed)");
         self.xtask(&["test", "--settings", "test"])?;
@@ -165,37 +190,61 @@ impl Bench<'_> {
             self.runner
                 .step(&format!("Round {round} of {rounds}: cold, the lab's flow"));
             self.remove_images()?;
-            cold.lab.push(self.time(|| self.lab_cold())?);
+            cold.lab.0.push(self.time(|| self.lab_cold())?);
             // Alone too: either flow's layers would serve the other's build as cache.
             self.runner
                 .step(&format!("Round {round} of {rounds}: cold, cargo xtask test"));
             self.remove_images()?;
-            cold.xtask.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            cold.xtask.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
             self.runner.step("Rebuilding the lab's images (not timed)");
             self.lab_cold()?;
 
             self.runner
                 .step(&format!("Round {round} of {rounds}: warm, after an edit and unchanged"));
             self.edit(round, 1)?;
-            edit.lab.push(self.time(|| self.lab_warm())?);
+            edit.lab.0.push(self.time(|| self.lab_warm())?);
             self.edit(round, 2)?;
-            edit.xtask.push(self.time(|| self.xtask(&["test"]).map(drop))?);
-            unchanged.lab.push(self.time(|| self.lab_warm())?);
-            unchanged.xtask.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            edit.xtask.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            unchanged.lab.0.push(self.time(|| self.lab_warm())?);
+            unchanged.xtask.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
 
             self.runner
                 .step(&format!("Round {round} of {rounds}: --settings test, and the floor"));
             let started = Instant::now();
             let out = self.xtask(&["test", "--settings", "test"])?;
-            settings_test.push(started.elapsed());
-            ready.push(if self.runner.dry_run() {
+            settings_test.0.push(started.elapsed());
+            ready.0.push(if self.runner.dry_run() {
                 Duration::ZERO
             } else {
                 ready_time(&out)?
             });
-            floor.push(self.floor()?);
+            floor.0.push(self.floor()?);
         }
-        Ok((cold, edit, unchanged, settings_test, ready, floor))
+        Ok(())
+    }
+
+    /// How quickly the xtask answers, and builds from nothing (in a scratch target dir).
+    fn xtask_itself(&self, rounds: usize, results: &mut Results) -> Result<()> {
+        self.runner
+            .step("The xtask itself: --help, and a build from a clean target");
+        for _ in 0..rounds {
+            let help = self.time(|| self.xtask(&["--help"]).map(drop))?;
+            results.help.0.push(help);
+        }
+        let scratch = Temporary::new(self.root.join(SCRATCH_TARGET));
+        let build = Cmd::new(
+            "cargo",
+            [
+                "build",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--target-dir",
+                scratch.0.as_str(),
+            ],
+        );
+        results.clean_build.0.push(self.time(|| self.quiet(&build).map(drop))?);
+        Ok(())
     }
 
     fn time(&self, what: impl FnOnce() -> Result<()>) -> Result<Duration> {
