@@ -31,13 +31,15 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
         "Creating the cache container `{CACHE_CONTAINER}` (data in volume {CACHE_VOLUME})"
     ));
     let volume = format!("{CACHE_VOLUME}:/cache");
-    runner.run(
-        &Run::new(DEV_IMAGE)
-            .name(CACHE_CONTAINER)
-            .volume(&volume)
-            .entrypoint("true")
-            .into(),
-    )
+    let create = Run::new(DEV_IMAGE)
+        .name(CACHE_CONTAINER)
+        .volume(&volume)
+        .entrypoint("true");
+    match runner.run(&create.into()) {
+        // Another run (a second checkout, a parallel CI job) made it first: as good.
+        Err(_) if exists(runner)? => Ok(()),
+        outcome => outcome,
+    }
 }
 
 fn remove(runner: &Runner) -> Result<()> {
