@@ -234,7 +234,7 @@ fn a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(root: &Path
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut out = String::new();
-    while !out.contains("ready after") {
+    while !out.contains("s after `docker run`") {
         let mut line = String::new();
         assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "the run ended first:\n{out}");
         out.push_str(&line);

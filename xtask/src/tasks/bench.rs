@@ -379,14 +379,14 @@ fn lay_out_lab_context(project: &Project, context: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// The "ready after N s" a run with a database prints.
+/// The "ready N s after `docker run`" a run with a database prints.
 fn ready_time(out: &str) -> Result<Duration> {
     let line = out
         .lines()
-        .find_map(|line| line.trim().strip_prefix("ready after "))
+        .find_map(|line| line.trim().strip_prefix("ready "))
         .context("the run printed no database ready time")?;
     let seconds: f64 = line
-        .trim_end_matches(" s")
+        .trim_end_matches(" s after `docker run`")
         .parse()
         .context("a ready time that is not a number")?;
     Ok(Duration::from_secs_f64(seconds))

@@ -41,14 +41,11 @@ pub fn start(project: &Project, runner: &Runner, run: &RunName, name: &str, serv
     for (key, value) in &secrets {
         start = start.secret(key, value);
     }
+    let started = Instant::now();
     runner.make(&start.into(), docker::remove_container(&container))?;
     if let Some(ready) = &service.ready {
-        wait_until_ready(
-            runner,
-            &container,
-            ready,
-            Duration::from_secs(service.ready_timeout_secs),
-        )?;
+        let timeout = Duration::from_secs(service.ready_timeout_secs);
+        wait_until_ready(runner, &container, ready, started, timeout)?;
     }
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), name.to_string())));
@@ -73,8 +70,8 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
 }
 
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
-/// lines when it exits or `timeout` passes first.
-fn wait_until_ready(runner: &Runner, container: &str, ready: &str, timeout: Duration) -> Result<()> {
+/// lines when it exits or `timeout` passes first, counted from `started`: its `docker run`.
+fn wait_until_ready(runner: &Runner, container: &str, ready: &str, started: Instant, timeout: Duration) -> Result<()> {
     runner.step(&format!(
         "Waiting for {container} to accept queries (at most {} s)",
         timeout.as_secs()
@@ -84,11 +81,10 @@ fn wait_until_ready(runner: &Runner, container: &str, ready: &str, timeout: Dura
     if runner.dry_run() {
         return Ok(());
     }
-    let started = Instant::now();
     let mut next_report = Duration::from_secs(5);
     loop {
         if runner.probe(&probe)?.is_some() {
-            eprintln!("   ready after {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!("   ready {:.2} s after `docker run`", started.elapsed().as_secs_f64());
             return Ok(());
         }
         signals::check()?;
