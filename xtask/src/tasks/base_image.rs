@@ -14,6 +14,8 @@ use crate::runner::Runner;
 
 /// Where the base Dockerfile finds the host's CA bundle in the build context.
 const STAGED_CA: &str = "docker/base/host-ca/host-ca.crt";
+/// Files laid over the debootstrapped tree.
+const OS_OVERLAY: &str = "docker/os/rootfs";
 /// Scratch space for building the OS image; removed whatever happens.
 const OS_WORKDIR: &str = "target/xtask-os";
 
@@ -63,6 +65,8 @@ fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
     let rootfs = format!("{OS_WORKDIR}/rootfs");
     let tarball = format!("{OS_WORKDIR}/rootfs.tar");
     runner.run(&Cmd::new("debootstrap", ["--variant=minbase", "bookworm", &rootfs]))?;
+    // What makes a registry's debian:bookworm-slim slim: no package caches or documentation.
+    runner.run(&Cmd::new("cp", ["-R", &format!("{OS_OVERLAY}/."), &rootfs]))?;
     // Downloaded packages and apt lists would only bloat the image: every RUN updates first.
     let tar = [
         "-C",
