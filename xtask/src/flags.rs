@@ -46,7 +46,7 @@ todobackend's Docker workflow; runs from any directory of the checkout.
 
 Tasks:
   doctor       Check that everything the tasks need is there, and say what to do where not
-  base-image   Build the base image todobackend-base (and the Debian image under it)
+  base-image   Build the base image todobackend-base, the application's runtime
   dev-image    Build the development image todobackend-dev
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
@@ -65,12 +65,13 @@ const BASE_IMAGE_HELP: &str = "\
 Usage: cargo xtask base-image
 
 Builds todobackend-base from docker/base/Dockerfile: Debian's Python 3 in a virtualenv at
-/appenv. The Debian image under it is debian:bookworm-slim when present or pullable; where no
-registry answers it is built from Debian packages with debootstrap (as root; installed with
-apt-get when missing) and imported as todobackend-os:bookworm. The host's CA bundle
-(SSL_CERT_FILE, else /etc/ssl/certs/ca-certificates.crt) is trusted inside the image, so pip
-works behind a TLS-inspecting proxy. The other tasks build this image only when it is missing:
-run this after changing docker/base/ or the host's CA bundle (the layer cache keeps it quick).
+/appenv, what the application's wheels install into. The Debian image under it (and under
+every project image) is debian:bookworm-slim when present or pullable; where no registry
+answers it is built from Debian packages with debootstrap (as root; installed with apt-get
+when missing) and imported as todobackend-os:bookworm. The host's CA bundle (SSL_CERT_FILE,
+else /etc/ssl/certs/ca-certificates.crt) is trusted inside the image, so pip works behind a
+TLS-inspecting proxy. Tests do not need this image: the development image is its sibling,
+with the same Python (scripts/install-python.sh) and the build tools.
 
 Example:
   cargo xtask base-image";
@@ -79,9 +80,10 @@ const DEV_IMAGE_HELP: &str = "\
 Usage: cargo xtask dev-image
 
 Builds todobackend-dev, as the lab does, from the repository root whatever the current
-directory:
-  docker build -t todobackend-dev -f docker/dev/Dockerfile .
-Builds the base image first if it is missing.
+directory, on the Debian image (made first if missing):
+  docker build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE=... .
+The image holds Python, the build tools and the test requirements; its label records what it
+was made of, so `test` knows when it is current.
 
 Example:
   cargo xtask dev-image";
@@ -105,7 +107,7 @@ Usage: cargo xtask test [--settings NAME] [--baked] [-- ARGS...]
 
 Runs `python manage.py test --noinput ARGS...` (under coverage) in a throw-away todobackend-dev
 container with --volumes-from cache and DJANGO_SETTINGS_MODULE=todobackend.settings.NAME.
-Makes the base image and the cache when missing.
+Makes the dev image and the cache when missing.
 
 On a local engine the checkout's src/ is mounted into the container, so an edit needs no
 build: the dev image is rebuilt only when what it is made of changes (Dockerfiles, scripts/,

@@ -30,7 +30,6 @@ const SETTINGS_DIR: &str = "src/todobackend/settings";
 /// run that mounts `src/` reuses the image as it is.
 const DEV_IMAGE_INPUTS: &[&str] = &[
     ".dockerignore",
-    "docker/base/Dockerfile",
     "docker/dev",
     "scripts",
     "src/requirements.txt",

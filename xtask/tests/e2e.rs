@@ -90,7 +90,7 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     let (code, out) = xtask_for(&root, &cwd, &["dev-image"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --label todobackend.inputs="),
+        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE="),
         "{out}"
     );
     assert!(docker(&["image", "inspect", "todobackend-dev"]).status.success());
@@ -384,8 +384,10 @@ fn the_output_has_colour_on_a_terminal_and_none_with_no_color(root: &Path) {
 }
 
 fn the_wheels_install_offline_and_pass_the_apps_tests(root: &Path) {
-    let (code, out) = xtask_for(root, root, &["build"]);
-    assert_eq!(code, Some(0), "{out}");
+    for task in ["build", "base-image"] {
+        let (code, out) = xtask_for(root, root, &[task]);
+        assert_eq!(code, Some(0), "{out}");
+    }
     let wheels = root.join("target/wheels");
     let names: Vec<String> = fs::read_dir(&wheels)
         .unwrap()

@@ -1,12 +1,12 @@
-//! The base image, and the Debian image under it: pulled where a registry answers, built
-//! from Debian packages where none does. The same command works in both places.
+//! The base image, and the Debian image under every project image: pulled where a registry
+//! answers, built from Debian packages where none does. The same command works in both places.
 
 use std::fs;
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
-use super::{Temporary, build_unless_present, image_exists, is_root};
+use super::{Temporary, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build};
 use crate::project::{BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
@@ -20,18 +20,21 @@ const OS_OVERLAY: &str = "docker/os/rootfs";
 const OS_WORKDIR: &str = "target/xtask-os";
 
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
-    let os_image = os_image(project, runner)?;
-    let _ca = stage_host_ca(project, runner)?;
-    runner.step(&format!("Building the base image {BASE_IMAGE} on {os_image}"));
-    runner.run(
-        &Build::new(BASE_IMAGE, BASE_DOCKERFILE)
-            .build_arg("OS_IMAGE", os_image)
-            .into(),
+    build_on_os(
+        project,
+        runner,
+        "the base image",
+        Build::new(BASE_IMAGE, BASE_DOCKERFILE),
     )
 }
 
-pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    build_unless_present(runner, BASE_IMAGE, || build(project, runner))
+/// Builds `build` as OS_IMAGE's child (the OS image made first if missing), with the host's
+/// CA bundle in the build context for as long as it takes.
+pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
+    let os_image = os_image(project, runner)?;
+    let _ca = stage_host_ca(project, runner)?;
+    runner.step(&format!("Building {what} {} on {os_image}", build.tag));
+    runner.run(&build.build_arg("OS_IMAGE", os_image).into())
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.

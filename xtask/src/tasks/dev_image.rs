@@ -10,21 +10,17 @@ use crate::docker::{self, Build};
 use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, INPUTS_LABEL, Project, random_hex};
 use crate::runner::Runner;
 
-/// Builds the image, the base image first if missing; returns the id of what it built, which
-/// stays right even when another checkout retags `todobackend-dev` meanwhile.
+/// Builds the image; returns the id of what it built, which stays right even when another
+/// checkout retags `todobackend-dev` meanwhile.
 pub fn build(project: &Project, runner: &Runner) -> Result<String> {
-    base_image::ensure(project, runner)?;
     let inputs = project.dev_image_inputs()?;
-    runner.step(&format!("Building the development image {DEV_IMAGE}"));
     let iidfile = format!("target/{DEV_IMAGE}-{}.iid", random_hex(4)?);
     let written = Temporary::new(project.root.join(&iidfile));
     fs::create_dir_all(project.root.join("target")).context("cannot create target/")?;
-    runner.run(
-        &Build::new(DEV_IMAGE, DEV_DOCKERFILE)
-            .label(INPUTS_LABEL, &inputs)
-            .iidfile(&iidfile)
-            .into(),
-    )?;
+    let build = Build::new(DEV_IMAGE, DEV_DOCKERFILE)
+        .label(INPUTS_LABEL, &inputs)
+        .iidfile(&iidfile);
+    base_image::build_on_os(project, runner, "the development image", build)?;
     if runner.dry_run() {
         return Ok(DEV_IMAGE.into());
     }

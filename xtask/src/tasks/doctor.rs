@@ -71,11 +71,14 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         ),
     };
     report(true, &os_line);
-    for (image, what) in [(BASE_IMAGE, "base image"), (DEV_IMAGE, "development image")] {
+    for (image, what, task) in [
+        (BASE_IMAGE, "base image", "base-image"),
+        (DEV_IMAGE, "development image", "test"),
+    ] {
         let line = if image_exists(&runner, image)? {
             format!("{what} {image}")
         } else {
-            format!("{what} {image}: not built yet; `cargo xtask test` builds it")
+            format!("{what} {image}: not built yet; `cargo xtask {task}` builds it")
         };
         report(true, &line);
     }

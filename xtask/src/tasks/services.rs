@@ -60,13 +60,7 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
     if image_exists(runner, &service.image)? {
         return Ok(());
     }
-    let os_image = base_image::os_image(project, runner)?;
-    runner.step(&format!("Building the image {} on {os_image}", service.image));
-    runner.run(
-        &Build::new(&service.image, dockerfile)
-            .build_arg("OS_IMAGE", os_image)
-            .into(),
-    )
+    base_image::build_on_os(project, runner, "the image", Build::new(&service.image, dockerfile))
 }
 
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs Debian's Python 3 and the MariaDB client library mysqlclient links against, plus
+# the packages given as arguments, in one apt transaction; then makes the virtualenv /appenv
+# with the current pip. The base image runs it bare, the development image with its build
+# tools: one script, so both have the same Python.
+set -eu
+
+apt-get update
+apt-get install -qy --no-install-recommends ca-certificates python3 python3-venv libmariadb3 "$@"
+rm -rf /var/lib/apt/lists/*
+
+# The current pip installs much faster than Debian's: run it straight from the pip wheel
+# Debian ships, quicker than ensurepip's pip and setuptools followed by an upgrade
+python3 -m venv --without-pip /appenv
+wheel=$(echo /usr/share/python-wheels/pip-*.whl)
+/appenv/bin/python "$wheel/pip" install --no-cache-dir --upgrade pip
