@@ -1,9 +1,9 @@
 #!/bin/sh
+set -eu
 # Installs Debian's Python 3 and the MariaDB client library mysqlclient links against, plus
 # the packages given as arguments, in one apt transaction; then makes the virtualenv /appenv
 # with the current pip. The base image runs it bare, the development image with its build
 # tools: one script, so both have the same Python.
-set -eu
 
 apt-get update
 apt-get install -qy --no-install-recommends ca-certificates python3 python3-venv libmariadb3 "$@"

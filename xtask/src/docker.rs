@@ -6,11 +6,12 @@ use crate::cmd::Cmd;
 /// so the project can find its own.
 pub const PROJECT_LABEL: (&str, &str) = ("application", "todobackend");
 
-/// `docker build` with the repository root as the build context.
+/// `docker build`, with the repository root as the build context unless told otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Build {
     pub tag: String,
     pub dockerfile: String,
+    pub context: String,
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     /// A file that receives the built image's id, so a run uses what it built even when
@@ -23,10 +24,16 @@ impl Build {
         Build {
             tag: tag.into(),
             dockerfile: dockerfile.into(),
+            context: ".".into(),
             build_args: Vec::new(),
             labels: Vec::new(),
             iidfile: None,
         }
+    }
+
+    pub fn context(mut self, context: &str) -> Build {
+        self.context = context.into();
+        self
     }
 
     pub fn label(mut self, key: &str, value: &str) -> Build {
@@ -57,7 +64,7 @@ impl From<Build> for Cmd {
         if let Some(path) = build.iidfile {
             args.extend(["--iidfile".into(), path]);
         }
-        args.push(".".into());
+        args.push(build.context);
         Cmd::new("docker", args)
     }
 }

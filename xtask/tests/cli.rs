@@ -595,3 +595,37 @@ fn bad_usage_exits_2_with_the_usage_and_help_exits_0() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("--settings NAME"));
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
+
+#[test]
+fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
+    let fake = FakeDocker::new("bench").env("FAKE_CACHE_LABEL", "todobackend");
+    let output = fake.xtask_ok(&root(), &["bench", "--rounds", "2", "--dry-run"]);
+    assert!(fake.changes().is_empty(), "{:?}", fake.changes());
+    let err = stderr(&output);
+    let colds: Vec<&str> = err
+        .lines()
+        .filter(|line| line.starts_with("=> ") && line.contains(": cold, "))
+        .collect();
+    assert_eq!(
+        colds,
+        [
+            "=> Round 1 of 2: cold, the lab's flow",
+            "=> Round 1 of 2: cold, cargo xtask test",
+            "=> Round 2 of 2: cold, cargo xtask test",
+            "=> Round 2 of 2: cold, the lab's flow",
+        ]
+    );
+    // The baseline is the lab's own flow, built from the fixture under names of its own.
+    assert!(
+        err.contains(
+            "$ docker build -t todobackend-bench-lab-dev -f target/bench-lab/docker/dev/Dockerfile target/bench-lab\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("$ docker run --rm --volumes-from todobackend-bench-lab-cache todobackend-bench-lab-dev\n"),
+        "{err}"
+    );
+    assert!(err.contains("$ cargo xtask test --settings test\n"), "{err}");
+    assert!(!root().join("target/bench-lab").exists());
+}

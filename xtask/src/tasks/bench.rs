@@ -267,16 +267,6 @@ impl Bench<'_> {
         self.quiet(&Cmd::new("cargo", ["xtask"].iter().chain(args).copied()))
     }
 
-    /// The lab's own commands, from its build context.
-    fn lab(&self, args: Vec<String>) -> Result<()> {
-        let mut cmd = Cmd::new("docker", args);
-        cmd.args
-            .iter_mut()
-            .filter(|arg| *arg == ".")
-            .for_each(|arg| *arg = LAB_CONTEXT.into());
-        self.quiet(&cmd).map(drop)
-    }
-
     /// A first run from nothing but the OS image, of the lab's flow or of `cargo xtask test`.
     fn cold(&self, lab: bool) -> Result<()> {
         if lab {
@@ -287,15 +277,16 @@ impl Bench<'_> {
     }
 
     fn lab_cold(&self) -> Result<()> {
-        let base =
-            Build::new(LAB_BASE, &format!("{LAB_CONTEXT}/docker/base/Dockerfile")).build_arg("OS_IMAGE", self.os_image);
-        self.lab(Cmd::from(base).args)?;
+        let base = Build::new(LAB_BASE, &format!("{LAB_CONTEXT}/docker/base/Dockerfile"))
+            .context(LAB_CONTEXT)
+            .build_arg("OS_IMAGE", self.os_image);
+        self.quiet(&base.into())?;
         self.lab_build()?;
         let cache = Run::new(LAB_DEV)
             .name(LAB_CACHE)
             .volume(&format!("{LAB_CACHE}:/cache"))
             .entrypoint("true");
-        self.lab(Cmd::from(cache).args)?;
+        self.quiet(&cache.into())?;
         self.lab_run()
     }
 
@@ -305,13 +296,14 @@ impl Bench<'_> {
     }
 
     fn lab_build(&self) -> Result<()> {
-        self.lab(Cmd::from(Build::new(LAB_DEV, &format!("{LAB_CONTEXT}/docker/dev/Dockerfile"))).args)
+        let dev = Build::new(LAB_DEV, &format!("{LAB_CONTEXT}/docker/dev/Dockerfile")).context(LAB_CONTEXT);
+        self.quiet(&dev.into()).map(drop)
     }
 
     /// `docker run --rm --volumes-from cache todobackend-dev`, as the lab ran it.
     fn lab_run(&self) -> Result<()> {
-        let args = ["run", "--rm", "--volumes-from", LAB_CACHE, LAB_DEV];
-        self.lab(args.map(String::from).to_vec())
+        let run = Cmd::new("docker", ["run", "--rm", "--volumes-from", LAB_CACHE, LAB_DEV]);
+        self.quiet(&run).map(drop)
     }
 
     /// A real edit in both flows' sources: a comment line, different each time.
