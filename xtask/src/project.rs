@@ -59,10 +59,20 @@ impl Project {
             bail!("{root} is not a todobackend checkout: {DEV_DOCKERFILE} is missing");
         }
         let config = Config::load(&root.join("Cargo.toml"))?;
-        Ok(Project {
+        let project = Project {
             root: root.to_owned(),
             config,
-        })
+        };
+        // A misspelt table would otherwise declare services no run ever starts.
+        let names = project.settings_names()?;
+        if let Some(unknown) = project.config.settings.keys().find(|name| !names.contains(name)) {
+            bail!(
+                "Cargo.toml declares [workspace.metadata.todobackend.settings.{unknown}], but {SETTINGS_DIR}/ \
+                 has no module `{unknown}`: name one of {}",
+                names.join(", ")
+            );
+        }
+        Ok(project)
     }
 
     /// A name for what one run makes on the engine, unique per run, as compose project
@@ -219,6 +229,29 @@ mod tests {
         let after = project.dev_image_inputs().unwrap();
         std::fs::remove_dir_all(&copy).unwrap();
         assert_ne!(after, before);
+    }
+
+    #[test]
+    fn services_declared_for_settings_that_do_not_exist_are_refused() {
+        let copy = Utf8PathBuf::from_path_buf(std::env::temp_dir().join(format!("xtask-tset-{}", std::process::id())))
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&copy);
+        for dir in ["docker/dev", SETTINGS_DIR] {
+            std::fs::create_dir_all(copy.join(dir)).unwrap();
+        }
+        std::fs::write(copy.join(DEV_DOCKERFILE), "").unwrap();
+        std::fs::write(copy.join(SETTINGS_DIR).join("test.py"), "").unwrap();
+        let declared = "[workspace.metadata.todobackend.settings.tset]\nservices = []\n";
+        std::fs::write(copy.join("Cargo.toml"), declared).unwrap();
+        let err = Project::at(&copy).err().unwrap().to_string();
+        std::fs::write(copy.join("Cargo.toml"), declared.replace("tset", "test")).unwrap();
+        let fixed = Project::at(&copy);
+        std::fs::remove_dir_all(&copy).unwrap();
+        assert!(
+            err.contains("settings.tset]") && err.contains("name one of test"),
+            "{err}"
+        );
+        assert!(fixed.is_ok());
     }
 
     #[test]

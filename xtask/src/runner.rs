@@ -61,8 +61,8 @@ impl Runner {
         self.dry_made.borrow().iter().any(|made| made == image)
     }
 
-    /// Fails with what to do when no engine answers: every task needs one.
-    pub fn check_engine(&self) -> Result<()> {
+    /// The engine's version; fails with what to do when no engine answers: every task needs one.
+    pub fn check_engine(&self) -> Result<String> {
         let output = self.output(&docker::server_version())?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -76,7 +76,7 @@ impl Runner {
                  or point DOCKER_HOST at a running engine, then run this again."
             );
         }
-        Ok(())
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
     }
 
     /// Announces a step of a task; it lasts until the next one.

@@ -437,6 +437,16 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
     );
     assert!(out.contains("not built yet"), "{out}");
 
+    // A `cache` container the project did not make would stop every test run.
+    let foreign = FakeDocker::new("doctor-foreign").env("FAKE_CACHE_LABEL", "<no value>");
+    let output = foreign.xtask(&root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  a container named `cache` exists that todobackend did not make"),
+        "{out}"
+    );
+
     let down = FakeDocker::new("doctor-down").env("FAKE_ENGINE_DOWN", "1");
     let output = down.xtask(&root(), &["doctor"]);
     let out = String::from_utf8_lossy(&output.stdout);

@@ -32,8 +32,8 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
 /// CA bundle in the build context for as long as it takes.
 pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
     let os_image = os_image(project, runner)?;
-    let _ca = stage_host_ca(project, runner)?;
     runner.step(&format!("Building {what} {} on {os_image}", build.tag));
+    let _ca = stage_host_ca(project)?;
     runner.run(&build.build_arg("OS_IMAGE", os_image).into())
 }
 
@@ -99,10 +99,10 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
 
 /// Copies the host's CA bundle into the build context, for as long as the value lives.
 /// With a TLS-inspecting proxy this is what lets pip reach its index from inside the image.
-fn stage_host_ca(project: &Project, runner: &Runner) -> Result<Temporary> {
+fn stage_host_ca(project: &Project) -> Result<Temporary> {
     let staged = Temporary::new(project.root.join(STAGED_CA));
     if let Some(bundle) = host_ca_bundle() {
-        runner.step(&format!("Trusting the host's CA bundle {bundle} inside the image"));
+        eprintln!("   trusting the host's CA bundle {bundle} inside the image");
         fs::copy(&bundle, &staged.0).with_context(|| format!("cannot copy {bundle} to {}", staged.0))?;
     }
     Ok(staged)

@@ -4,9 +4,9 @@
 
 use std::fs;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use super::{cache, dev_image};
+use super::{cache, copy_out_fresh, dev_image};
 use crate::docker::{self, Run};
 use crate::project::{CACHE_CONTAINER, Project, WHEELS_DIR};
 use crate::runner::Runner;
@@ -32,14 +32,11 @@ pub fn run(project: &Project, runner: &Runner) -> Result<()> {
     runner.make(&docker::create(builder), docker::remove_container(&name))?;
     runner.run(&docker::start_attached(&name))?;
 
-    let wheels = project.root.join(WHEELS_DIR);
-    if !runner.dry_run() {
-        let _ = fs::remove_dir_all(&wheels);
-        fs::create_dir_all(project.root.join("target")).context("cannot create target/")?;
+    if !copy_out_fresh(project, runner, &name, WHEELHOUSE, WHEELS_DIR)? {
+        bail!("cannot copy {WHEELHOUSE} out of {name}: see docker's message above");
     }
-    runner.run(&docker::copy_out(&name, WHEELHOUSE, WHEELS_DIR))?;
     if !runner.dry_run() {
-        let count = fs::read_dir(&wheels)
+        let count = fs::read_dir(project.root.join(WHEELS_DIR))
             .map(|entries| {
                 let wheel = |entry: &std::fs::DirEntry| entry.path().extension().is_some_and(|ext| ext == "whl");
                 entries.filter(|entry| entry.as_ref().is_ok_and(wheel)).count()

@@ -5,7 +5,7 @@ use std::fs;
 
 use anyhow::{Context, Result};
 
-use super::{Temporary, base_image, build_unless_present};
+use super::{Temporary, base_image, image_exists};
 use crate::docker::{self, Build};
 use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, INPUTS_LABEL, Project, random_hex};
 use crate::runner::Runner;
@@ -28,8 +28,12 @@ pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     Ok(id.trim().to_string())
 }
 
+/// Builds the image only when the engine does not have it yet.
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    build_unless_present(runner, DEV_IMAGE, || build(project, runner).map(drop))
+    if image_exists(runner, DEV_IMAGE)? {
+        return Ok(());
+    }
+    build(project, runner).map(drop)
 }
 
 /// The image a test run uses. With the source mounted, the image only has to match the

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::{base_image, image_exists, is_root};
 use crate::cmd::Cmd;
-use crate::docker;
+use crate::docker::{self, PROJECT_LABEL};
 use crate::project::{
     BASE_IMAGE, CACHE_CONTAINER, DEV_IMAGE, INPUTS_LABEL, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project,
 };
@@ -39,12 +39,13 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         Ok(host) if !host.is_empty() => "DOCKER_HOST".to_string(),
         _ => format!("docker context `{context}`"),
     };
-    if let Err(err) = runner.check_engine() {
-        report(false, &format!("engine at {endpoint} (from {via}): {err:#}"));
-        return Ok(1);
+    match runner.check_engine() {
+        Ok(version) => report(true, &format!("engine {version} at {endpoint} (from {via})")),
+        Err(err) => {
+            report(false, &format!("engine at {endpoint} (from {via}): {err:#}"));
+            return Ok(1);
+        }
     }
-    let version = runner.probe(&docker::server_version())?.unwrap_or_default();
-    report(true, &format!("engine {version} at {endpoint} (from {via})"));
 
     let root_dir = runner.probe(&docker::data_root())?.unwrap_or_default();
     // A remote engine's disk cannot be seen from here.
@@ -71,32 +72,37 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         ),
     };
     report(true, &os_line);
-    for (image, what, task) in [
-        (BASE_IMAGE, "base image", "base-image"),
-        (DEV_IMAGE, "development image", "test"),
-    ] {
-        let line = if image_exists(&runner, image)? {
-            format!("{what} {image}")
-        } else {
-            format!("{what} {image}: not built yet; `cargo xtask {task}` builds it")
-        };
-        report(true, &line);
-    }
-    if let Some(labelled) = runner.probe(&docker::image_label(DEV_IMAGE, INPUTS_LABEL))? {
-        let current = labelled.ends_with(&project.dev_image_inputs()?);
-        let line = if current {
-            "the development image matches the Dockerfiles, scripts and requirements"
-        } else {
-            "the development image predates a change to the Dockerfiles, scripts or requirements: the next test run rebuilds it"
-        };
-        report(true, line);
-    }
-    let cache = if runner.probe(&docker::container_project(CACHE_CONTAINER))?.is_some() {
-        format!("pip cache container `{CACHE_CONTAINER}`")
+    let base = if image_exists(&runner, BASE_IMAGE)? {
+        format!("base image {BASE_IMAGE}")
     } else {
-        format!("pip cache container `{CACHE_CONTAINER}`: none yet; `cargo xtask cache` or a test run makes it")
+        format!("base image {BASE_IMAGE}: not built yet; `cargo xtask base-image` builds it (tests do not need it)")
     };
-    report(true, &cache);
+    report(true, &base);
+    let dev = match runner.probe(&docker::image_label(DEV_IMAGE, INPUTS_LABEL))? {
+        None => format!("development image {DEV_IMAGE}: not built yet; `cargo xtask test` builds it"),
+        Some(labelled) if labelled.ends_with(&project.dev_image_inputs()?) => {
+            format!("development image {DEV_IMAGE}, current with the Dockerfiles, scripts and requirements")
+        }
+        Some(_) => format!(
+            "development image {DEV_IMAGE}, older than a change to the Dockerfiles, scripts or requirements: \
+             the next test run rebuilds it"
+        ),
+    };
+    report(true, &dev);
+    match runner.probe(&docker::container_project(CACHE_CONTAINER))? {
+        None => report(
+            true,
+            &format!("pip cache container `{CACHE_CONTAINER}`: none yet; `cargo xtask cache` or a test run makes it"),
+        ),
+        Some(label) if label == PROJECT_LABEL.1 => report(true, &format!("pip cache container `{CACHE_CONTAINER}`")),
+        Some(_) => report(
+            false,
+            &format!(
+                "a container named `{CACHE_CONTAINER}` exists that todobackend did not make: \
+                 remove or rename it (`docker rm {CACHE_CONTAINER}`)"
+            ),
+        ),
+    }
     let ca = match base_image::host_ca_bundle() {
         Some(bundle) => {
             format!("CA bundle {bundle}: trusted inside the images, for HTTPS through a TLS-inspecting proxy")
@@ -105,23 +111,20 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
     };
     report(true, &ca);
     for (name, service) in &project.config.services {
-        let line = match (image_exists(&runner, &service.image)?, &service.dockerfile) {
-            (true, _) => format!("{name} service image {}", service.image),
-            (false, Some(dockerfile)) => {
-                format!(
-                    "{name} service image {}: not built yet; `--settings test` builds it from {dockerfile}",
-                    service.image
-                )
-            }
-            (false, None) => format!(
-                "{name} service image {}: missing; `docker pull {}`",
-                service.image, service.image
+        let image = &service.image;
+        match (image_exists(&runner, image)?, &service.dockerfile) {
+            (true, _) => report(true, &format!("{name} service image {image}")),
+            (false, Some(dockerfile)) => report(
+                true,
+                &format!(
+                    "{name} service image {image}: not built yet; a test run that needs it builds it from {dockerfile}"
+                ),
             ),
-        };
-        report(
-            service.dockerfile.is_some() || image_exists(&runner, &service.image)?,
-            &line,
-        );
+            (false, None) => report(
+                false,
+                &format!("{name} service image {image}: missing; `docker pull {image}`"),
+            ),
+        }
     }
     Ok(u8::from(blocked))
 }

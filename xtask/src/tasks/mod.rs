@@ -12,24 +12,32 @@ pub mod test;
 
 use std::fs;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
 use crate::docker;
+use crate::project::Project;
 use crate::runner::Runner;
 
 fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
     Ok(runner.dry_made(image) || runner.probe(&docker::image_id(image))?.is_some())
 }
 
-fn is_root(runner: &Runner) -> Result<bool> {
-    Ok(runner.probe(&Cmd::new("id", ["-u"]))?.as_deref() == Some("0"))
+/// Copies `from` out of `container` to `to` (relative to the root), replacing what an earlier
+/// run left there; whether `docker cp` succeeded.
+fn copy_out_fresh(project: &Project, runner: &Runner, container: &str, from: &str, to: &str) -> Result<bool> {
+    if !runner.dry_run() {
+        let path = project.root.join(to);
+        remove(&path);
+        let parent = path.parent().context("a copy destination without a parent")?;
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {parent}"))?;
+    }
+    Ok(runner.status(&docker::copy_out(container, from, to))? == 0)
 }
 
-/// Builds `image` with `build` only when the engine does not have it yet.
-fn build_unless_present(runner: &Runner, image: &str, build: impl FnOnce() -> Result<()>) -> Result<()> {
-    if image_exists(runner, image)? { Ok(()) } else { build() }
+fn is_root(runner: &Runner) -> Result<bool> {
+    Ok(runner.probe(&Cmd::new("id", ["-u"]))?.as_deref() == Some("0"))
 }
 
 /// A path in the checkout that a run makes and removes again, even when the run fails.

@@ -1,11 +1,9 @@
 //! The suite in a throw-away container, with the services its settings need on a private
 //! network of the run's own; the reports are copied out to `target/reports/`.
 
-use std::fs;
+use anyhow::Result;
 
-use anyhow::{Context, Result};
-
-use super::{cache, dev_image, services};
+use super::{cache, copy_out_fresh, dev_image, services};
 use crate::docker::{self, Run};
 use crate::project::{CACHE_CONTAINER, Project, REPORTS_DIR, RunName};
 use crate::runner::Runner;
@@ -78,13 +76,7 @@ fn test_container(image: &str, run: &RunName, settings: &str, args: &[String]) -
 
 /// Replaces `target/reports/` with the run's JUnit and coverage XML, for CI to archive.
 fn copy_reports(project: &Project, runner: &Runner, container: &str) -> Result<()> {
-    let reports = project.root.join(REPORTS_DIR);
-    if !runner.dry_run() {
-        let _ = fs::remove_dir_all(&reports);
-        let parent = reports.parent().context("the reports directory has no parent")?;
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {parent}"))?;
-    }
-    if runner.status(&docker::copy_out(container, CONTAINER_REPORTS, REPORTS_DIR))? == 0 {
+    if copy_out_fresh(project, runner, container, CONTAINER_REPORTS, REPORTS_DIR)? {
         runner.step(&format!("Reports (junit.xml, coverage.xml) are in {REPORTS_DIR}/"));
     } else {
         eprintln!("warning: the test container left no reports in {CONTAINER_REPORTS}");
