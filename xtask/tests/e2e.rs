@@ -178,9 +178,11 @@ fn assert_nothing_left(run: &str, dangling_before: &[String]) {
 }
 
 /// The engine's events from `since` to now, filtered, one formatted line each.
-fn events_since(since: u64, filters: &[&str], format: &str) -> Vec<String> {
-    // Events carry whole seconds: wait for the current one to end.
-    let (since, until) = (since.to_string(), (unix_time() + 1).to_string());
+fn events_since(since: Duration, filters: &[&str], format: &str) -> Vec<String> {
+    // To the nanosecond, so a step's events never include the previous step's last second; until
+    // the next whole second, so the events of the last instant have been recorded.
+    let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
+    let until = (unix_time().as_secs() + 1).to_string();
     let mut args = vec!["events", "--since", &since, "--until", &until, "--format", format];
     for filter in filters {
         args.extend(["--filter", filter]);
@@ -188,9 +190,9 @@ fn events_since(since: u64, filters: &[&str], format: &str) -> Vec<String> {
     lines_of(docker(&args))
 }
 
-fn unix_time() -> u64 {
+fn unix_time() -> Duration {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.unwrap().as_secs()
+    now.unwrap()
 }
 
 fn dangling_volumes() -> Vec<String> {
