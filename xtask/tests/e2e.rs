@@ -485,11 +485,7 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
 
 #[test]
 fn doctor_fails_and_says_how_to_start_an_engine_that_does_not_answer() {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("doctor")
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
+    let output = xtask_against_a_dead_engine("doctor");
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(
@@ -501,15 +497,19 @@ fn doctor_fails_and_says_how_to_start_an_engine_that_does_not_answer() {
 
 #[test]
 fn an_engine_that_does_not_answer_is_reported_with_what_to_do() {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("test")
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
+    let output = xtask_against_a_dead_engine("test");
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
         err.contains("the Docker engine is not answering") && err.contains("DOCKER_HOST"),
         "{err}"
     );
+}
+
+fn xtask_against_a_dead_engine(task: &str) -> Output {
+    let xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg(task)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output();
+    xtask.unwrap()
 }
