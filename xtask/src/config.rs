@@ -35,9 +35,13 @@ pub struct Service {
     pub env: BTreeMap<String, String>,
     /// The variable that tells the test container the service's host name.
     pub host_env: Option<String>,
-    /// Variables given fresh random values each run, passed by name only.
+    /// Variables given fresh random values each run, passed by name only, to the service
+    /// and to the test container.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Like `secrets`, for the service alone (an administrator's password the tests never use).
+    #[serde(default)]
+    pub service_secrets: Vec<String>,
     /// A shell command run inside the service's container that succeeds once it is ready.
     pub ready: Option<String>,
     #[serde(default = "default_ready_timeout")]
@@ -74,6 +78,11 @@ impl Config {
             .and_then(|workspace| workspace.metadata)
             .and_then(|metadata| metadata.todobackend)
             .unwrap_or_default();
+        for (name, service) in &config.services {
+            if service.ready_timeout_secs == 0 {
+                bail!("service `{name}`: ready_timeout_secs must be 1 or more (seconds to wait for `ready`)");
+            }
+        }
         for (settings, declared) in &config.settings {
             for service in &declared.services {
                 if !config.services.contains_key(service) {
@@ -128,6 +137,10 @@ mod tests {
         let unknown_service = "[workspace.metadata.todobackend.settings.test]\nservices = [\"redis\"]\n";
         let err = format!("{:#}", Config::parse(unknown_service).unwrap_err());
         assert!(err.contains("service `redis`"), "{err}");
+
+        let zero = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout_secs = 0\n";
+        let err = format!("{:#}", Config::parse(zero).unwrap_err());
+        assert!(err.contains("ready_timeout_secs must be 1 or more"), "{err}");
 
         let typo = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout = 5\n";
         let err = format!("{:#}", Config::parse(typo).unwrap_err());

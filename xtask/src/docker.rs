@@ -2,9 +2,18 @@
 
 use crate::cmd::Cmd;
 
-/// The label every image and container of the project carries (as the course's Makefile did),
-/// so the project can find its own.
+/// The label every image and container of the project carries (as the course's Makefile did).
+/// Containers made from a project image inherit it, so it never selects what to remove.
 pub const PROJECT_LABEL: (&str, &str) = ("application", "todobackend");
+/// Set explicitly on every container and network a run makes: the checkout that made it,
+/// and the run. Selection for removal uses these alone, never a label an image passes on.
+pub const CHECKOUT_LABEL: &str = "todobackend.checkout";
+pub const RUN_LABEL: &str = "todobackend.run";
+/// Set on the images a checkout builds, so its `clean` finds its dangling ones. Under a key
+/// of its own: containers made from the image inherit it, and it selects no container.
+pub const BUILT_IN_LABEL: &str = "todobackend.built-in";
+/// Set on the pip cache container: the volume it holds.
+pub const CACHE_LABEL: &str = "todobackend.cache";
 
 /// `docker build`, with the repository root as the build context unless told otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +63,15 @@ impl Build {
 
 impl From<Build> for Cmd {
     fn from(build: Build) -> Cmd {
-        let mut args = vec!["build".into(), "-t".into(), build.tag, "-f".into(), build.dockerfile];
+        // The lab's command, then --force-rm: a failed step leaves no stopped container behind.
+        let mut args = vec![
+            "build".into(),
+            "-t".into(),
+            build.tag,
+            "-f".into(),
+            build.dockerfile,
+            "--force-rm".into(),
+        ];
         for (key, value) in build.build_args {
             args.extend(["--build-arg".into(), format!("{key}={value}")]);
         }
@@ -213,8 +230,9 @@ pub fn start_attached(container: &str) -> Cmd {
     Cmd::new("docker", ["start", "--attach", container])
 }
 
+/// The client's own version line; asks no engine, so it answers whatever the engine does.
 pub fn client_version() -> Cmd {
-    Cmd::new("docker", ["version", "--format", "{{.Client.Version}}"])
+    Cmd::new("docker", ["--version"])
 }
 
 /// Prints the name of the current docker context.
@@ -267,10 +285,39 @@ pub fn endpoint() -> Cmd {
     )
 }
 
-/// Prints the project label of a container; fails when there is no such container.
-pub fn container_project(container: &str) -> Cmd {
-    let format = format!("{{{{index .Config.Labels \"{}\"}}}}", PROJECT_LABEL.0);
+/// Prints the name of the volume mounted at `path` in a container (empty for a bind mount or
+/// none); fails when there is no such container.
+pub fn volume_at(container: &str, path: &str) -> Cmd {
+    let format = format!("{{{{range .Mounts}}}}{{{{if eq .Destination \"{path}\"}}}}{{{{.Name}}}}{{{{end}}}}{{{{end}}}}");
     Cmd::new("docker", ["container", "inspect", "--format", &format, container])
+}
+
+/// Names of the containers, running or not, that match `filter` (`ancestor=IMAGE` matches
+/// those of the image and of images built on it; `volume=NAME` those using the volume).
+pub fn containers_where(filter: &str) -> Cmd {
+    Cmd::new(
+        "docker",
+        ["container", "ls", "--all", "--filter", filter, "--format", "{{.Names}}"],
+    )
+}
+
+/// Ids of the untagged images that carry `label`.
+pub fn dangling_images(label: &str) -> Cmd {
+    let filter = format!("label={label}");
+    Cmd::new(
+        "docker",
+        ["image", "ls", "--filter", "dangling=true", "--filter", &filter, "--format", "{{.ID}}"],
+    )
+}
+
+/// Makes a named volume, labelled as the project's; an existing one is left as it is.
+pub fn create_volume(volume: &str, labels: &[(String, String)]) -> Cmd {
+    let mut args = vec!["volume".to_string(), "create".into()];
+    for (key, value) in std::iter::once(&(PROJECT_LABEL.0.into(), PROJECT_LABEL.1.into())).chain(labels) {
+        args.extend(["--label".into(), format!("{key}={value}")]);
+    }
+    args.push(volume.into());
+    Cmd::new("docker", args)
 }
 
 /// Prints a volume's name; fails when there is no such volume.
@@ -282,15 +329,18 @@ pub fn pull(image: &str) -> Cmd {
     Cmd::new("docker", ["pull", image])
 }
 
-/// Makes an image of a root filesystem tarball, labelled as the project's.
+/// Makes an image of a root filesystem tarball, labelled as the project's (one `--change`
+/// per label: Podman takes the rest of a line as the first label's value).
 pub fn import(tarball: &str, tag: &str) -> Cmd {
-    let label = format!("LABEL {}={} todobackend.image=os", PROJECT_LABEL.0, PROJECT_LABEL.1);
+    let label = format!("LABEL {}={}", PROJECT_LABEL.0, PROJECT_LABEL.1);
     Cmd::new(
         "docker",
         [
             "import",
             "--change",
             &label,
+            "--change",
+            "LABEL todobackend.image=os",
             "--change",
             r#"CMD ["bash"]"#,
             tarball,
@@ -356,13 +406,30 @@ pub fn list_labelled(kind: Kind, label: &str) -> Cmd {
     Cmd::new("docker", args.iter().copied().chain(["--filter", &filter]))
 }
 
+/// The values of label `key` on what of one kind carries `label`, one line each.
+pub fn list_label_values(kind: Kind, label: &str, key: &str) -> Cmd {
+    let filter = format!("label={label}");
+    let format = format!("{{{{.Label \"{key}\"}}}}");
+    let args: &[&str] = match kind {
+        Kind::Container => &["container", "ls", "--all"],
+        Kind::Network => &["network", "ls"],
+        Kind::Volume => &["volume", "ls"],
+        Kind::Image => &["image", "ls"],
+    };
+    Cmd::new(
+        "docker",
+        args.iter().copied().chain(["--filter", &filter, "--format", &format]),
+    )
+}
+
 /// Removes things of one kind, by name or id; containers with their anonymous volumes.
 pub fn remove_all(kind: Kind, names: &[String]) -> Cmd {
     let verb: &[&str] = match kind {
         Kind::Container => &["rm", "--force", "--volumes"],
         Kind::Network => &["network", "rm"],
         Kind::Volume => &["volume", "rm"],
-        Kind::Image => &["rmi", "--force"],
+        // Never forced: an image a container uses stays, and docker says which.
+        Kind::Image => &["rmi"],
     };
     Cmd::new(
         "docker",
@@ -376,17 +443,6 @@ pub enum Kind {
     Network,
     Volume,
     Image,
-}
-
-impl Kind {
-    pub fn plural(self) -> &'static str {
-        match self {
-            Kind::Container => "containers",
-            Kind::Network => "networks",
-            Kind::Volume => "volumes",
-            Kind::Image => "images",
-        }
-    }
 }
 
 #[cfg(test)]
@@ -411,6 +467,7 @@ mod tests {
                 "todobackend-base",
                 "-f",
                 "docker/base/Dockerfile",
+                "--force-rm",
                 "--build-arg",
                 "OS_IMAGE=debian:bookworm-slim",
                 ".",
@@ -501,15 +558,15 @@ mod tests {
     }
 
     #[test]
-    fn container_project_reads_the_project_label() {
+    fn volume_at_names_the_volume_mounted_at_a_path() {
         assert_eq!(
-            argv(container_project("cache")),
+            argv(volume_at("cache", "/cache")),
             [
                 "docker",
                 "container",
                 "inspect",
                 "--format",
-                r#"{{index .Config.Labels "application"}}"#,
+                r#"{{range .Mounts}}{{if eq .Destination "/cache"}}{{.Name}}{{end}}{{end}}"#,
                 "cache"
             ]
         );
@@ -523,7 +580,9 @@ mod tests {
                 "docker",
                 "import",
                 "--change",
-                "LABEL application=todobackend todobackend.image=os",
+                "LABEL application=todobackend",
+                "--change",
+                "LABEL todobackend.image=os",
                 "--change",
                 r#"CMD ["bash"]"#,
                 "rootfs.tar",

@@ -31,12 +31,18 @@ pub enum Task {
     },
     Clean {
         all: bool,
+        /// Also the shared images (OS, base, dev, services) no container uses.
+        images: bool,
     },
     Bench {
         rounds: usize,
     },
     Doctor,
     Build,
+    /// Internal: the watchdog of run `run` (see `session`); not for people.
+    Watchdog {
+        run: String,
+    },
 }
 
 pub const USAGE: &str = "\
@@ -51,7 +57,7 @@ Tasks:
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
   build        Build wheels of the application and its dependencies into target/wheels/
-  clean        Remove what the project made on the engine (keeps the pip cache)
+  clean        Remove what this checkout's runs left (keeps the pip cache and the images)
   bench        Time the lab's flow and this one side by side, and check the speed goals
 
 Options for every task:
@@ -128,14 +134,21 @@ Example:
   cargo xtask test --settings test -- todo.tests.TestCreateTodoItem -v 2";
 
 const CLEAN_HELP: &str = "\
-Usage: cargo xtask clean [--all]
+Usage: cargo xtask clean [--all] [--images]
 
-Removes what todobackend made on the engine, found by the label application=todobackend:
-containers (those of interrupted runs too), networks, volumes and images, and says what it
-removed. Running it again removes nothing. Keeps the pip cache unless --all.
+Removes what this checkout made and no longer uses, and says what: the containers and
+networks of its runs that are over (runs in progress, in this checkout or another, are left
+alone), its dangling build images, and the scratch files its runs leave in the checkout.
+Nothing another checkout made, and nothing todobackend did not make, is touched: what it
+removes is found by labels todobackend sets itself (`todobackend.checkout`,
+`todobackend.run`), never by labels a container inherits from an image. Running it again
+removes nothing.
 
 Options:
-  --all        Also remove the cache container `cache` and its volume todobackend-cache
+  --all        Also remove the pip cache: the container `cache` and its volume
+               todobackend-cache (kept while another container uses the volume)
+  --images     Also remove the shared images (todobackend-os, -base, -dev and the service
+               images built from docker/), except those a container uses
 
 Example:
   cargo xtask clean --all";
@@ -200,7 +213,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             },
             TEST_HELP,
         ),
-        "clean" => (Task::Clean { all: false }, CLEAN_HELP),
+        "clean" => (Task::Clean { all: false, images: false }, CLEAN_HELP),
+        "__watchdog" => {
+            let run = args.next().ok_or("`__watchdog` needs a run name")?;
+            return Ok(Flags::Run(Invocation {
+                task: Task::Watchdog { run },
+                dry_run: false,
+            }));
+        }
         "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
         "build" => (Task::Build, BUILD_HELP),
@@ -212,7 +232,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (_, "-h" | "--help") => return Ok(Flags::Help(help)),
             (_, "--dry-run") => dry_run = true,
             (Task::Cache { reset }, "--reset") => *reset = true,
-            (Task::Clean { all }, "--all") => *all = true,
+            (Task::Clean { all, .. }, "--all") => *all = true,
+            (Task::Clean { images, .. }, "--images") => *images = true,
             (Task::Bench { rounds }, "--rounds") => {
                 *rounds = args
                     .next()
@@ -230,7 +251,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 *settings = flag["--settings=".len()..].to_string();
             }
             (Task::Test { baked, .. }, "--baked") => *baked = true,
-            (Task::Test { args: test_args, .. }, "--") => test_args.extend(args.by_ref()),
+            (Task::Test { args: test_args, .. }, "--") => {
+                test_args.extend(args.by_ref());
+                // manage.py would take it, and the run would start the other settings' services.
+                if let Some(settings) = test_args.iter().find(|arg| arg.starts_with("--settings")) {
+                    return Err(format!(
+                        "`{settings}` after `--` would reach manage.py, and the run would start the services of \
+                         other settings: give it before `--`, as in `cargo xtask test --settings NAME -- ARGS`"
+                    ));
+                }
+            }
             (Task::Test { .. }, other) => {
                 return Err(format!(
                     "unexpected argument `{other}` for `test` (arguments for manage.py go after `--`)"
@@ -274,10 +304,10 @@ mod tests {
         let expected = Task::Test {
             settings: "test".into(),
             baked: false,
-            args: vec!["todo.tests".into(), "--settings".into()],
+            args: vec!["todo.tests".into(), "-v".into(), "2".into()],
         };
         assert_eq!(
-            parse_str(&["test", "--settings", "test", "--", "todo.tests", "--settings"]),
+            parse_str(&["test", "--settings", "test", "--", "todo.tests", "-v", "2"]),
             run(expected)
         );
         let expected = Task::Test {
@@ -299,7 +329,7 @@ mod tests {
         let dry = |task| Ok(Flags::Run(Invocation { task, dry_run: true }));
         assert_eq!(
             parse_str(&["clean", "--dry-run", "--all"]),
-            dry(Task::Clean { all: true })
+            dry(Task::Clean { all: true, images: false })
         );
         assert_eq!(
             parse_str(&["bench", "--rounds", "2", "--dry-run"]),
@@ -342,6 +372,10 @@ mod tests {
                 .unwrap_err()
                 .contains("go after `--`")
         );
+        for settings in ["--settings", "--settings=test"] {
+            let err = parse_str(&["test", "--", "todo", settings]).unwrap_err();
+            assert!(err.contains(&format!("`{settings}` after `--`")), "{err}");
+        }
         assert_eq!(
             parse_str(&["dev-image", "--reset"]),
             Err("unexpected argument `--reset` for `dev-image`".into())

@@ -4,15 +4,18 @@
 
 mod cmd;
 mod config;
+mod console;
 mod docker;
 mod flags;
 mod project;
 mod runner;
+mod session;
 mod signals;
 mod tasks;
 
 use std::process::ExitCode;
 
+use console::{paint, say, show};
 use flags::{Flags, Invocation, Task};
 use project::Project;
 use runner::Runner;
@@ -21,24 +24,34 @@ fn main() -> ExitCode {
     let invocation = match flags::parse(std::env::args_os().skip(1)) {
         Ok(Flags::Run(invocation)) => invocation,
         Ok(Flags::Help(text)) => {
-            println!("{text}");
+            show!("{text}");
             return ExitCode::SUCCESS;
         }
         Err(usage) => {
-            eprintln!("{} {usage}\n\n{}", runner::paint("1;31", "error:"), flags::USAGE);
+            say!("{} {usage}\n\n{}", paint("1;31", "error:"), flags::USAGE);
             return ExitCode::from(2);
         }
     };
     signals::install();
-    match run(invocation) {
+    let outcome = run(invocation).and_then(|code| {
+        // A signal that arrived while nothing was running still ends the run as interrupted.
+        signals::check()?;
+        Ok(code)
+    });
+    match outcome {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("{} {err:#}", runner::paint("1;31", "error:"));
-            match err.downcast_ref::<signals::Interrupted>() {
-                Some(interrupted) => ExitCode::from(interrupted.exit_code()),
-                None => ExitCode::FAILURE,
+        Err(err) => match err.downcast_ref::<signals::Interrupted>() {
+            // Nobody is reading any more: leave quietly.
+            Some(&signals::Interrupted(signals::SIGPIPE)) => ExitCode::from(128 + signals::SIGPIPE as u8),
+            Some(interrupted) => {
+                say!("{} {err:#}", paint("1;31", "error:"));
+                ExitCode::from(interrupted.exit_code())
             }
-        }
+            None => {
+                say!("{} {err:#}", paint("1;31", "error:"));
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -49,22 +62,21 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
     if let Task::Test { settings, .. } = &task {
         project.check_settings(settings)?;
     }
-    if task == Task::Doctor {
-        return tasks::doctor::run(&project, Runner::new(&project.root, dry_run));
+    match task {
+        Task::Doctor => return tasks::doctor::run(&project, Runner::new(&project, dry_run)),
+        Task::Watchdog { run } => return session::watch(&project, &run),
+        _ => {}
     }
-    let runner = Runner::new(&project.root, dry_run)?;
+    let runner = Runner::new(&project, dry_run)?;
     runner.check_engine()?;
-    let code = match task {
+    match task {
         Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
         Task::DevImage => tasks::dev_image::build(&project, &runner).map(|_| 0),
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
         Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
-        Task::Clean { all } => tasks::clean::run(&runner, all).map(|()| 0),
+        Task::Clean { all, images } => tasks::clean::run(&project, &runner, all, images).map(|()| 0),
         Task::Bench { rounds } => tasks::bench::run(&project, &runner, rounds).map(|()| 0),
         Task::Build => tasks::build::run(&project, &runner).map(|()| 0),
-        Task::Doctor => unreachable!("doctor checks the engine itself"),
-    }?;
-    // A signal that arrived while nothing was running still ends the run as interrupted.
-    signals::check()?;
-    Ok(code)
+        Task::Doctor | Task::Watchdog { .. } => unreachable!("handled above"),
+    }
 }

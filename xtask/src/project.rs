@@ -19,6 +19,8 @@ pub const DEV_DOCKERFILE: &str = "docker/dev/Dockerfile";
 /// The lab's volume container, and the named volume that holds its data.
 pub const CACHE_CONTAINER: &str = "cache";
 pub const CACHE_VOLUME: &str = "todobackend-cache";
+/// Where builds find the host's CA bundle in the build context.
+pub const STAGED_CA_DIR: &str = "docker/base/host-ca";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
 pub const REPORTS_DIR: &str = "target/reports";
 /// Where `cargo xtask build` leaves the wheels.

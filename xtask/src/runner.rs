@@ -1,39 +1,98 @@
-//! The one place that runs commands: it announces steps, echoes each command as a
-//! copy-pastable line before running it, streams its output and reports its exit code.
-//! It also owns the cleanup of what a run makes: registered before it is made, removed
-//! when the runner goes away, whether the run passed, failed, erred or was interrupted.
-//! With `dry_run` it prints the commands that change something and runs only the probes.
+//! The one place that runs commands. It announces steps, echoes each command as a
+//! copy-pastable line before running it, and owns the cleanup of what a run makes:
+//! registered before it is made, removed when the runner goes away, whether the run passed,
+//! failed, erred, panicked or was interrupted. What even that cannot remove (the xtask
+//! killed outright) is left to the run's watchdog (`session`).
+//!
+//! Every child runs in a process group apart from the terminal's: a Ctrl-C reaches the xtask
+//! alone, which stops its child and cleans up, however often it is pressed. Every child has
+//! a deadline, so an engine that accepts and never answers cannot hang a run.
+//!
+//! | verb        | echoes | output             | under --dry-run | deadline      | a signal          |
+//! |-------------|--------|--------------------|-----------------|---------------|-------------------|
+//! | `probe`     | no     | kept, stdout back  | runs            | `READ`        | interrupts it     |
+//! | `read`      | no     | kept, all back     | runs            | `READ`, given | interrupts it     |
+//! | `status`    | yes    | streamed           | printed only    | `LONG`        | interrupts it     |
+//! | `run`       | yes    | streamed           | printed only    | `LONG`        | interrupts it     |
+//! | `quiet`     | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it     |
+//! | `make`      | yes    | streamed           | printed only    | `MAKE`        | waits for it      |
+//!
+//! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
+//! makes, and is never cut short: an engine may still finish making something after its
+//! client was killed, after the cleanup looked for it.
 
 use std::cell::RefCell;
-use std::io::IsTerminal;
-use std::os::unix::process::ExitStatusExt;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Output};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use camino::Utf8Path;
+use camino::Utf8PathBuf;
 use xshell::Shell;
 
 use crate::cmd::Cmd;
+use crate::console::{paint, say};
 use crate::docker;
+use crate::project::{Project, RunName};
+use crate::session::Session;
 use crate::signals;
+
+/// A command that only reads the engine's state.
+pub const READ: Duration = Duration::from_secs(30);
+/// The first question to the engine: an engine that does not answer it is reported.
+const ENGINE_ANSWER: Duration = Duration::from_secs(6);
+/// Making a container or a network.
+const MAKE: Duration = Duration::from_secs(120);
+/// Builds, the test suite, debootstrap: long, but not for ever.
+const LONG: Duration = Duration::from_secs(3 * 3600);
 
 pub struct Runner {
     /// Runs everything from the workspace root, so build contexts are right from any directory.
     sh: Shell,
+    root: Utf8PathBuf,
     docker: PathBuf,
+    run: RunName,
+    /// The run's directory, lock and watchdog, made before the first command that changes
+    /// anything.
+    session: RefCell<Option<Session>>,
     /// Commands that remove what this run made, in the order it made them.
     undo: RefCell<Vec<Cmd>>,
     dry_run: bool,
+    /// Whether the run gets a session; not the watchdog's own runner.
+    watched: bool,
     /// Each step announced so far, and when it began: the summary's durations.
     steps: RefCell<Vec<(String, Instant)>>,
     /// Images a dry run would have made by now, so it does not "make" them twice.
     dry_made: RefCell<Vec<String>>,
 }
 
+/// What a finished command printed; `status` is `None` when its deadline passed first.
+pub struct Finished {
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    pub fn ok(&self) -> bool {
+        self.status.is_some_and(|status| status.success())
+    }
+}
+
 impl Runner {
-    pub fn new(root: &Utf8Path, dry_run: bool) -> Result<Runner> {
+    pub fn new(project: &Project, dry_run: bool) -> Result<Runner> {
+        Runner::with_session(project, dry_run, true)
+    }
+
+    /// The watchdog's runner: it makes nothing, so it needs no watchdog of its own.
+    pub fn for_watchdog(project: &Project) -> Result<Runner> {
+        Runner::with_session(project, false, false)
+    }
+
+    fn with_session(project: &Project, dry_run: bool, watched: bool) -> Result<Runner> {
         let docker = which::which("docker").map_err(|_| {
             anyhow!(
                 "`docker` was not found on PATH: install the Docker client \
@@ -41,12 +100,16 @@ impl Runner {
             )
         })?;
         let sh = Shell::new()?;
-        sh.change_dir(root);
+        sh.change_dir(&project.root);
         Ok(Runner {
             sh,
+            root: project.root.clone(),
             docker,
+            run: project.run_name()?,
+            session: RefCell::new(None),
             undo: RefCell::new(Vec::new()),
             dry_run,
+            watched,
             steps: RefCell::new(Vec::new()),
             dry_made: RefCell::new(Vec::new()),
         })
@@ -56,6 +119,20 @@ impl Runner {
         self.dry_run
     }
 
+    /// The name and labels of what this run makes on the engine.
+    pub fn run_name(&self) -> &RunName {
+        &self.run
+    }
+
+    /// A path of the run's own under `target/`, for files that live as long as the run;
+    /// the run's watchdog removes them if the run dies.
+    pub fn scratch(&self, name: &str) -> Result<Utf8PathBuf> {
+        self.start_session()?;
+        let session = self.session.borrow();
+        let dir = &session.as_ref().context("no session in a dry run")?.dir;
+        Ok(dir.join(name))
+    }
+
     /// Whether a dry run has printed a command that makes `image`.
     pub fn dry_made(&self, image: &str) -> bool {
         self.dry_made.borrow().iter().any(|made| made == image)
@@ -63,25 +140,52 @@ impl Runner {
 
     /// The engine's version; fails with what to do when no engine answers: every task needs one.
     pub fn check_engine(&self) -> Result<String> {
-        let output = self.output(&docker::server_version())?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let why = stderr
+        let finished = self.read(&docker::server_version(), ENGINE_ANSWER)?;
+        if finished.status.is_none() {
+            bail!(
+                "the Docker engine at {} did not answer within {} s: it accepts connections but says nothing. \
+                 Check that DOCKER_HOST or the docker context points at a Docker engine and that it is healthy, \
+                 then run this again.",
+                self.endpoint(),
+                ENGINE_ANSWER.as_secs()
+            );
+        }
+        if !finished.ok() {
+            let why = finished
+                .stderr
                 .lines()
                 .find(|line| !line.trim().is_empty())
                 .unwrap_or("no answer");
+            if why.contains("Failed to initialize") || why.contains("context not found") {
+                bail!(
+                    "the docker client cannot start: {why}\n\
+                     Check DOCKER_CONTEXT, DOCKER_HOST and `docker context ls`, then run this again."
+                );
+            }
             bail!(
                 "the Docker engine is not answering: {why}\n\
                  Start it (`sudo systemctl start docker`, or `sudo dockerd &`), \
                  or point DOCKER_HOST at a running engine, then run this again."
             );
         }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        Ok(finished.stdout.trim().to_string())
+    }
+
+    /// Where the client looks for its engine (`unix://...`, `tcp://...`), as best it can tell.
+    pub fn endpoint(&self) -> String {
+        match std::env::var("DOCKER_HOST") {
+            Ok(host) if !host.is_empty() => host,
+            _ => self
+                .probe(&docker::endpoint())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "the default socket".into()),
+        }
     }
 
     /// Announces a step of a task; it lasts until the next one.
     pub fn step(&self, what: &str) {
-        eprintln!("{} {}", paint("1;36", "=>"), paint("1", what));
+        say!("{} {}", paint("1;36", "=>"), paint("1", what));
         self.steps.borrow_mut().push((what.to_string(), Instant::now()));
     }
 
@@ -93,9 +197,9 @@ impl Runner {
         };
         let ends = steps.iter().skip(1).map(|(_, began)| *began).chain([Instant::now()]);
         let total = first.elapsed().as_secs_f64();
-        eprintln!("{} {}", paint("1;36", "=>"), paint("1", &format!("Took {total:.1} s")));
+        say!("{} {}", paint("1;36", "=>"), paint("1", &format!("Took {total:.1} s")));
         for ((what, began), end) in steps.iter().zip(ends) {
-            eprintln!("   {:>6.1} s  {what}", (end - *began).as_secs_f64());
+            say!("   {:>6.1} s  {what}", (end - *began).as_secs_f64());
         }
     }
 
@@ -107,97 +211,54 @@ impl Runner {
         }
     }
 
-    /// Runs `cmd` and returns its exit code for the caller to judge. A signal to the xtask
-    /// stops it and fails with `signals::Interrupted`.
+    /// Runs `cmd`, streaming its output, and returns its exit code for the caller to judge.
     pub fn status(&self, cmd: &Cmd) -> Result<u8> {
-        eprintln!("$ {cmd}");
-        if self.dry_run {
-            self.dry_made
-                .borrow_mut()
-                .extend(docker::image_made_by(cmd).map(String::from));
+        if self.echo(cmd)? {
             return Ok(0);
         }
-        let mut child = self
-            .command(cmd)
-            .spawn()
-            .with_context(|| format!("cannot run `{cmd}`"))?;
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(exit_code(status));
-            }
-            if let Err(interrupted) = signals::check() {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(interrupted.into());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let finished = self.execute(cmd, false, LONG, true)?;
+        signals::check()?;
+        finished_code(cmd, &finished)
     }
 
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
-    /// runner goes away. `cmd` is never cut short by a signal: an engine may still finish
-    /// making something after its client was killed, after the cleanup looked for it.
+    /// runner goes away.
     pub fn make(&self, cmd: &Cmd, undo: Cmd) -> Result<()> {
         self.undo.borrow_mut().push(undo);
-        eprintln!("$ {cmd}");
-        if self.dry_run {
+        if self.echo(cmd)? {
             return Ok(());
         }
-        let status = self
-            .command(cmd)
-            .status()
-            .with_context(|| format!("cannot run `{cmd}`"))?;
-        if !status.success() {
-            bail!("`{cmd}` failed with exit code {}", exit_code(status));
-        }
-        Ok(signals::check()?)
-    }
-
-    /// Removes what the run made, newest first. Never interrupted: a second Ctrl-C must not
-    /// leave half of it behind.
-    fn clean_up(&self) {
-        let undo = self.undo.take();
-        if undo.is_empty() {
-            return;
-        }
-        self.step("Removing what this run made");
-        for cmd in undo.iter().rev() {
-            eprintln!("$ {cmd}");
-            if self.dry_run {
-                continue;
-            }
-            match self.output(cmd) {
-                Ok(output) if output.status.success() => {}
-                Ok(output) => {
-                    let stderr = String::from_utf8_lossy(&output.stderr);
-                    // Gone already (never made, or `--rm`): nothing to do.
-                    if !stderr.contains("No such") && !stderr.contains("not found") {
-                        eprintln!("warning: `{cmd}` failed: {}", stderr.trim());
-                    }
-                }
-                Err(err) => eprintln!("warning: {err:#}"),
-            }
+        let finished = self.execute(cmd, false, MAKE, false)?;
+        signals::check()?;
+        match finished_code(cmd, &finished)? {
+            0 => Ok(()),
+            code => bail!("`{cmd}` failed with exit code {code}"),
         }
     }
 
     /// Runs `cmd` quietly to learn something: its stdout if it succeeded, `None` if not.
     pub fn probe(&self, cmd: &Cmd) -> Result<Option<String>> {
-        let output = self.output(cmd)?;
-        Ok(output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+        let finished = self.read(cmd, READ)?;
+        if finished.status.is_none() {
+            bail!(self.timed_out(cmd, READ));
+        }
+        Ok(finished.ok().then(|| finished.stdout.trim().to_string()))
+    }
+
+    /// Runs `cmd` quietly to learn something, within `deadline`: all it printed.
+    pub fn read(&self, cmd: &Cmd, deadline: Duration) -> Result<Finished> {
+        self.execute(cmd, true, deadline, true)
     }
 
     /// Runs `cmd`, echoed, with its output kept rather than shown: all it printed, or an
     /// error with the end of it.
     pub fn quiet(&self, cmd: &Cmd) -> Result<String> {
-        eprintln!("$ {cmd}");
-        if self.dry_run {
+        if self.echo(cmd)? {
             return Ok(String::new());
         }
-        let (ok, out) = self.output_text(cmd)?;
-        if !ok {
+        let finished = self.execute(cmd, true, LONG, true)?;
+        let out = format!("{}{}", finished.stdout, finished.stderr);
+        if !finished.ok() {
             let lines: Vec<&str> = out.lines().collect();
             let tail = lines[lines.len().saturating_sub(20)..].join("\n");
             bail!("`{cmd}` failed:\n{tail}");
@@ -205,21 +266,72 @@ impl Runner {
         Ok(out)
     }
 
-    /// Runs `cmd` quietly to learn something: whether it succeeded, and all it printed.
-    pub fn output_text(&self, cmd: &Cmd) -> Result<(bool, String)> {
-        let output = self.output(cmd)?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok((output.status.success(), text))
+    /// Prints `cmd` as it will run; true under --dry-run, where it then does not run. A run
+    /// that is about to change something gets its session (directory, lock, watchdog) first.
+    fn echo(&self, cmd: &Cmd) -> Result<bool> {
+        say!("$ {cmd}");
+        if self.dry_run {
+            self.dry_made
+                .borrow_mut()
+                .extend(docker::image_made_by(cmd).map(String::from));
+            return Ok(true);
+        }
+        self.start_session()?;
+        Ok(false)
     }
 
-    fn output(&self, cmd: &Cmd) -> Result<Output> {
-        self.command(cmd)
-            .output()
-            .with_context(|| format!("cannot run `{cmd}`"))
+    fn start_session(&self) -> Result<()> {
+        if self.dry_run || !self.watched || self.session.borrow().is_some() {
+            return Ok(());
+        }
+        let session = Session::start(&self.root, &self.run.name)?;
+        *self.session.borrow_mut() = Some(session);
+        Ok(())
+    }
+
+    /// Runs `cmd` to its end, its deadline, or (when `interruptible`) a signal to the xtask,
+    /// which stops it and fails with `signals::Interrupted`.
+    fn execute(&self, cmd: &Cmd, capture: bool, deadline: Duration, interruptible: bool) -> Result<Finished> {
+        let mut command = self.command(cmd);
+        command.stdin(Stdio::null());
+        if capture {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().with_context(|| format!("cannot run `{cmd}`"))?;
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if interruptible && let Err(interrupted) = signals::check() {
+                stop(&mut child);
+                return Err(interrupted.into());
+            }
+            if started.elapsed() >= deadline {
+                stop(&mut child);
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // Its output went nowhere: whoever read ours is gone too.
+        if status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE)) {
+            signals::broken_pipe();
+        }
+        Ok(Finished {
+            status,
+            stdout: joined(stdout),
+            stderr: joined(stderr),
+        })
+    }
+
+    fn timed_out(&self, cmd: &Cmd, deadline: Duration) -> String {
+        format!(
+            "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
+            deadline.as_secs(),
+            self.endpoint()
+        )
     }
 
     fn command(&self, cmd: &Cmd) -> Command {
@@ -230,28 +342,85 @@ impl Runner {
         };
         let mut command: Command = self.sh.cmd(program).args(&cmd.args).into();
         command.envs(cmd.secrets.iter().map(|(key, value)| (key, value)));
+        // Out of the terminal's process group: Ctrl-C is the xtask's to handle. Into the
+        // watchdog's, when there is one, so it can stop what a dead run left running.
+        let group = self.session.borrow().as_ref().map_or(0, |session| session.group);
+        command.process_group(i32::try_from(group).unwrap_or(0));
         command
+    }
+
+    /// Removes what the run made, newest first. Never interrupted: a second Ctrl-C must not
+    /// leave half of it behind. True when all of it is gone.
+    fn clean_up(&self) -> bool {
+        let undo = self.undo.take();
+        if undo.is_empty() {
+            return true;
+        }
+        self.step("Removing what this run made");
+        let mut all_gone = true;
+        for cmd in undo.iter().rev() {
+            say!("$ {cmd}");
+            if self.dry_run {
+                continue;
+            }
+            match self.execute(cmd, true, MAKE, false) {
+                Ok(finished) if finished.ok() => {}
+                Ok(finished) => {
+                    // Gone already (never made, or `--rm`): nothing to do.
+                    let stderr = finished.stderr.trim();
+                    if !stderr.contains("No such") && !stderr.contains("not found") {
+                        say!("warning: `{cmd}` failed: {stderr}");
+                        all_gone = false;
+                    }
+                }
+                Err(err) => {
+                    say!("warning: {err:#}");
+                    all_gone = false;
+                }
+            }
+        }
+        all_gone
     }
 }
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        self.clean_up();
+        let all_gone = self.clean_up();
+        if let Some(session) = self.session.take() {
+            // Told nothing, the watchdog removes whatever the run left.
+            if all_gone && !std::thread::panicking() {
+                session.finish();
+            }
+        }
         self.summary();
     }
 }
 
-/// Colour for people at a terminal, and never with NO_COLOR (https://no-color.org).
-pub fn color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+/// Reads a child's output to its end on a thread of its own, so a full pipe never blocks it.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<String>> {
+    pipe.map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    })
 }
 
-/// `text` in the SGR style `code`, where colour is wanted.
-pub fn paint(code: &str, text: &str) -> String {
-    if color() {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
+fn joined(reader: Option<JoinHandle<String>>) -> String {
+    reader.and_then(|reader| reader.join().ok()).unwrap_or_default()
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The exit code of a command that ran to its end; one cut off by its deadline is an error.
+fn finished_code(cmd: &Cmd, finished: &Finished) -> Result<u8> {
+    match finished.status {
+        Some(status) => Ok(exit_code(status)),
+        None => bail!("`{cmd}` did not finish within its deadline, and was stopped"),
     }
 }
 

@@ -7,17 +7,14 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
 use super::{Temporary, image_exists, is_root};
+use crate::console::say;
 use crate::cmd::Cmd;
-use crate::docker::{self, Build};
-use crate::project::{BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
+use crate::docker::{self, BUILT_IN_LABEL, Build};
+use crate::project::{STAGED_CA_DIR, BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 
-/// Where the base Dockerfile finds the host's CA bundle in the build context.
-const STAGED_CA: &str = "docker/base/host-ca/host-ca.crt";
 /// Files laid over the debootstrapped tree.
 const OS_OVERLAY: &str = "docker/os/rootfs";
-/// Scratch space for building the OS image; removed whatever happens.
-const OS_WORKDIR: &str = "target/xtask-os";
 
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
     build_on_os(
@@ -31,14 +28,17 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
 /// Builds `build` as OS_IMAGE's child (the OS image made first if missing), with the host's
 /// CA bundle in the build context for as long as it takes.
 pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
-    let os_image = os_image(project, runner)?;
+    let os_image = os_image(runner)?;
     runner.step(&format!("Building {what} {} on {os_image}", build.tag));
     let _ca = stage_host_ca(project)?;
-    runner.run(&build.build_arg("OS_IMAGE", os_image).into())
+    let build = build
+        .build_arg("OS_IMAGE", os_image)
+        .label(BUILT_IN_LABEL, project.root.as_str());
+    runner.run(&build.into())
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.
-pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<&'static str> {
+pub(super) fn os_image(runner: &Runner) -> Result<&'static str> {
     for image in [OS_IMAGE_FROM_REGISTRY, OS_IMAGE_FROM_PACKAGES] {
         if image_exists(runner, image)? {
             return Ok(image);
@@ -51,7 +51,7 @@ pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<&'static st
     runner.step(&format!(
         "No registry answered: building the OS image {OS_IMAGE_FROM_PACKAGES} from Debian packages"
     ));
-    build_os_image(project, runner).with_context(|| {
+    build_os_image(runner).with_context(|| {
         format!(
             "cannot build the OS image from Debian packages: that needs root and `debootstrap` \
              (`sudo apt-get install debootstrap`). Or make {OS_IMAGE_FROM_REGISTRY} available to the engine \
@@ -61,12 +61,17 @@ pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<&'static st
     Ok(OS_IMAGE_FROM_PACKAGES)
 }
 
-fn build_os_image(project: &Project, runner: &Runner) -> Result<()> {
+fn build_os_image(runner: &Runner) -> Result<()> {
     install_debootstrap(runner)?;
-    let workdir = Temporary::new(project.root.join(OS_WORKDIR));
-    fs::create_dir_all(&workdir.0).with_context(|| format!("cannot create {}", workdir.0))?;
-    let rootfs = format!("{OS_WORKDIR}/rootfs");
-    let tarball = format!("{OS_WORKDIR}/rootfs.tar");
+    // In the run's own directory: removed with it, even when the run is killed.
+    let workdir = if runner.dry_run() {
+        Utf8PathBuf::from("target/xtask/runs/RUN/os")
+    } else {
+        runner.scratch("os")?
+    };
+    fs::create_dir_all(&workdir).with_context(|| format!("cannot create {workdir}"))?;
+    let rootfs = format!("{workdir}/rootfs");
+    let tarball = format!("{workdir}/rootfs.tar");
     runner.run(&Cmd::new("debootstrap", ["--variant=minbase", "bookworm", &rootfs]))?;
     // What makes a registry's debian:bookworm-slim slim: no package caches or documentation.
     runner.run(&Cmd::new("cp", ["-R", &format!("{OS_OVERLAY}/."), &rootfs]))?;
@@ -100,9 +105,9 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
 /// Copies the host's CA bundle into the build context, for as long as the value lives.
 /// With a TLS-inspecting proxy this is what lets pip reach its index from inside the image.
 fn stage_host_ca(project: &Project) -> Result<Temporary> {
-    let staged = Temporary::new(project.root.join(STAGED_CA));
+    let staged = Temporary::new(project.root.join(STAGED_CA_DIR).join("host-ca.crt"));
     if let Some(bundle) = host_ca_bundle() {
-        eprintln!("   trusting the host's CA bundle {bundle} inside the image");
+        say!("   trusting the host's CA bundle {bundle} inside the image");
         fs::copy(&bundle, &staged.0).with_context(|| format!("cannot copy {bundle} to {}", staged.0))?;
     }
     Ok(staged)

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
 use super::{Temporary, base_image};
+use crate::console::{say, show};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build, Run};
 use crate::project::{BASE_IMAGE, CACHE_CONTAINER, CACHE_VOLUME, DEV_IMAGE, Project};
@@ -75,7 +76,7 @@ struct Results {
 }
 
 pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
-    let os_image = base_image::os_image(project, runner)?;
+    let os_image = base_image::os_image(runner)?;
     let context = Temporary::new(project.root.join(LAB_CONTEXT));
     lay_out_lab_context(project, &context.0)?;
     let edited = project.root.join(EDITED);
@@ -100,8 +101,8 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
 }
 
 fn report(rounds: usize, results: &Results) {
-    println!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
-    println!(
+    show!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
+    show!(
         "{:<38} {:>15}  {:>15}  {:>6}",
         "scenario", "lab's flow", "cargo xtask", "ratio"
     );
@@ -110,7 +111,7 @@ fn report(rounds: usize, results: &Results) {
         ("warm, after a source edit", &results.edit),
         ("warm, no change", &results.unchanged),
     ] {
-        println!(
+        show!(
             "{name:<38} {}  {}  {:>6.2}",
             pair.lab.cell(),
             pair.xtask.cell(),
@@ -124,12 +125,12 @@ fn report(rounds: usize, results: &Results) {
         ("`cargo xtask --help`", &results.help),
         ("xtask build from a clean target", &results.clean_build),
     ] {
-        println!("{name:<38} {:>15}  {}", "-", times.cell());
+        show!("{name:<38} {:>15}  {}", "-", times.cell());
     }
 
     let edit = &results.edit;
     let db_margin = results.settings_test.median() - results.ready.median();
-    println!("\ngoals (medians):");
+    show!("\ngoals (medians):");
     for (what, met, figure) in [
         (
             "edit->test loop <= 0.25 x the lab's",
@@ -162,7 +163,7 @@ fn report(rounds: usize, results: &Results) {
             format!("{:.1} s", results.clean_build.median()),
         ),
     ] {
-        println!("  {} {what:<40} {figure}", if met { "met   " } else { "MISSED" });
+        show!("  {} {what:<40} {figure}", if met { "met   " } else { "MISSED" });
     }
 }
 
@@ -255,7 +256,7 @@ impl Bench<'_> {
         let started = Instant::now();
         what()?;
         let took = started.elapsed();
-        eprintln!("   {:.2} s", took.as_secs_f64());
+        say!("   {:.2} s", took.as_secs_f64());
         Ok(took)
     }
 

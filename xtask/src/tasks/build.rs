@@ -6,7 +6,7 @@ use std::fs;
 
 use anyhow::{Result, bail};
 
-use super::{cache, copy_out_fresh, dev_image};
+use super::{cache, copy_out_staged, dev_image, put_in_place};
 use crate::docker::{self, Run};
 use crate::project::{CACHE_CONTAINER, Project, WHEELS_DIR};
 use crate::runner::Runner;
@@ -15,7 +15,7 @@ use crate::runner::Runner;
 const WHEELHOUSE: &str = "/wheelhouse";
 
 pub fn run(project: &Project, runner: &Runner) -> Result<()> {
-    let run = project.run_name()?;
+    let run = runner.run_name();
     // Built, not reused: the wheel is made of the source baked into the image.
     let image = dev_image::build(project, runner)?;
     cache::ensure(project, runner)?;
@@ -32,8 +32,10 @@ pub fn run(project: &Project, runner: &Runner) -> Result<()> {
     runner.make(&docker::create(builder), docker::remove_container(&name))?;
     runner.run(&docker::start_attached(&name))?;
 
-    if !copy_out_fresh(project, runner, &name, WHEELHOUSE, WHEELS_DIR)? {
-        bail!("cannot copy {WHEELHOUSE} out of {name}: see docker's message above");
+    match copy_out_staged(runner, &name, WHEELHOUSE, WHEELS_DIR)? {
+        Ok(Some(staged)) => put_in_place(project, runner, &staged, WHEELS_DIR)?.map_err(anyhow::Error::msg)?,
+        Ok(None) => {}
+        Err(problem) => bail!(problem),
     }
     if !runner.dry_run() {
         let count = fs::read_dir(project.root.join(WHEELS_DIR))

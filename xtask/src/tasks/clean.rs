@@ -1,56 +1,116 @@
-//! Removes what the project made on the engine, found by its label, as the course's
-//! `make clean` did. The pip cache survives unless `--all` asks for it too.
+//! `cargo xtask clean`: removes what this checkout made and no longer uses, as the course's
+//! `make clean` did, but scoped: runs over (never one in progress, here or elsewhere), found
+//! by the labels a run sets itself; the checkout's dangling build images; its scratch files.
+//! The pip cache (`--all`) and the shared images (`--images`) only when asked.
 
 use anyhow::Result;
 
-use crate::docker::{self, Kind, PROJECT_LABEL};
-use crate::project::{CACHE_CONTAINER, CACHE_VOLUME};
+use super::cache;
+use crate::cmd::Cmd;
+use crate::docker::{self, BUILT_IN_LABEL, Kind};
+use crate::project::{BASE_IMAGE, DEV_IMAGE, OS_IMAGE_FROM_PACKAGES, Project, STAGED_CA_DIR};
 use crate::runner::Runner;
+use crate::session;
 
-pub fn run(runner: &Runner, all: bool) -> Result<()> {
-    let label = format!("{}={}", PROJECT_LABEL.0, PROJECT_LABEL.1);
-    let keep = |name: &String| !all && (name == CACHE_CONTAINER || name == CACHE_VOLUME);
-    let mut removed_any = false;
-    // Containers first: they hold networks, volumes and images.
-    for kind in [Kind::Container, Kind::Network, Kind::Volume, Kind::Image] {
-        let listed = runner.probe(&docker::list_labelled(kind, &label))?.unwrap_or_default();
-        let mut names: Vec<String> = listed.lines().map(String::from).filter(|name| !keep(name)).collect();
-        if all && kind == Kind::Volume && runner.probe(&docker::volume_name(CACHE_VOLUME))?.is_some() {
-            names.push(CACHE_VOLUME.into());
-        }
-        if kind == Kind::Image {
-            names = names.iter().map(|line| image_ref(line)).collect();
-        }
-        names.sort();
-        names.dedup();
-        if names.is_empty() {
-            continue;
-        }
+/// What older versions left in the checkout.
+const OLD_SCRATCH: &[&str] = &["target/xtask-os"];
+
+pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
+    let mut removed = !session::recover(project, runner, true)?.is_empty();
+    let mut live = session::live_runs(&project.root);
+    live.retain(|run| *run != runner.run_name().name);
+    if live.is_empty() {
+        removed |= remove_dangling_images(project, runner)?;
+        removed |= remove_scratch_files(project, runner)?;
+    } else {
         runner.step(&format!(
-            "Removing {} {}: {}",
-            names.len(),
-            kind.plural(),
-            names.join(", ")
+            "Left alone: {} run(s) of this checkout in progress ({}), their files and the dangling images built here",
+            live.len(),
+            live.join(", ")
         ));
-        runner.run(&docker::remove_all(kind, &names))?;
-        removed_any = true;
     }
-    if !removed_any {
-        runner.step("Nothing of todobackend's is left on the engine");
+    if all {
+        cache::remove(runner)?;
+    } else {
+        runner.step("Kept the pip cache (`cache`, volume todobackend-cache); `cargo xtask clean --all` removes it too");
     }
-    if !all {
-        runner.step(&format!(
-            "Kept the pip cache (`{CACHE_CONTAINER}`, volume {CACHE_VOLUME}); `cargo xtask clean --all` removes it too"
-        ));
+    if images {
+        remove_shared_images(project, runner)?;
+    }
+    if !removed && !all && !images {
+        runner.step("Nothing of this checkout's runs is left on the engine or in the checkout");
     }
     Ok(())
 }
 
-/// A `repo:tag@id` line as the name to remove it by: its tag, or its id when it has none.
-fn image_ref(line: &str) -> String {
-    match line.rsplit_once('@') {
-        Some((tagged, _)) if !tagged.contains("<none>") => tagged.to_string(),
-        Some((_, id)) => id.to_string(),
-        None => line.to_string(),
+/// The images builds in this checkout made that no tag names any more (each rebuild leaves
+/// one). Docker keeps those a container still uses.
+fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
+    let label = format!("{BUILT_IN_LABEL}={}", project.root);
+    let ids: Vec<String> = runner
+        .probe(&docker::dangling_images(&label))?
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    if ids.is_empty() {
+        return Ok(false);
     }
+    runner.step(&format!("Removing {} dangling image(s) built in this checkout", ids.len()));
+    if runner.status(&docker::remove_all(Kind::Image, &ids))? != 0 {
+        runner.step("Kept the images above that docker named: containers use them");
+    }
+    Ok(true)
+}
+
+/// Files runs leave in the checkout when they die (the directories of dead runs went with
+/// their recovery): a staged CA bundle, and what older versions left.
+fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
+    let mut paths: Vec<String> = OLD_SCRATCH.iter().map(|path| path.to_string()).collect();
+    paths.push(format!("{STAGED_CA_DIR}/host-ca.crt"));
+    if let Ok(entries) = project.root.join("target").read_dir_utf8() {
+        // iid files of older versions' builds
+        paths.extend(
+            entries
+                .flatten()
+                .filter(|entry| entry.path().extension() == Some("iid"))
+                .map(|entry| format!("target/{}", entry.file_name())),
+        );
+    }
+    paths.retain(|path| project.root.join(path).exists());
+    if paths.is_empty() {
+        return Ok(false);
+    }
+    runner.step(&format!("Removing scratch files: {}", paths.join(", ")));
+    runner.run(&Cmd::new("rm", ["-rf".to_string()].into_iter().chain(paths)))?;
+    Ok(true)
+}
+
+/// The project's named images, each unless a container (of any checkout, or anyone's built
+/// on it) uses it. Only images that carry the project's image label: a user's image that
+/// happens to have one of these names is not the project's.
+fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
+    let services = project
+        .config
+        .services
+        .values()
+        .filter(|service| service.dockerfile.is_some())
+        .map(|service| service.image.as_str());
+    for image in [OS_IMAGE_FROM_PACKAGES, BASE_IMAGE, DEV_IMAGE].into_iter().chain(services) {
+        let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;
+        if !labelled.is_some_and(|line| line.split_once(' ').is_some_and(|(_, kind)| !kind.is_empty())) {
+            continue;
+        }
+        let users = runner
+            .probe(&docker::containers_where(&format!("ancestor={image}")))?
+            .unwrap_or_default();
+        if users.is_empty() {
+            runner.step(&format!("Removing the image {image}"));
+            runner.run(&docker::remove_all(Kind::Image, &[image.to_string()]))?;
+        } else {
+            let users: Vec<&str> = users.lines().collect();
+            runner.step(&format!("Kept the image {image}: used by {}", users.join(", ")));
+        }
+    }
+    Ok(())
 }

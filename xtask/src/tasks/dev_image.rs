@@ -5,26 +5,23 @@ use std::fs;
 
 use anyhow::{Context, Result};
 
-use super::{Temporary, base_image, image_exists};
+use super::{base_image, image_exists};
 use crate::docker::{self, Build};
-use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, INPUTS_LABEL, Project, random_hex};
+use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, INPUTS_LABEL, Project};
 use crate::runner::Runner;
 
 /// Builds the image; returns the id of what it built, which stays right even when another
 /// checkout retags `todobackend-dev` meanwhile.
 pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     let inputs = project.dev_image_inputs()?;
-    let iidfile = format!("target/{DEV_IMAGE}-{}.iid", random_hex(4)?);
-    let written = Temporary::new(project.root.join(&iidfile));
-    fs::create_dir_all(project.root.join("target")).context("cannot create target/")?;
-    let build = Build::new(DEV_IMAGE, DEV_DOCKERFILE)
-        .label(INPUTS_LABEL, &inputs)
-        .iidfile(&iidfile);
-    base_image::build_on_os(project, runner, "the development image", build)?;
+    let build = Build::new(DEV_IMAGE, DEV_DOCKERFILE).label(INPUTS_LABEL, &inputs);
     if runner.dry_run() {
+        base_image::build_on_os(project, runner, "the development image", build)?;
         return Ok(DEV_IMAGE.into());
     }
-    let id = fs::read_to_string(&written.0).with_context(|| format!("docker build wrote no {iidfile}"))?;
+    let iidfile = runner.scratch("dev.iid")?;
+    base_image::build_on_os(project, runner, "the development image", build.iidfile(iidfile.as_str()))?;
+    let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
     Ok(id.trim().to_string())
 }
 

@@ -3,13 +3,15 @@
 
 use anyhow::Result;
 
-use super::{base_image, image_exists, is_root};
+use super::{base_image, cache, image_exists, is_root};
 use crate::cmd::Cmd;
-use crate::docker::{self, PROJECT_LABEL};
+use crate::docker;
 use crate::project::{
     BASE_IMAGE, CACHE_CONTAINER, DEV_IMAGE, INPUTS_LABEL, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project,
 };
-use crate::runner::{Runner, paint};
+use crate::console::{paint, show};
+use crate::runner::Runner;
+use crate::session;
 
 /// Below this much free space for the engine, images cannot be built.
 const MIN_FREE_GIB: f64 = 2.0;
@@ -19,7 +21,7 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
     let mut blocked = false;
     let mut report = |ok: bool, what: &str| {
         let status = if ok { paint("32", "ok  ") } else { paint("1;31", "FAIL") };
-        println!("{status}  {what}");
+        show!("{status}  {what}");
         blocked |= !ok;
     };
     let runner = match runner {
@@ -29,22 +31,28 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
             return Ok(1);
         }
     };
-    // The client prints its version even when the engine does not answer.
-    let (_, client) = runner.output_text(&docker::client_version())?;
-    report(true, &format!("docker client {}", client.lines().next().unwrap_or("?")));
+    let client = runner.probe(&docker::client_version())?.unwrap_or_default();
+    report(!client.is_empty(), &format!("docker client: {client}"));
 
     let endpoint = runner.probe(&docker::endpoint())?.unwrap_or_default();
+    let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
     let context = runner.probe(&docker::context_name())?.unwrap_or_default();
     let via = match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => "DOCKER_HOST".to_string(),
         _ => format!("docker context `{context}`"),
     };
     match runner.check_engine() {
-        Ok(version) => report(true, &format!("engine {version} at {endpoint} (from {via})")),
+        Ok(version) => report(true, &format!("engine {version}{at} (from {via})")),
         Err(err) => {
-            report(false, &format!("engine at {endpoint} (from {via}): {err:#}"));
+            report(false, &format!("engine{at} (from {via}): {err:#}"));
             return Ok(1);
         }
+    }
+    for run in session::recover(project, &runner, true)? {
+        report(
+            true,
+            &format!("run {run} had ended without cleaning up (its owner is gone): removed what it left"),
+        );
     }
 
     let root_dir = runner.probe(&docker::data_root())?.unwrap_or_default();
@@ -89,19 +97,13 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         ),
     };
     report(true, &dev);
-    match runner.probe(&docker::container_project(CACHE_CONTAINER))? {
-        None => report(
+    match cache::exists(&runner) {
+        Ok(false) => report(
             true,
             &format!("pip cache container `{CACHE_CONTAINER}`: none yet; `cargo xtask cache` or a test run makes it"),
         ),
-        Some(label) if label == PROJECT_LABEL.1 => report(true, &format!("pip cache container `{CACHE_CONTAINER}`")),
-        Some(_) => report(
-            false,
-            &format!(
-                "a container named `{CACHE_CONTAINER}` exists that todobackend did not make: \
-                 remove or rename it (`docker rm {CACHE_CONTAINER}`)"
-            ),
-        ),
+        Ok(true) => report(true, &format!("pip cache container `{CACHE_CONTAINER}`")),
+        Err(err) => report(false, &format!("{err:#}")),
     }
     let ca = match base_image::host_ca_bundle() {
         Some(bundle) => {

@@ -11,6 +11,7 @@ pub mod services;
 pub mod test;
 
 use std::fs;
+use std::io::ErrorKind;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -24,16 +25,54 @@ fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
     Ok(runner.dry_made(image) || runner.probe(&docker::image_id(image))?.is_some())
 }
 
-/// Copies `from` out of `container` to `to` (relative to the root), replacing what an earlier
-/// run left there; whether `docker cp` succeeded.
-fn copy_out_fresh(project: &Project, runner: &Runner, container: &str, from: &str, to: &str) -> Result<bool> {
-    if !runner.dry_run() {
-        let path = project.root.join(to);
-        remove(&path);
-        let parent = path.parent().context("a copy destination without a parent")?;
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {parent}"))?;
+/// Copies what directory `from` holds out of `container` into a scratch directory of the
+/// run's own, for `put_in_place` to move to `to`: `Ok(None)` under --dry-run (printed only),
+/// `Err` naming the cause when docker could not copy it.
+fn copy_out_staged(
+    runner: &Runner,
+    container: &str,
+    from: &str,
+    to: &str,
+) -> Result<Result<Option<Utf8PathBuf>, String>> {
+    if runner.dry_run() {
+        runner.status(&docker::copy_out(container, from, to))?;
+        return Ok(Ok(None));
     }
-    Ok(runner.status(&docker::copy_out(container, from, to))? == 0)
+    let staged = runner.scratch(to.rsplit('/').next().unwrap_or(to))?;
+    fs::create_dir_all(&staged).with_context(|| format!("cannot create {staged}"))?;
+    // `DIR/.` into an existing directory: the same on every engine, volumes included.
+    if runner.status(&docker::copy_out(container, &format!("{from}/."), staged.as_str()))? != 0 {
+        return Ok(Err(format!(
+            "cannot copy {from} out of the container {container}: see docker's message above"
+        )));
+    }
+    Ok(Ok(Some(staged)))
+}
+
+/// Puts the directory `staged` in place of `to` (relative to the root) whole, by renames:
+/// concurrent runs each leave a complete set, never a mix. `Err` names the host's problem.
+fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str) -> Result<Result<(), String>> {
+    let dest = project.root.join(to);
+    if let Some(parent) = dest.parent() {
+        if let Err(err) = fs::create_dir_all(parent) {
+            return Ok(Err(format!("cannot create {parent}: {err}")));
+        }
+    }
+    for attempt in 0..5 {
+        let replaced = runner.scratch(&format!("replaced-{attempt}"))?;
+        match fs::rename(&dest, &replaced) {
+            Ok(()) => {}
+            Err(err) if err.kind() == ErrorKind::NotFound => {}
+            Err(err) => return Ok(Err(format!("cannot replace {dest}: {err}"))),
+        }
+        match fs::rename(staged, &dest) {
+            Ok(()) => return Ok(Ok(())),
+            // Another run put its own there in between: replace that one.
+            Err(err) if matches!(err.kind(), ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists) => {}
+            Err(err) => return Ok(Err(format!("cannot move the new files to {dest}: {err}"))),
+        }
+    }
+    Ok(Err(format!("cannot put the new files in {dest}: other runs keep replacing it")))
 }
 
 fn is_root(runner: &Runner) -> Result<bool> {

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use super::{base_image, image_exists};
+use crate::console::say;
 use crate::config::Service;
 use crate::docker::{self, Build, Run};
-use crate::project::{Project, RunName, random_hex};
-use crate::runner::Runner;
+use crate::project::{Project, random_hex};
+use crate::runner::{READ, Runner};
 use crate::signals;
 
 /// What the test container needs to reach a started service.
@@ -19,14 +20,17 @@ pub struct Started {
 }
 
 /// Starts `service` as `name` on the run's network and waits until it is ready.
-pub fn start(project: &Project, runner: &Runner, run: &RunName, name: &str, service: &Service) -> Result<Started> {
+pub fn start(project: &Project, runner: &Runner, name: &str, service: &Service) -> Result<Started> {
     ensure_image(project, runner, service)?;
+    let run = runner.run_name();
     let container = run.container(name);
-    let secrets = service
-        .secrets
-        .iter()
-        .map(|key| Ok((key.clone(), random_hex(16)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let fresh = |keys: &[String]| {
+        keys.iter()
+            .map(|key| Ok((key.clone(), random_hex(16)?)))
+            .collect::<Result<Vec<_>>>()
+    };
+    let secrets = fresh(&service.secrets)?;
+    let own_secrets = fresh(&service.service_secrets)?;
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
     runner.step(&format!("Starting {name} ({}) as {container}", service.image));
@@ -38,7 +42,7 @@ pub fn start(project: &Project, runner: &Runner, run: &RunName, name: &str, serv
     for (key, value) in &env {
         start = start.env(key, value);
     }
-    for (key, value) in &secrets {
+    for (key, value) in secrets.iter().chain(&own_secrets) {
         start = start.secret(key, value);
     }
     let started = Instant::now();
@@ -65,39 +69,44 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
 
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
 /// lines when it exits or `timeout` passes first, counted from `started`: its `docker run`.
+/// A probe that hangs is cut off when the time is up.
 fn wait_until_ready(runner: &Runner, container: &str, ready: &str, started: Instant, timeout: Duration) -> Result<()> {
     runner.step(&format!(
         "Waiting for {container} to accept queries (at most {} s)",
         timeout.as_secs()
     ));
     let probe = docker::exec_sh(container, ready);
-    eprintln!("$ {probe}");
+    say!("$ {probe}");
     if runner.dry_run() {
         return Ok(());
     }
+    let deadline = started + timeout;
     let mut next_report = Duration::from_secs(5);
     loop {
-        if runner.probe(&probe)?.is_some() {
-            eprintln!("   ready {:.2} s after `docker run`", started.elapsed().as_secs_f64());
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !left.is_zero() && runner.read(&probe, left)?.ok() {
+            say!("   ready {:.2} s after `docker run`", started.elapsed().as_secs_f64());
             return Ok(());
         }
-        signals::check()?;
-        let why = if runner.probe(&docker::container_running(container))?.as_deref() != Some("true") {
-            "exited before it was ready".to_string()
-        } else if started.elapsed() >= timeout {
+        let why = if Instant::now() >= deadline {
             format!("was not ready after {} s", timeout.as_secs())
+        } else if runner.probe(&docker::container_running(container))?.as_deref() != Some("true") {
+            "exited before it was ready".to_string()
         } else {
             if started.elapsed() >= next_report {
-                eprintln!("   still waiting ({} s)", next_report.as_secs());
+                say!("   still waiting ({} s)", next_report.as_secs());
                 next_report += Duration::from_secs(5);
             }
             std::thread::sleep(Duration::from_millis(100));
+            signals::check()?;
             continue;
         };
-        let (_, log) = runner.output_text(&docker::logs_tail(container, 20))?;
+        let log = runner.read(&docker::logs_tail(container, 20), READ)?;
         bail!(
-            "the service container {container} {why}: `{ready}` never succeeded. Its last log lines:\n{log}\n\
-             Check the service's image and settings in [workspace.metadata.todobackend.services] of Cargo.toml"
+            "the service container {container} {why}: `{ready}` never succeeded. Its last log lines:\n{}{}\n\
+             Check the service's image and settings in [workspace.metadata.todobackend.services] of Cargo.toml",
+            log.stdout,
+            log.stderr
         );
     }
 }

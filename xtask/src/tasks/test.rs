@@ -1,26 +1,33 @@
 //! The suite in a throw-away container, with the services its settings need on a private
 //! network of the run's own; the reports are copied out to `target/reports/`.
 
-use anyhow::Result;
+use std::fs;
 
-use super::{cache, copy_out_fresh, dev_image, services};
+use anyhow::{Result, bail};
+
+use super::{cache, copy_out_staged, dev_image, put_in_place, services};
+use crate::console::say;
 use crate::docker::{self, Run};
 use crate::project::{CACHE_CONTAINER, Project, REPORTS_DIR, RunName};
 use crate::runner::Runner;
+use crate::session;
 
 /// Where the image's `run-tests.sh` writes junit.xml and coverage.xml.
 const CONTAINER_REPORTS: &str = "/reports";
 /// Where the image keeps the application's source.
 const APPLICATION: &str = "/application";
+/// What `run-tests.sh` leaves in CONTAINER_REPORTS.
+const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 
 /// Runs the suite; the result is the suite's exit code.
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
-    let run = project.run_name()?;
+    session::recover(project, runner, false)?;
+    let run = runner.run_name();
     let mount = mounts_source(runner, baked)?;
     let image = dev_image::for_run(project, runner, mount)?;
     cache::ensure(project, runner)?;
 
-    let mut container = test_container(&image, &run, settings, args);
+    let mut container = test_container(&image, run, settings, args);
     if mount {
         container = container.volume(&format!("{}/src:{APPLICATION}", project.root));
     }
@@ -34,7 +41,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
         container = container.network(&run.name, None);
     }
     for (name, service) in needs {
-        let started = services::start(project, runner, &run, name, service)?;
+        let started = services::start(project, runner, name, service)?;
         for (key, value) in &started.env {
             container = container.env(key, value);
         }
@@ -47,9 +54,15 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     let name = run.container("test");
     runner.make(&docker::create(container), docker::remove_container(&name))?;
     let code = runner.status(&docker::start_attached(&name))?;
-    copy_reports(project, runner, &name)?;
     if code != 0 {
         runner.step(&format!("The test run failed with exit code {code}"));
+    }
+    match reports(project, runner, &name)? {
+        Ok(()) => runner.step(&format!("Reports (junit.xml, coverage.xml) are in {REPORTS_DIR}/")),
+        Err(problem) if code == 0 && std::env::var("CI").as_deref() == Ok("true") => {
+            bail!("{problem}\nUnder CI=true a run without its reports fails: CI would archive nothing.")
+        }
+        Err(problem) => say!("warning: {problem}"),
     }
     Ok(code)
 }
@@ -74,14 +87,30 @@ fn test_container(image: &str, run: &RunName, settings: &str, args: &[String]) -
         .command(args)
 }
 
-/// Replaces `target/reports/` with the run's JUnit and coverage XML, for CI to archive.
-fn copy_reports(project: &Project, runner: &Runner, container: &str) -> Result<()> {
-    if copy_out_fresh(project, runner, container, CONTAINER_REPORTS, REPORTS_DIR)? {
-        runner.step(&format!("Reports (junit.xml, coverage.xml) are in {REPORTS_DIR}/"));
-    } else {
-        eprintln!("warning: the test container left no reports in {CONTAINER_REPORTS}");
+/// Puts the run's JUnit and coverage XML in `target/reports/`, whole: what was there before
+/// goes, so no report of an earlier run is taken for this one's. `Err` names what is missing
+/// and why.
+fn reports(project: &Project, runner: &Runner, container: &str) -> Result<Result<(), String>> {
+    let staged = match copy_out_staged(runner, container, CONTAINER_REPORTS, REPORTS_DIR)? {
+        Ok(Some(staged)) => staged,
+        Ok(None) => return Ok(Ok(())),
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let missing: Vec<&str> = REPORTS
+        .into_iter()
+        .filter(|report| fs::metadata(staged.join(report)).map_or(true, |meta| meta.len() == 0))
+        .collect();
+    if let Err(problem) = put_in_place(project, runner, &staged, REPORTS_DIR)? {
+        return Ok(Err(problem));
     }
-    Ok(())
+    if !missing.is_empty() {
+        return Ok(Err(format!(
+            "{REPORTS_DIR}/ lacks {}: the test container {container} wrote it empty or not at all \
+             (stopped before the suite finished, or the report step failed: see its output above)",
+            missing.join(" and ")
+        )));
+    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]

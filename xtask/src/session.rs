@@ -1,0 +1,208 @@
+//! A run's life beyond its process, so that nothing is left behind however it ends.
+//!
+//! Before its first change, a run makes `target/xtask/runs/<run>/` (for its scratch files)
+//! holding a `lock` it keeps shared-locked while it lives, and starts a watchdog: the xtask
+//! itself (`__watchdog`) in a process group of its own, reading a pipe from the run. A run
+//! that ends well removes what it made, its directory, and then says `done`. When the pipe
+//! closes without `done` (SIGKILL, a panic, anything), the watchdog stops the run's docker
+//! clients (they run in its group) and removes the run's containers and network by label.
+//! Where even the watchdog died (the host went down), the lock is free: the next `test`,
+//! `doctor` or `clean` in the checkout finds the run, says so, and removes what it left.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::docker::{self, CHECKOUT_LABEL, Kind, RUN_LABEL};
+use crate::project::{Project, STAGED_CA_DIR};
+use crate::runner::Runner;
+use crate::signals;
+
+/// Where each run keeps its directory, relative to the root.
+pub const RUNS_DIR: &str = "target/xtask/runs";
+/// What a run that cleaned up after itself tells its watchdog.
+const DONE: &str = "done";
+/// How long the watchdog keeps looking after a run died: an engine may still finish making
+/// what a killed client asked for.
+const SETTLE: Duration = Duration::from_secs(3);
+
+pub struct Session {
+    pub dir: Utf8PathBuf,
+    /// The watchdog's process group, which the run's docker clients join.
+    pub group: u32,
+    _lock: File,
+    watchdog: ChildStdin,
+}
+
+impl Session {
+    pub fn start(root: &Utf8Path, run: &str) -> Result<Session> {
+        let runs = root.join(RUNS_DIR);
+        let dir = runs.join(run);
+        // Made under a name recovery ignores, and renamed once locked: a run is never seen
+        // without its lock held.
+        let pending = runs.join(format!(".{run}"));
+        fs::create_dir_all(&pending).with_context(|| format!("cannot create {pending}"))?;
+        let lock = File::create(pending.join("lock")).with_context(|| format!("cannot create {pending}/lock"))?;
+        lock.lock_shared().with_context(|| format!("cannot lock {pending}/lock"))?;
+        fs::rename(&pending, &dir).with_context(|| format!("cannot rename {pending} to {dir}"))?;
+
+        let exe = std::env::current_exe().context("cannot find the xtask's own executable")?;
+        let mut watchdog = Command::new(exe)
+            .args(["__watchdog", run])
+            .env("CARGO_MANIFEST_DIR", root.join("xtask"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("cannot start the run's watchdog")?;
+        Ok(Session {
+            dir,
+            group: watchdog.id(),
+            _lock: lock,
+            watchdog: watchdog.stdin.take().context("the watchdog has no stdin")?,
+        })
+    }
+
+    /// The run removed all it made: its directory goes, and the watchdog with nothing to do.
+    pub fn finish(mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = writeln!(self.watchdog, "{DONE}");
+    }
+}
+
+/// The watchdog of run `run`: waits for the run to end, and removes what it left if it
+/// died without saying `done`.
+pub fn watch(project: &Project, run: &str) -> Result<u8> {
+    signals::ignore_all();
+    let dir = project.root.join(RUNS_DIR).join(run);
+    // Held too, so recovery never takes a run whose watchdog is still at work for dead.
+    let _lock = File::open(dir.join("lock")).and_then(|lock| lock.lock_shared().map(|()| lock));
+    let mut said = String::new();
+    let _ = std::io::stdin().read_to_string(&mut said);
+    if said.trim() == DONE {
+        return Ok(0);
+    }
+    // The docker clients the run left running (a build, an attached test container) go
+    // first, so they make nothing more.
+    signals::kill_group(std::process::id(), signals::SIGTERM);
+    let runner = Runner::for_watchdog(project)?;
+    let started = Instant::now();
+    let mut last_found = started;
+    while last_found.elapsed() < SETTLE && started.elapsed() < SETTLE * 3 {
+        if remove_run(&runner, run)? {
+            last_found = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let others = live_runs(&project.root);
+    remove_files(&project.root, run, others.iter().all(|other| other == run));
+    Ok(0)
+}
+
+/// Runs of this checkout whose owner is gone, found in `target/xtask/runs/` and (with
+/// `engine`) by the checkout label on the engine: says so and removes what each left.
+pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<String>> {
+    let live = live_runs(&project.root);
+    let mut dead: BTreeSet<String> = run_dirs(&project.root)
+        .into_iter()
+        .filter(|run| !live.contains(run))
+        .collect();
+    if engine {
+        let label = format!("{CHECKOUT_LABEL}={}", project.root);
+        for kind in [Kind::Container, Kind::Network] {
+            let runs = runner.probe(&docker::list_label_values(kind, &label, RUN_LABEL))?;
+            dead.extend(
+                runs.unwrap_or_default()
+                    .lines()
+                    .filter(|run| !run.is_empty() && !live.iter().any(|live| live == run))
+                    .map(String::from),
+            );
+        }
+    }
+    for run in &dead {
+        runner.step(&format!(
+            "Run {run} ended without cleaning up after itself (its owner is gone): removing what it left"
+        ));
+        remove_run(runner, run)?;
+        if !runner.dry_run() {
+            remove_files(&project.root, run, live.is_empty());
+        }
+    }
+    Ok(dead.into_iter().collect())
+}
+
+/// Removes the run's containers (with their anonymous volumes), then its network; whether
+/// there was anything to remove.
+fn remove_run(runner: &Runner, run: &str) -> Result<bool> {
+    let label = format!("{RUN_LABEL}={run}");
+    let mut found = false;
+    for kind in [Kind::Container, Kind::Network] {
+        let names: Vec<String> = runner
+            .probe(&docker::list_labelled(kind, &label))?
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if !names.is_empty() {
+            found = true;
+            // Another reaper may have been quicker: what is gone is fine.
+            if runner.status(&docker::remove_all(kind, &names))? != 0 {
+                crate::console::say!("warning: could not remove all of {}", names.join(", "));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The run's directory, and, when no other run of the checkout is alive, the CA bundle a
+/// build stages in the build context.
+fn remove_files(root: &Utf8Path, run: &str, alone: bool) {
+    let _ = fs::remove_dir_all(root.join(RUNS_DIR).join(run));
+    if alone {
+        remove_staged_ca(root);
+    }
+}
+
+/// The host CA bundles staged for builds, left by a run that died during one.
+pub fn remove_staged_ca(root: &Utf8Path) {
+    let Ok(entries) = root.join(STAGED_CA_DIR).read_dir_utf8() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.path().extension() == Some("crt") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The runs of the checkout whose lock is held: alive, or being cleaned up by their watchdog.
+pub fn live_runs(root: &Utf8Path) -> Vec<String> {
+    run_dirs(root)
+        .into_iter()
+        .filter(|run| {
+            let lock = File::open(root.join(RUNS_DIR).join(run).join("lock"));
+            lock.is_ok_and(|lock| lock.try_lock().is_err())
+        })
+        .collect()
+}
+
+/// The runs with a directory in `target/xtask/runs/`, alive or not.
+fn run_dirs(root: &Utf8Path) -> Vec<String> {
+    let Ok(entries) = root.join(RUNS_DIR).read_dir_utf8() else {
+        return Vec::new();
+    };
+    let mut runs: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    runs.sort();
+    runs
+}
