@@ -4,33 +4,44 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
-    pub program: &'static str,
+    pub program: String,
     pub args: Vec<String>,
+    /// Environment given to the process, printed before it.
+    pub env: Vec<(String, String)>,
     /// Environment given to the process only: printed masked, never on its command line.
     pub secrets: Vec<(String, String)>,
 }
 
 impl Cmd {
-    pub fn new<I, S>(program: &'static str, args: I) -> Cmd
+    pub fn new<I, S>(program: impl Into<String>, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         Cmd {
-            program,
+            program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
             secrets: Vec::new(),
         }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Cmd {
+        self.env.push((key.into(), value.into()));
+        self
     }
 }
 
 /// The command as a POSIX shell line that can be copied and pasted; secrets show as `***`.
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (key, value) in &self.env {
+            write!(f, "{key}={} ", quote(value))?;
+        }
         for (key, _) in &self.secrets {
             write!(f, "{key}=*** ")?;
         }
-        f.write_str(self.program)?;
+        f.write_str(&quote(&self.program))?;
         for arg in &self.args {
             write!(f, " {}", quote(arg))?;
         }

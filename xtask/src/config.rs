@@ -10,6 +10,8 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The prefix of what the checkout makes on an engine (default `todobackend`).
+    pub name: Option<String>,
     #[serde(default)]
     pub settings: BTreeMap<String, Settings>,
     #[serde(default)]
@@ -78,6 +80,12 @@ impl Config {
             .and_then(|workspace| workspace.metadata)
             .and_then(|metadata| metadata.todobackend)
             .unwrap_or_default();
+        if let Some(name) = &config.name {
+            let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+            if name.is_empty() || !name.chars().all(valid) || name.starts_with('-') {
+                bail!("name = {name:?}: use lower-case letters, digits and dashes (it prefixes image names)");
+            }
+        }
         for (name, service) in &config.services {
             if service.ready_timeout_secs == 0 {
                 bail!("service `{name}`: ready_timeout_secs must be 1 or more (seconds to wait for `ready`)");

@@ -10,15 +10,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::config::Config;
 
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
-/// The OS image built from Debian packages where no registry answers.
-pub const OS_IMAGE_FROM_PACKAGES: &str = "todobackend-os:bookworm";
-pub const BASE_IMAGE: &str = "todobackend-base";
-pub const DEV_IMAGE: &str = "todobackend-dev";
 pub const BASE_DOCKERFILE: &str = "docker/base/Dockerfile";
 pub const DEV_DOCKERFILE: &str = "docker/dev/Dockerfile";
-/// The lab's volume container, and the named volume that holds its data.
-pub const CACHE_CONTAINER: &str = "cache";
-pub const CACHE_VOLUME: &str = "todobackend-cache";
 /// Where builds find the host's CA bundle in the build context.
 pub const STAGED_CA_DIR: &str = "docker/base/host-ca";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
@@ -43,7 +36,42 @@ pub const INPUTS_LABEL: &str = "todobackend.inputs";
 pub struct Project {
     pub root: Utf8PathBuf,
     pub config: Config,
+    pub names: Names,
 }
+
+/// What the project's images, cache and runs are called on an engine, all from one prefix:
+/// `todobackend`, or Cargo.toml's `[workspace.metadata.todobackend] name`, which gives a
+/// checkout a set of its own (the bench's copy has one).
+pub struct Names {
+    pub prefix: String,
+    /// The OS image built from Debian packages where no registry answers.
+    pub os_image: String,
+    pub base_image: String,
+    pub dev_image: String,
+    /// The lab's volume container, and the named volume that holds its data.
+    pub cache_container: String,
+    pub cache_volume: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str) -> Names {
+        Names {
+            os_image: format!("{prefix}-os:bookworm"),
+            base_image: format!("{prefix}-base"),
+            dev_image: format!("{prefix}-dev"),
+            // The lab's own name, in the project's own set.
+            cache_container: if prefix == DEFAULT_NAME {
+                "cache".into()
+            } else {
+                format!("{prefix}-cache")
+            },
+            cache_volume: format!("{prefix}-cache"),
+            prefix: prefix.into(),
+        }
+    }
+}
+
+pub const DEFAULT_NAME: &str = "todobackend";
 
 impl Project {
     /// The workspace root is the parent of the xtask package, whatever the current directory.
@@ -61,9 +89,11 @@ impl Project {
             bail!("{root} is not a todobackend checkout: {DEV_DOCKERFILE} is missing");
         }
         let config = Config::load(&root.join("Cargo.toml"))?;
+        let names = Names::new(config.name.as_deref().unwrap_or(DEFAULT_NAME));
         let project = Project {
             root: root.to_owned(),
             config,
+            names,
         };
         // A misspelt table would otherwise declare services no run ever starts.
         let names = project.settings_names()?;
@@ -78,7 +108,7 @@ impl Project {
     }
 
     /// A name for what one run makes on the engine, unique per run, as compose project
-    /// names are: `todobackend-<checkout directory>-<random>`. Labels tell the checkout too.
+    /// names are: `<prefix>-<checkout directory>-<random>`. Labels tell the checkout too.
     pub fn run_name(&self) -> Result<RunName> {
         let dir: String = self
             .root
@@ -93,7 +123,7 @@ impl Project {
                 }
             })
             .collect();
-        let name = format!("todobackend-{dir}-{}", random_hex(3)?);
+        let name = format!("{}-{dir}-{}", self.names.prefix, random_hex(3)?);
         let labels = vec![
             ("todobackend.checkout".to_string(), self.root.to_string()),
             ("todobackend.run".to_string(), name.clone()),

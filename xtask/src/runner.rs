@@ -341,7 +341,7 @@ impl Runner {
             cmd.program.as_ref()
         };
         let mut command: Command = self.sh.cmd(program).args(&cmd.args).into();
-        command.envs(cmd.secrets.iter().map(|(key, value)| (key, value)));
+        command.envs(cmd.env.iter().chain(&cmd.secrets).map(|(key, value)| (key, value)));
         // Out of the terminal's process group: Ctrl-C is the xtask's to handle. Into the
         // watchdog's, when there is one, so it can stop what a dead run left running.
         let group = self.session.borrow().as_ref().map_or(0, |session| session.group);

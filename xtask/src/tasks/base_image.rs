@@ -10,7 +10,7 @@ use super::{Temporary, image_exists, is_root};
 use crate::console::say;
 use crate::cmd::Cmd;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
-use crate::project::{STAGED_CA_DIR, BASE_DOCKERFILE, BASE_IMAGE, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project};
+use crate::project::{STAGED_CA_DIR, BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 
 /// Files laid over the debootstrapped tree.
@@ -21,47 +21,48 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
         project,
         runner,
         "the base image",
-        Build::new(BASE_IMAGE, BASE_DOCKERFILE),
+        Build::new(&project.names.base_image, BASE_DOCKERFILE),
     )
 }
 
 /// Builds `build` as OS_IMAGE's child (the OS image made first if missing), with the host's
 /// CA bundle in the build context for as long as it takes.
 pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
-    let os_image = os_image(runner)?;
+    let os_image = os_image(project, runner)?;
     runner.step(&format!("Building {what} {} on {os_image}", build.tag));
     let _ca = stage_host_ca(project)?;
     let build = build
-        .build_arg("OS_IMAGE", os_image)
+        .build_arg("OS_IMAGE", &os_image)
         .label(BUILT_IN_LABEL, project.root.as_str());
     runner.run(&build.into())
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.
-pub(super) fn os_image(runner: &Runner) -> Result<&'static str> {
-    for image in [OS_IMAGE_FROM_REGISTRY, OS_IMAGE_FROM_PACKAGES] {
+pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<String> {
+    let from_packages = &project.names.os_image;
+    for image in [OS_IMAGE_FROM_REGISTRY, from_packages] {
         if image_exists(runner, image)? {
-            return Ok(image);
+            return Ok(image.to_string());
         }
     }
     runner.step(&format!("Pulling the OS image {OS_IMAGE_FROM_REGISTRY}"));
     if runner.status(&docker::pull(OS_IMAGE_FROM_REGISTRY))? == 0 {
-        return Ok(OS_IMAGE_FROM_REGISTRY);
+        return Ok(OS_IMAGE_FROM_REGISTRY.to_string());
     }
     runner.step(&format!(
-        "No registry answered: building the OS image {OS_IMAGE_FROM_PACKAGES} from Debian packages"
+        "No registry answered: building the OS image {from_packages} from Debian packages"
     ));
-    build_os_image(runner).with_context(|| {
+    build_os_image(runner, from_packages).with_context(|| {
         format!(
             "cannot build the OS image from Debian packages: that needs root and `debootstrap` \
              (`sudo apt-get install debootstrap`). Or make {OS_IMAGE_FROM_REGISTRY} available to the engine \
              (`docker pull`, or `docker load` of a saved image), then run this again"
         )
     })?;
-    Ok(OS_IMAGE_FROM_PACKAGES)
+    Ok(from_packages.clone())
 }
 
-fn build_os_image(runner: &Runner) -> Result<()> {
+fn build_os_image(runner: &Runner, tag: &str) -> Result<()> {
     install_debootstrap(runner)?;
     // In the run's own directory: removed with it, even when the run is killed.
     let workdir = if runner.dry_run() {
@@ -83,7 +84,7 @@ fn build_os_image(runner: &Runner) -> Result<()> {
         "--exclude=./var/lib/apt/lists/*",
     ];
     runner.run(&Cmd::new("tar", tar.into_iter().chain(["-cf", &tarball, "."])))?;
-    runner.run(&docker::import(&tarball, OS_IMAGE_FROM_PACKAGES))
+    runner.run(&docker::import(&tarball, tag))
 }
 
 /// A fresh Debian-like machine lacks debootstrap; as root, install it the way a user would.

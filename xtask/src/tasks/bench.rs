@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: the lab's own flow and the product's, side by side in one run, over
 //! several rounds. The lab's flow is a fixture (xtask/bench/lab/): its Dockerfiles and test.sh
 //! as the first slice had them, built under names of their own, so improving the product
-//! never moves the baseline.
+//! never moves the baseline. Both flows work on a copy of the checkout (`target/bench/`)
+//! under names of its own (`todobackend-bench-*`): the bench edits sources and removes images
+//! and caches, and none of them is the user's.
 
 use std::fs;
 use std::time::{Duration, Instant};
@@ -13,17 +15,22 @@ use super::{Temporary, base_image};
 use crate::console::{say, show};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build, Run};
-use crate::project::{BASE_IMAGE, CACHE_CONTAINER, CACHE_VOLUME, DEV_IMAGE, Project};
+use crate::project::{Project};
 use crate::runner::Runner;
 
 const FIXTURE: &str = "xtask/bench/lab";
-/// The lab's build context: its files laid out as the lab had them, with this checkout's src/.
+/// The copy of the checkout both flows work on, and the prefix of what it makes.
+const COPY: &str = "target/bench/checkout";
+const COPY_NAME: &str = "todobackend-bench";
+/// What a checkout holds for the xtask to work on.
+const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src"];
+/// The lab's build context, in the copy: its files laid out as the lab had them, with src/.
 const LAB_CONTEXT: &str = "target/bench-lab";
 const LAB_BASE: &str = "todobackend-bench-lab-base";
 const LAB_DEV: &str = "todobackend-bench-lab-dev";
 /// The lab's volume container, and its volume.
 const LAB_CACHE: &str = "todobackend-bench-lab-cache";
-/// The file a round edits (a comment appended), in both flows; restored at the end.
+/// The file a round edits (a comment appended), in both flows' copies.
 const EDITED: &str = "src/todo/__init__.py";
 const FLOOR: &str = "todobackend-bench-floor";
 /// Where the xtask is built from nothing, to time that.
@@ -76,28 +83,51 @@ struct Results {
 }
 
 pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
-    let os_image = base_image::os_image(runner)?;
-    let context = Temporary::new(project.root.join(LAB_CONTEXT));
-    lay_out_lab_context(project, &context.0)?;
-    let edited = project.root.join(EDITED);
-    let original = fs::read_to_string(&edited).with_context(|| format!("cannot read {edited}"))?;
-    let _restore = Restore(edited.as_std_path().to_owned(), original);
+    let copy = Temporary::new(project.root.join(COPY));
+    copy_checkout(project, &copy.0)?;
+    let copy = Project::at(&copy.0)?;
+    let os_image = base_image::os_image(&copy, runner)?;
+    let context = copy.root.join(LAB_CONTEXT);
+    lay_out_lab_context(project, &copy.root, &context)?;
     let bench = Bench {
         runner,
-        root: &project.root,
+        copy: &copy,
         os_image,
+        xtask: std::env::current_exe().context("cannot find the xtask's own executable")?,
     };
     let mut results = Results::default();
     let outcome = bench
         .rounds(rounds, &mut results)
-        .and_then(|()| bench.xtask_itself(rounds, &mut results));
-    bench.remove_lab();
-    let _ = bench.quiet(&docker::remove_container(FLOOR));
+        .and_then(|()| bench.xtask_itself(project, rounds, &mut results));
+    bench.remove_all();
     outcome?;
     if !runner.dry_run() {
         report(rounds, &results);
     }
     Ok(())
+}
+
+/// The checkout as the xtask sees it, under the bench's names: its own images (the database's
+/// too) and cache.
+fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
+    fs::create_dir_all(copy.join("xtask")).with_context(|| format!("cannot create {copy}"))?;
+    for item in CHECKOUT {
+        let status = std::process::Command::new("cp")
+            .args(["-R", project.root.join(item).as_str(), copy.as_str()])
+            .status()
+            .context("cannot run cp")?;
+        if !status.success() {
+            bail!("cannot copy {item} into {copy}");
+        }
+    }
+    let manifest = copy.join("Cargo.toml");
+    let mut text = fs::read_to_string(&manifest).with_context(|| format!("cannot read {manifest}"))?;
+    for service in project.config.services.values().filter(|service| service.dockerfile.is_some()) {
+        let image = &service.image;
+        text = text.replace(&format!("image = \"{image}\""), &format!("image = \"{COPY_NAME}-{image}\""));
+    }
+    text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
+    fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))
 }
 
 fn report(rounds: usize, results: &Results) {
@@ -169,8 +199,10 @@ fn report(rounds: usize, results: &Results) {
 
 struct Bench<'a> {
     runner: &'a Runner,
-    root: &'a Utf8Path,
-    os_image: &'static str,
+    /// The copy of the checkout, under the bench's names.
+    copy: &'a Project,
+    os_image: String,
+    xtask: std::path::PathBuf,
 }
 
 impl Bench<'_> {
@@ -229,14 +261,14 @@ impl Bench<'_> {
     }
 
     /// How quickly the xtask answers, and builds from nothing (in a scratch target dir).
-    fn xtask_itself(&self, rounds: usize, results: &mut Results) -> Result<()> {
+    fn xtask_itself(&self, project: &Project, rounds: usize, results: &mut Results) -> Result<()> {
         self.runner
             .step("The xtask itself: --help, and a build from a clean target");
         for _ in 0..rounds {
             let help = self.time(|| self.xtask(&["--help"]).map(drop))?;
             results.help.0.push(help);
         }
-        let scratch = Temporary::new(self.root.join(SCRATCH_TARGET));
+        let scratch = Temporary::new(project.root.join(SCRATCH_TARGET));
         let build = Cmd::new(
             "cargo",
             [
@@ -264,8 +296,11 @@ impl Bench<'_> {
         self.runner.quiet(cmd)
     }
 
+    /// `cargo xtask ARGS` in the copy: this very executable, told where the copy is.
     fn xtask(&self, args: &[&str]) -> Result<String> {
-        self.quiet(&Cmd::new("cargo", ["xtask"].iter().chain(args).copied()))
+        let manifest_dir = self.copy.root.join("xtask");
+        let xtask = self.xtask.to_string_lossy();
+        self.quiet(&Cmd::new(xtask, args.iter().copied()).env("CARGO_MANIFEST_DIR", manifest_dir.as_str()))
     }
 
     /// A first run from nothing but the OS image, of the lab's flow or of `cargo xtask test`.
@@ -278,9 +313,10 @@ impl Bench<'_> {
     }
 
     fn lab_cold(&self) -> Result<()> {
-        let base = Build::new(LAB_BASE, &format!("{LAB_CONTEXT}/docker/base/Dockerfile"))
-            .context(LAB_CONTEXT)
-            .build_arg("OS_IMAGE", self.os_image);
+        let context = self.copy.root.join(LAB_CONTEXT);
+        let base = Build::new(LAB_BASE, &format!("{context}/docker/base/Dockerfile"))
+            .context(context.as_str())
+            .build_arg("OS_IMAGE", &self.os_image);
         self.quiet(&base.into())?;
         self.lab_build()?;
         let cache = Run::new(LAB_DEV)
@@ -297,7 +333,8 @@ impl Bench<'_> {
     }
 
     fn lab_build(&self) -> Result<()> {
-        let dev = Build::new(LAB_DEV, &format!("{LAB_CONTEXT}/docker/dev/Dockerfile")).context(LAB_CONTEXT);
+        let context = self.copy.root.join(LAB_CONTEXT);
+        let dev = Build::new(LAB_DEV, &format!("{context}/docker/dev/Dockerfile")).context(context.as_str());
         self.quiet(&dev.into()).map(drop)
     }
 
@@ -312,7 +349,7 @@ impl Bench<'_> {
         if self.runner.dry_run() {
             return Ok(());
         }
-        for tree in [self.root.to_owned(), self.root.join(LAB_CONTEXT)] {
+        for tree in [self.copy.root.clone(), self.copy.root.join(LAB_CONTEXT)] {
             let path = tree.join(EDITED);
             let mut text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
             text.push_str(&format!("# bench edit {round}.{flow}\n"));
@@ -323,7 +360,7 @@ impl Bench<'_> {
 
     /// The suite alone: `run-tests.sh` in a dev container that is already running.
     fn floor(&self) -> Result<Duration> {
-        let keep_running = Run::new(DEV_IMAGE)
+        let keep_running = Run::new(&self.copy.names.dev_image)
             .detach()
             .name(FLOOR)
             .entrypoint("sleep")
@@ -338,15 +375,34 @@ impl Bench<'_> {
     /// Every image either flow builds, and both caches: what "cold" starts from.
     fn remove_images(&self) -> Result<()> {
         self.remove_lab();
-        let _ = self.quiet(&docker::remove_container(CACHE_CONTAINER));
-        let _ = self.quiet(&docker::remove_volume(CACHE_VOLUME));
-        let images = [DEV_IMAGE, BASE_IMAGE].map(String::from);
+        let names = &self.copy.names;
+        let _ = self.quiet(&docker::remove_container(&names.cache_container));
+        let _ = self.quiet(&docker::remove_volume(&names.cache_volume));
+        let images = [names.dev_image.clone(), names.base_image.clone()];
         let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
-        let _ = self.quiet(&Cmd::new(
-            "docker",
-            ["image", "prune", "--force", "--filter", "label=application=todobackend"],
-        ));
+        self.remove_dangling();
         Ok(())
+    }
+
+    /// The images the copy's builds left without a tag.
+    fn remove_dangling(&self) {
+        let label = format!("{}={}", docker::BUILT_IN_LABEL, self.copy.root);
+        if let Ok(Some(ids)) = self.runner.probe(&docker::dangling_images(&label)) {
+            let ids: Vec<String> = ids.lines().map(String::from).collect();
+            if !ids.is_empty() {
+                let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &ids));
+            }
+        }
+    }
+
+    /// Everything the bench made: the lab's images, the copy's images, cache and runs.
+    fn remove_all(&self) {
+        let _ = self.quiet(&docker::remove_container(FLOOR));
+        let _ = self.remove_images();
+        let names = &self.copy.names;
+        let mut images = vec![names.os_image.clone()];
+        images.extend(self.copy.config.services.values().map(|service| service.image.clone()));
+        let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
     }
 
     fn remove_lab(&self) {
@@ -359,8 +415,8 @@ impl Bench<'_> {
     }
 }
 
-/// The lab's files where its Dockerfiles expect them, and this checkout's application.
-fn lay_out_lab_context(project: &Project, context: &Utf8Path) -> Result<()> {
+/// The lab's files where its Dockerfiles expect them, and the copy's application.
+fn lay_out_lab_context(project: &Project, copy: &Utf8Path, context: &Utf8Path) -> Result<()> {
     let fixture = project.root.join(FIXTURE);
     let files = [
         ("base.Dockerfile", "docker/base/Dockerfile"),
@@ -379,7 +435,7 @@ fn lay_out_lab_context(project: &Project, context: &Utf8Path) -> Result<()> {
             .with_context(|| format!("cannot copy {bundle}"))?;
     }
     let status = std::process::Command::new("cp")
-        .args(["-R", project.root.join("src").as_str(), context.as_str()])
+        .args(["-R", copy.join("src").as_str(), context.as_str()])
         .status()
         .context("cannot run cp")?;
     if !status.success() {
@@ -399,13 +455,4 @@ fn ready_time(out: &str) -> Result<Duration> {
         .parse()
         .context("a ready time that is not a number")?;
     Ok(Duration::from_secs_f64(seconds))
-}
-
-/// Puts a file's text back when dropped.
-struct Restore(std::path::PathBuf, String);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let _ = fs::write(&self.0, &self.1);
-    }
 }

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 
 use super::{cache, copy_out_staged, dev_image, put_in_place};
 use crate::docker::{self, Run};
-use crate::project::{CACHE_CONTAINER, Project, WHEELS_DIR};
+use crate::project::{Project, WHEELS_DIR};
 use crate::runner::Runner;
 
 /// The dev image's PIP_WHEEL_DIR.
@@ -27,7 +27,7 @@ pub fn run(project: &Project, runner: &Runner) -> Result<()> {
     let builder = Run::new(&image)
         .name(&name)
         .labels(&run.labels)
-        .volumes_from(CACHE_CONTAINER)
+        .volumes_from(&project.names.cache_container)
         .command(["pip", "wheel", "."]);
     runner.make(&docker::create(builder), docker::remove_container(&name))?;
     runner.run(&docker::start_attached(&name))?;

@@ -7,15 +7,16 @@ use anyhow::{Result, bail};
 
 use super::dev_image;
 use crate::docker::{self, CACHE_LABEL, Run};
-use crate::project::{CACHE_CONTAINER, CACHE_VOLUME, DEV_IMAGE, Project};
+use crate::project::{Names, Project};
 use crate::runner::Runner;
 
 pub fn create(project: &Project, runner: &Runner, reset: bool) -> Result<()> {
+    let Names { cache_container, cache_volume, .. } = &project.names;
     if reset {
-        remove(runner)?;
-    } else if exists(runner)? {
+        remove(project, runner)?;
+    } else if exists(project, runner)? {
         runner.step(&format!(
-            "The cache container `{CACHE_CONTAINER}` exists (data in volume {CACHE_VOLUME}); `--reset` recreates it"
+            "The cache container `{cache_container}` exists (data in volume {cache_volume}); `--reset` recreates it"
         ));
         return Ok(());
     }
@@ -24,67 +25,70 @@ pub fn create(project: &Project, runner: &Runner, reset: bool) -> Result<()> {
 
 /// Makes the cache container if it is missing, quietly otherwise.
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    if exists(runner)? { Ok(()) } else { make(project, runner) }
+    if exists(project, runner)? { Ok(()) } else { make(project, runner) }
 }
 
-fn labels() -> Vec<(String, String)> {
-    vec![(CACHE_LABEL.into(), CACHE_VOLUME.into())]
+fn labels(project: &Project) -> Vec<(String, String)> {
+    vec![(CACHE_LABEL.into(), project.names.cache_volume.clone())]
 }
 
 fn make(project: &Project, runner: &Runner) -> Result<()> {
+    let Names { cache_container, cache_volume, dev_image, .. } = &project.names;
     dev_image::ensure(project, runner)?;
     runner.step(&format!(
-        "Creating the cache container `{CACHE_CONTAINER}` (data in volume {CACHE_VOLUME})"
+        "Creating the cache container `{cache_container}` (data in volume {cache_volume})"
     ));
-    runner.run(&docker::create_volume(CACHE_VOLUME, &labels()))?;
-    let volume = format!("{CACHE_VOLUME}:/cache");
-    let create = Run::new(DEV_IMAGE)
-        .name(CACHE_CONTAINER)
-        .labels(&labels())
+    runner.run(&docker::create_volume(cache_volume, &labels(project)))?;
+    let volume = format!("{cache_volume}:/cache");
+    let create = Run::new(dev_image)
+        .name(cache_container)
+        .labels(&labels(project))
         .volume(&volume)
         .entrypoint("true");
     match runner.run(&create.into()) {
         // Another run (a second checkout, a parallel CI job) made it first: as good.
-        Err(_) if exists(runner)? => Ok(()),
+        Err(_) if exists(project, runner)? => Ok(()),
         outcome => outcome,
     }
 }
 
 /// Removes the cache container and its volume, unless a container other than `cache` uses
 /// the volume (a run in progress, in this checkout or another): then both stay, and say so.
-pub fn remove(runner: &Runner) -> Result<()> {
+pub fn remove(project: &Project, runner: &Runner) -> Result<()> {
+    let Names { cache_container, cache_volume, .. } = &project.names;
     let users = runner
-        .probe(&docker::containers_where(&format!("volume={CACHE_VOLUME}")))?
+        .probe(&docker::containers_where(&format!("volume={cache_volume}")))?
         .unwrap_or_default();
-    let others: Vec<&str> = users.lines().filter(|name| *name != CACHE_CONTAINER).collect();
+    let others: Vec<&str> = users.lines().filter(|name| *name != cache_container).collect();
     if !others.is_empty() {
         runner.step(&format!(
-            "Kept the pip cache (`{CACHE_CONTAINER}`, volume {CACHE_VOLUME}): in use by {}",
+            "Kept the pip cache (`{cache_container}`, volume {cache_volume}): in use by {}",
             others.join(", ")
         ));
         return Ok(());
     }
-    if exists(runner)? {
-        runner.step(&format!("Removing the cache container `{CACHE_CONTAINER}`"));
-        runner.run(&docker::remove_container(CACHE_CONTAINER))?;
+    if exists(project, runner)? {
+        runner.step(&format!("Removing the cache container `{cache_container}`"));
+        runner.run(&docker::remove_container(cache_container))?;
     }
-    if runner.probe(&docker::volume_name(CACHE_VOLUME))?.is_some() {
-        runner.step(&format!("Removing the cache volume {CACHE_VOLUME}"));
-        runner.run(&docker::remove_volume(CACHE_VOLUME))?;
+    if runner.probe(&docker::volume_name(cache_volume))?.is_some() {
+        runner.step(&format!("Removing the cache volume {cache_volume}"));
+        runner.run(&docker::remove_volume(cache_volume))?;
     }
     Ok(())
 }
 
 /// Whether the project's cache container exists; a container of that name that the
 /// project did not make is left alone, and the user told.
-pub fn exists(runner: &Runner) -> Result<bool> {
-    match runner.probe(&docker::volume_at(CACHE_CONTAINER, "/cache"))? {
+pub fn exists(project: &Project, runner: &Runner) -> Result<bool> {
+    let Names { cache_container, cache_volume, .. } = &project.names;
+    match runner.probe(&docker::volume_at(cache_container, "/cache"))? {
         None => Ok(false),
-        Some(volume) if volume == CACHE_VOLUME => Ok(true),
+        Some(volume) if volume == *cache_volume => Ok(true),
         Some(_) => bail!(
-            "a container named `{CACHE_CONTAINER}` exists that todobackend did not make: its /cache is not the \
-             volume {CACHE_VOLUME} (the lab's hand-made `cache` keeps its data in a host directory): \
-             remove or rename it (`docker rm {CACHE_CONTAINER}`), then run this again"
+            "a container named `{cache_container}` exists that todobackend did not make: its /cache is not the \
+             volume {cache_volume} (the lab's hand-made `cache` keeps its data in a host directory): \
+             remove or rename it (`docker rm {cache_container}`), then run this again"
         ),
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::cache;
 use crate::cmd::Cmd;
 use crate::docker::{self, BUILT_IN_LABEL, Kind};
-use crate::project::{BASE_IMAGE, DEV_IMAGE, OS_IMAGE_FROM_PACKAGES, Project, STAGED_CA_DIR};
+use crate::project::{Project, STAGED_CA_DIR};
 use crate::runner::Runner;
 use crate::session;
 
@@ -30,9 +30,13 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
         ));
     }
     if all {
-        cache::remove(runner)?;
+        cache::remove(project, runner)?;
     } else {
-        runner.step("Kept the pip cache (`cache`, volume todobackend-cache); `cargo xtask clean --all` removes it too");
+        let names = &project.names;
+        runner.step(&format!(
+            "Kept the pip cache (`{}`, volume {}); `cargo xtask clean --all` removes it too",
+            names.cache_container, names.cache_volume
+        ));
     }
     if images {
         remove_shared_images(project, runner)?;
@@ -95,8 +99,9 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
         .services
         .values()
         .filter(|service| service.dockerfile.is_some())
-        .map(|service| service.image.as_str());
-    for image in [OS_IMAGE_FROM_PACKAGES, BASE_IMAGE, DEV_IMAGE].into_iter().chain(services) {
+        .map(|service| &service.image);
+    let names = &project.names;
+    for image in [&names.os_image, &names.base_image, &names.dev_image].into_iter().chain(services) {
         let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;
         if !labelled.is_some_and(|line| line.split_once(' ').is_some_and(|(_, kind)| !kind.is_empty())) {
             continue;

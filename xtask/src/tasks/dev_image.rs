@@ -7,17 +7,17 @@ use anyhow::{Context, Result};
 
 use super::{base_image, image_exists};
 use crate::docker::{self, Build};
-use crate::project::{DEV_DOCKERFILE, DEV_IMAGE, INPUTS_LABEL, Project};
+use crate::project::{DEV_DOCKERFILE, INPUTS_LABEL, Project};
 use crate::runner::Runner;
 
 /// Builds the image; returns the id of what it built, which stays right even when another
 /// checkout retags `todobackend-dev` meanwhile.
 pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     let inputs = project.dev_image_inputs()?;
-    let build = Build::new(DEV_IMAGE, DEV_DOCKERFILE).label(INPUTS_LABEL, &inputs);
+    let build = Build::new(&project.names.dev_image, DEV_DOCKERFILE).label(INPUTS_LABEL, &inputs);
     if runner.dry_run() {
         base_image::build_on_os(project, runner, "the development image", build)?;
-        return Ok(DEV_IMAGE.into());
+        return Ok(project.names.dev_image.clone());
     }
     let iidfile = runner.scratch("dev.iid")?;
     base_image::build_on_os(project, runner, "the development image", build.iidfile(iidfile.as_str()))?;
@@ -27,7 +27,7 @@ pub fn build(project: &Project, runner: &Runner) -> Result<String> {
 
 /// Builds the image only when the engine does not have it yet.
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    if image_exists(runner, DEV_IMAGE)? {
+    if image_exists(runner, &project.names.dev_image)? {
         return Ok(());
     }
     build(project, runner).map(drop)
@@ -38,7 +38,7 @@ pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
 pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool) -> Result<String> {
     if source_mounted {
         let inputs = project.dev_image_inputs()?;
-        let labelled = runner.probe(&docker::image_label(DEV_IMAGE, INPUTS_LABEL))?;
+        let labelled = runner.probe(&docker::image_label(&project.names.dev_image, INPUTS_LABEL))?;
         if let Some((id, label)) = labelled.as_deref().and_then(|line| line.split_once(' ')) {
             if label == inputs {
                 return Ok(id.to_string());

@@ -6,9 +6,7 @@ use anyhow::Result;
 use super::{base_image, cache, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::docker;
-use crate::project::{
-    BASE_IMAGE, CACHE_CONTAINER, DEV_IMAGE, INPUTS_LABEL, OS_IMAGE_FROM_PACKAGES, OS_IMAGE_FROM_REGISTRY, Project,
-};
+use crate::project::{Names, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::console::{paint, show};
 use crate::runner::Runner;
 use crate::session;
@@ -67,42 +65,49 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         }
     }
 
-    let os_image = [OS_IMAGE_FROM_REGISTRY, OS_IMAGE_FROM_PACKAGES]
+    let Names {
+        os_image: os_image_from_packages,
+        base_image,
+        dev_image,
+        cache_container,
+        ..
+    } = &project.names;
+    let os_image = [OS_IMAGE_FROM_REGISTRY, os_image_from_packages]
         .into_iter()
         .find(|image| image_exists(&runner, image).unwrap_or(false));
     let os_line = match os_image {
         Some(image) => format!("OS image {image}"),
         None if which::which("debootstrap").is_ok() || is_root(&runner)? => format!(
-            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {OS_IMAGE_FROM_PACKAGES} with debootstrap"
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {os_image_from_packages} with debootstrap"
         ),
         None => format!(
             "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY} (no registry? run as root, or install debootstrap)"
         ),
     };
     report(true, &os_line);
-    let base = if image_exists(&runner, BASE_IMAGE)? {
-        format!("base image {BASE_IMAGE}")
+    let base = if image_exists(&runner, base_image)? {
+        format!("base image {base_image}")
     } else {
-        format!("base image {BASE_IMAGE}: not built yet; `cargo xtask base-image` builds it (tests do not need it)")
+        format!("base image {base_image}: not built yet; `cargo xtask base-image` builds it (tests do not need it)")
     };
     report(true, &base);
-    let dev = match runner.probe(&docker::image_label(DEV_IMAGE, INPUTS_LABEL))? {
-        None => format!("development image {DEV_IMAGE}: not built yet; `cargo xtask test` builds it"),
+    let dev = match runner.probe(&docker::image_label(dev_image, INPUTS_LABEL))? {
+        None => format!("development image {dev_image}: not built yet; `cargo xtask test` builds it"),
         Some(labelled) if labelled.ends_with(&project.dev_image_inputs()?) => {
-            format!("development image {DEV_IMAGE}, current with the Dockerfiles, scripts and requirements")
+            format!("development image {dev_image}, current with the Dockerfiles, scripts and requirements")
         }
         Some(_) => format!(
-            "development image {DEV_IMAGE}, older than a change to the Dockerfiles, scripts or requirements: \
+            "development image {dev_image}, older than a change to the Dockerfiles, scripts or requirements: \
              the next test run rebuilds it"
         ),
     };
     report(true, &dev);
-    match cache::exists(&runner) {
+    match cache::exists(project, &runner) {
         Ok(false) => report(
             true,
-            &format!("pip cache container `{CACHE_CONTAINER}`: none yet; `cargo xtask cache` or a test run makes it"),
+            &format!("pip cache container `{cache_container}`: none yet; `cargo xtask cache` or a test run makes it"),
         ),
-        Ok(true) => report(true, &format!("pip cache container `{CACHE_CONTAINER}`")),
+        Ok(true) => report(true, &format!("pip cache container `{cache_container}`")),
         Err(err) => report(false, &format!("{err:#}")),
     }
     let ca = match base_image::host_ca_bundle() {

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::{cache, copy_out_staged, dev_image, put_in_place, services};
 use crate::console::say;
 use crate::docker::{self, Run};
-use crate::project::{CACHE_CONTAINER, Project, REPORTS_DIR, RunName};
+use crate::project::{Project, REPORTS_DIR, RunName};
 use crate::runner::Runner;
 use crate::session;
 
@@ -27,7 +27,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     let image = dev_image::for_run(project, runner, mount)?;
     cache::ensure(project, runner)?;
 
-    let mut container = test_container(&image, run, settings, args);
+    let mut container = test_container(&image, run, &project.names.cache_container, settings, args);
     if mount {
         container = container.volume(&format!("{}/src:{APPLICATION}", project.root));
     }
@@ -77,11 +77,11 @@ fn mounts_source(runner: &Runner, baked: bool) -> Result<bool> {
     Ok(endpoint.is_some_and(|endpoint| endpoint.starts_with("unix://")))
 }
 
-fn test_container(image: &str, run: &RunName, settings: &str, args: &[String]) -> Run {
+fn test_container(image: &str, run: &RunName, cache: &str, settings: &str, args: &[String]) -> Run {
     Run::new(image)
         .name(&run.container("test"))
         .labels(&run.labels)
-        .volumes_from(CACHE_CONTAINER)
+        .volumes_from(cache)
         .env("DJANGO_SETTINGS_MODULE", &format!("todobackend.settings.{settings}"))
         .command(["run-tests.sh"])
         .command(args)
@@ -125,7 +125,7 @@ mod tests {
             labels: vec![("todobackend.run".into(), "todobackend-main-abc123".into())],
         };
         let args = ["todo.tests".into(), "-v".into(), "2".into()];
-        let cmd: Cmd = test_container("sha256:1d", &run, "base", &args).into();
+        let cmd: Cmd = test_container("sha256:1d", &run, "cache", "base", &args).into();
         assert_eq!(
             cmd.to_string(),
             "docker run --name todobackend-main-abc123-test --label application=todobackend \
