@@ -288,7 +288,8 @@ pub fn endpoint() -> Cmd {
 /// Prints the name of the volume mounted at `path` in a container (empty for a bind mount or
 /// none); fails when there is no such container.
 pub fn volume_at(container: &str, path: &str) -> Cmd {
-    let format = format!("{{{{range .Mounts}}}}{{{{if eq .Destination \"{path}\"}}}}{{{{.Name}}}}{{{{end}}}}{{{{end}}}}");
+    let format =
+        format!("{{{{range .Mounts}}}}{{{{if eq .Destination \"{path}\"}}}}{{{{.Name}}}}{{{{end}}}}{{{{end}}}}");
     Cmd::new("docker", ["container", "inspect", "--format", &format, container])
 }
 
@@ -306,7 +307,16 @@ pub fn dangling_images(label: &str) -> Cmd {
     let filter = format!("label={label}");
     Cmd::new(
         "docker",
-        ["image", "ls", "--filter", "dangling=true", "--filter", &filter, "--format", "{{.ID}}"],
+        [
+            "image",
+            "ls",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.ID}}",
+        ],
     )
 }
 

@@ -213,7 +213,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             },
             TEST_HELP,
         ),
-        "clean" => (Task::Clean { all: false, images: false }, CLEAN_HELP),
+        "clean" => (
+            Task::Clean {
+                all: false,
+                images: false,
+            },
+            CLEAN_HELP,
+        ),
         "__watchdog" => {
             let run = args.next().ok_or("`__watchdog` needs a run name")?;
             return Ok(Flags::Run(Invocation {
@@ -329,7 +335,10 @@ mod tests {
         let dry = |task| Ok(Flags::Run(Invocation { task, dry_run: true }));
         assert_eq!(
             parse_str(&["clean", "--dry-run", "--all"]),
-            dry(Task::Clean { all: true, images: false })
+            dry(Task::Clean {
+                all: true,
+                images: false
+            })
         );
         assert_eq!(
             parse_str(&["bench", "--rounds", "2", "--dry-run"]),

@@ -49,7 +49,8 @@ impl Session {
         let pending = runs.join(format!(".{run}"));
         fs::create_dir_all(&pending).with_context(|| format!("cannot create {pending}"))?;
         let lock = File::create(pending.join("lock")).with_context(|| format!("cannot create {pending}/lock"))?;
-        lock.lock_shared().with_context(|| format!("cannot lock {pending}/lock"))?;
+        lock.lock_shared()
+            .with_context(|| format!("cannot lock {pending}/lock"))?;
         fs::rename(&pending, &dir).with_context(|| format!("cannot rename {pending} to {dir}"))?;
 
         let exe = std::env::current_exe().context("cannot find the xtask's own executable")?;

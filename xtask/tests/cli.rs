@@ -9,19 +9,30 @@ use std::process::{Command, Output};
 const FAKE_DOCKER: &str = r#"#!/bin/sh
 # Records "<cwd>: <args>" and answers like an engine holding $FAKE_IMAGES.
 echo "$PWD: $*" >> "$FAKE_LOG"
+# What a listing prints: the words after "FILTERS|" in $FAKE_LISTING, FILTERS being the
+# command's --filter values joined by commas.
+listing() {
+  filters=""
+  while [ $# -gt 0 ]; do [ "$1" = --filter ] && filters="${filters:+$filters,}$2"; shift; done
+  printf '%s\n' "$FAKE_LISTING" | while IFS='|' read -r key words; do
+    [ "$key" = "$filters" ] && printf '%s\n' $words
+  done
+  exit 0
+}
 case "$1" in
+  --version) echo "Docker version 28.2.2, build fake" ;;
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
            echo 20.10.24 ;;
   context) [ "$2" = show ] && echo default || echo "${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
   info) echo /tmp ;;
-  image) [ "$2" = ls ] && { printf '%s\n' $FAKE_LISTED_IMAGES; exit 0; }
-         for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image $FAKE_DEV_LABEL"; exit 0; }; done; exit 1 ;;
+  image) [ "$2" = ls ] && listing "$@"
+         for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image ${FAKE_DEV_LABEL:-dev}"; exit 0; }; done; exit 1 ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
-  container) [ "$2" = ls ] && { printf '%s\n' $FAKE_LISTED_CONTAINERS; exit 0; }
+  container) [ "$2" = ls ] && listing "$@"
              case "$4" in *Running*) echo true; exit 0 ;; esac
-             [ -n "$FAKE_CACHE_LABEL" ] || exit 1; echo "$FAKE_CACHE_LABEL" ;;
-  network) if [ "$2" = ls ]; then printf '%s\n' $FAKE_LISTED_NETWORKS; fi ;;
-  volume) [ "$2" = ls ] && exit 0; [ "$2" != inspect ] || [ -n "$FAKE_CACHE_LABEL" ] || exit 1 ;;
+             [ -n "${FAKE_CACHE_VOLUME+set}" ] || exit 1; echo "$FAKE_CACHE_VOLUME" ;;
+  network) if [ "$2" = ls ]; then listing "$@"; fi ;;
+  volume) [ "$2" = ls ] && listing "$@"; [ "$2" != inspect ] || [ -n "${FAKE_CACHE_VOLUME+set}" ] || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
   start) exit "${FAKE_RUN_EXIT:-0}" ;;
   run) case " $* " in *" --name cache "*|*" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
@@ -29,8 +40,11 @@ esac
 "#;
 
 /// What makes the lab's volume container.
-const CACHE_RUN: &str =
-    "run --name cache --label application=todobackend -v todobackend-cache:/cache --entrypoint true todobackend-dev";
+const CACHE_RUN: [&str; 2] = [
+    "volume create --label application=todobackend --label todobackend.cache=todobackend-cache todobackend-cache",
+    "run --name cache --label application=todobackend --label todobackend.cache=todobackend-cache \
+     -v todobackend-cache:/cache --entrypoint true todobackend-dev",
+];
 
 const ALL_IMAGES: &str = "debian:bookworm-slim todobackend-base todobackend-dev todobackend-db";
 
@@ -107,6 +121,7 @@ impl FakeDocker {
     fn changes(&self) -> Vec<String> {
         let probes = [
             "version ",
+            "--version",
             "context ",
             "info ",
             "image inspect ",
@@ -144,8 +159,6 @@ fn normalized(args: &str) -> String {
     let words = args.split(' ').map(|word| {
         if word.starts_with("todobackend.inputs=") {
             "todobackend.inputs=INPUTS".to_string()
-        } else if word.starts_with("target/todobackend-dev-") && word.ends_with(".iid") {
-            "target/todobackend-dev-IID.iid".to_string()
         } else if let Some(at) = word.find(&run_prefix) {
             let random = at + run_prefix.len();
             format!("{}RUN{}", &word[..random], &word[random + 6..])
@@ -154,6 +167,25 @@ fn normalized(args: &str) -> String {
         }
     });
     words.collect::<Vec<_>>().join(" ")
+}
+
+/// The dev image's build, as a run of the checkout in `dir` makes it on `os`.
+fn dev_build(dir: &str, os: &str) -> String {
+    format!(
+        "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE={os} \
+         --label todobackend.inputs=INPUTS --label todobackend.built-in={root} \
+         --iidfile {root}/target/xtask/runs/todobackend-{dir}-RUN/dev.iid .",
+        root = root().display()
+    )
+}
+
+/// Copying `from` out of the run's `role` container into the run's own directory.
+fn copy_out(dir: &str, role: &str, from: &str, to: &str) -> String {
+    let run = format!("todobackend-{dir}-RUN");
+    format!(
+        "cp {run}-{role}:{from}/. {}/target/xtask/runs/{run}/{to}",
+        root().display()
+    )
 }
 
 /// The test container's `docker create`, then its `docker start`.
@@ -174,18 +206,17 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
     let dir = root.file_name().unwrap().to_string_lossy().to_lowercase();
     let mount = format!("-v {}/src:/application ", root.display());
     for cwd in [root.join("src/todo"), root.clone(), std::env::temp_dir()] {
-        let fake = FakeDocker::new("test-cwd").env("FAKE_CACHE_LABEL", "todobackend");
+        let fake = FakeDocker::new("test-cwd").env("FAKE_CACHE_VOLUME", "todobackend-cache");
         let output = fake.xtask_ok(&cwd, &["test"]);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
         assert_eq!(
             changes,
             [
-                "build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim \
-                 --label todobackend.inputs=INPUTS --iidfile target/todobackend-dev-IID.iid .",
-                &test_run(&dir, &mount)[0],
-                &test_run(&dir, &mount)[1],
-                &format!("cp todobackend-{dir}-RUN-test:/reports target/reports"),
-                &format!("rm --force --volumes todobackend-{dir}-RUN-test"),
+                dev_build(&dir, "debian:bookworm-slim"),
+                test_run(&dir, &mount)[0].clone(),
+                test_run(&dir, &mount)[1].clone(),
+                copy_out(&dir, "test", "/reports", "reports"),
+                format!("rm --force --volumes todobackend-{dir}-RUN-test"),
             ]
         );
         // Every docker command runs from the root, so the build context is the root.
@@ -197,15 +228,16 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         );
         // Each command is echoed before it runs.
         assert!(
-            stderr(&output)
-                .contains("\n$ docker build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE=")
+            stderr(&output).contains(
+                "\n$ docker build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE="
+            )
         );
     }
 }
 
 #[test]
 fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
-    let fake = FakeDocker::new("reuse").env("FAKE_CACHE_LABEL", "todobackend");
+    let fake = FakeDocker::new("reuse").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     fake.xtask_ok(&root(), &["dev-image"]);
     let build = fake.changes().pop().unwrap();
     let inputs = build
@@ -230,10 +262,10 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
 fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
     let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
     let remote = FakeDocker::new("remote")
-        .env("FAKE_CACHE_LABEL", "todobackend")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_DEV_LABEL", "whatever")
         .env("FAKE_ENDPOINT", "tcp://build-host:2376");
-    let baked = FakeDocker::new("baked").env("FAKE_CACHE_LABEL", "todobackend");
+    let baked = FakeDocker::new("baked").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     for (fake, args) in [(&remote, &["test"][..]), (&baked, &["test", "--baked"])] {
         fake.xtask_ok(&root(), args);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
@@ -245,7 +277,7 @@ fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
 #[test]
 fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_after() {
     let fake = FakeDocker::new("test-db")
-        .env("FAKE_CACHE_LABEL", "todobackend")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_RUN_EXIT", "3");
     let output = fake.xtask(&root(), &["test", "--settings", "test", "--", "todo.tests", "-v", "2"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
@@ -268,6 +300,8 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         changes[3].starts_with("create ")
             && changes[3].contains(&format!(" --network {run} "))
             && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
+            // The administrator's password is the database's alone.
+            && !changes[3].contains("MYSQL_ROOT_PASSWORD")
             && changes[3].ends_with(" run-tests.sh todo.tests -v 2"),
         "{}",
         changes[3]
@@ -277,7 +311,7 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         changes[4..],
         [
             format!("start --attach {run}-test"),
-            format!("cp {run}-test:/reports target/reports"),
+            copy_out(&dir, "test", "/reports", "reports"),
             format!("rm --force --volumes {run}-test"),
             format!("rm --force --volumes {run}-db"),
             format!("network rm {run}"),
@@ -296,45 +330,88 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         err.contains("MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"),
         "{err}"
     );
+    assert!(err.contains("MYSQL_PASSWORD=*** docker create"), "{err}");
     assert!(err.contains("exit code 3"), "{err}");
 }
 
 #[test]
-fn clean_removes_what_the_project_made_and_keeps_the_pip_cache_unless_all() {
-    let listed = [
-        ("FAKE_LISTED_CONTAINERS", "cache todobackend-main-abc123-db"),
-        ("FAKE_LISTED_NETWORKS", "todobackend-main-abc123"),
-        (
-            "FAKE_LISTED_IMAGES",
-            "todobackend-dev:latest@sha256:1 <none>:<none>@sha256:2",
-        ),
+fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_unless_all() {
+    let root = root().display().to_string();
+    let listing = [
+        // A run of this checkout whose owner is gone, found by the labels it set itself.
+        format!("label=todobackend.checkout={root}|todobackend-main-dead01"),
+        "label=todobackend.run=todobackend-main-dead01|todobackend-main-dead01-db".to_string(),
+        format!("dangling=true,label=todobackend.built-in={root}|sha256:2"),
+        "volume=todobackend-cache|cache".to_string(),
+        "ancestor=todobackend-dev|cache".to_string(),
     ];
-    let mut fake = FakeDocker::new("clean").env("FAKE_CACHE_LABEL", "todobackend");
-    for (key, value) in listed {
-        fake = fake.env(key, value);
-    }
-    let output = fake.xtask_ok(&root(), &["clean"]);
+    let fake = FakeDocker::new("clean")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_LISTING", &listing.join("\n"));
+    let output = fake.xtask_ok(&root, &["clean"]);
     assert_eq!(
         fake.changes(),
         [
-            "rm --force --volumes todobackend-main-abc123-db",
-            "network rm todobackend-main-abc123",
-            "rmi --force sha256:2 todobackend-dev:latest",
+            "rm --force --volumes todobackend-main-dead01-db",
+            "network rm todobackend-main-dead01",
+            "rmi sha256:2",
         ]
     );
-    assert!(stderr(&output).contains("Kept the pip cache"), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("Run todobackend-main-dead01 ended without cleaning up"),
+        "{err}"
+    );
+    assert!(err.contains("Kept the pip cache"), "{err}");
+    // Selection is by the labels a run sets, never by the project label images pass on.
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|call| call.contains("label=application=todobackend")),
+        "{:?}",
+        fake.calls()
+    );
 
     fs::remove_file(fake.dir.join("log")).unwrap();
-    fake.xtask_ok(&root(), &["clean", "--all"]);
+    fake.xtask_ok(&root, &["clean", "--all", "--images"]);
     let changes = fake.changes();
-    assert_eq!(changes[0], "rm --force --volumes cache todobackend-main-abc123-db");
-    assert_eq!(changes[2], "volume rm todobackend-cache");
+    assert!(
+        changes.contains(&"rm --force --volumes cache".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&"volume rm todobackend-cache".to_string()),
+        "{changes:?}"
+    );
+    // The dev image stays while a container uses it; the others go, never forced.
+    assert!(changes.contains(&"rmi todobackend-base".to_string()), "{changes:?}");
+    assert!(changes.contains(&"rmi todobackend-db".to_string()), "{changes:?}");
+    assert!(
+        !changes.iter().any(|args| args.contains("rmi todobackend-dev")),
+        "{changes:?}"
+    );
+
+    // Another checkout's run uses the pip cache: it stays.
+    let busy = FakeDocker::new("clean-busy")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env(
+            "FAKE_LISTING",
+            "volume=todobackend-cache|cache todobackend-other-abc123-test",
+        );
+    let output = busy.xtask_ok(&root, &["clean", "--all"]);
+    assert!(busy.changes().is_empty(), "{:?}", busy.changes());
+    assert!(
+        stderr(&output).contains("in use by todobackend-other-abc123-test"),
+        "{}",
+        stderr(&output)
+    );
 
     let empty = FakeDocker::new("clean-empty");
-    let output = empty.xtask_ok(&root(), &["clean"]);
+    let output = empty.xtask_ok(&root, &["clean"]);
     assert!(empty.changes().is_empty(), "{:?}", empty.changes());
     assert!(
-        stderr(&output).contains("Nothing of todobackend's is left"),
+        stderr(&output).contains("Nothing of this checkout's runs is left"),
         "{}",
         stderr(&output)
     );
@@ -356,12 +433,13 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
     let expected_order = [
         "$ docker pull debian:bookworm-slim".to_string(),
         "$ docker build -t todobackend-dev -f docker/dev/Dockerfile".into(),
+        "$ docker volume create".into(),
         "$ docker run".into(),
         "$ docker network create".into(),
         "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
         format!("$ docker exec {run}"),
-        "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker create".into(),
+        "$ MYSQL_PASSWORD=*** docker create".into(),
         format!("$ docker start"),
         format!("$ docker cp {run}"),
         "$ docker rm".into(),
@@ -382,9 +460,7 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         &["clean", "--all", "--dry-run"],
         &["build", "--dry-run"],
     ] {
-        let fake = FakeDocker::new("dry-run-each")
-            .env("FAKE_CACHE_LABEL", "todobackend")
-            .env("FAKE_LISTED_CONTAINERS", "cache");
+        let fake = FakeDocker::new("dry-run-each").env("FAKE_CACHE_VOLUME", "todobackend-cache");
         let output = fake.xtask_ok(&root(), args);
         assert!(fake.changes().is_empty(), "{args:?}: {:?}", fake.changes());
         assert!(stderr(&output).contains("\n$ docker "), "{args:?}: {}", stderr(&output));
@@ -393,12 +469,12 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
 
 #[test]
 fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
-    let fake = FakeDocker::new("build").env("FAKE_CACHE_LABEL", "todobackend");
+    let fake = FakeDocker::new("build").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     let output = fake.xtask(&root().join("src"), &["build"]);
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
     let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
     let run = format!("todobackend-{dir}-RUN");
-    assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
+    assert_eq!(changes[0], dev_build(&dir, "debian:bookworm-slim"));
     assert!(
         changes[1].starts_with(&format!("create --name {run}-build "))
             && changes[1].ends_with(" --volumes-from cache sha256:built pip wheel ."),
@@ -408,7 +484,7 @@ fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
         changes[2..],
         [
             format!("start --attach {run}-build"),
-            format!("cp {run}-build:/wheelhouse target/wheels"),
+            copy_out(&dir, "build", "/wheelhouse", "wheels"),
             format!("rm --force --volumes {run}-build"),
         ]
     );
@@ -438,7 +514,8 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
     assert!(out.contains("not built yet"), "{out}");
 
     // A `cache` container the project did not make would stop every test run.
-    let foreign = FakeDocker::new("doctor-foreign").env("FAKE_CACHE_LABEL", "<no value>");
+    // The lab's own `cache` keeps its data in a host directory: no volume at /cache.
+    let foreign = FakeDocker::new("doctor-foreign").env("FAKE_CACHE_VOLUME", "");
     let output = foreign.xtask(&root(), &["doctor"]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
@@ -485,7 +562,7 @@ fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
     // The dev image is built on the OS image: a test run needs no base image.
     assert!(
         changes[0].starts_with(
-            "build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim "
+            "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE=debian:bookworm-slim "
         ),
         "{changes:?}"
     );
@@ -494,7 +571,10 @@ fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
         "{changes:?}"
     );
     // The fake engine still has no dev image, so the cache would build it once more.
-    assert!(changes.iter().any(|args| args == CACHE_RUN), "{changes:?}");
+    assert!(
+        CACHE_RUN.iter().all(|cache| changes.iter().any(|args| args == cache)),
+        "{changes:?}"
+    );
     assert!(
         changes.iter().any(|args| args.ends_with(" run-tests.sh")),
         "{changes:?}"
@@ -511,7 +591,11 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
         fake.changes(),
         [
             "pull debian:bookworm-slim",
-            "build -t todobackend-base -f docker/base/Dockerfile --build-arg OS_IMAGE=debian:bookworm-slim .",
+            &format!(
+                "build -t todobackend-base -f docker/base/Dockerfile --force-rm --build-arg OS_IMAGE=debian:bookworm-slim \
+                 --label todobackend.built-in={} .",
+                root().display()
+            ),
         ]
     );
 }
@@ -520,9 +604,9 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
 fn cache_is_created_once_then_reported() {
     let fake = FakeDocker::new("cache-new");
     fake.xtask_ok(&root().join("src/todo"), &["cache"]);
-    assert_eq!(fake.changes(), [CACHE_RUN]);
+    assert_eq!(fake.changes(), CACHE_RUN);
 
-    let fake = FakeDocker::new("cache-exists").env("FAKE_CACHE_LABEL", "todobackend");
+    let fake = FakeDocker::new("cache-exists").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     let output = fake.xtask_ok(&root(), &["cache"]);
     assert!(stderr(&output).contains("`cache` exists"), "{}", stderr(&output));
     assert_eq!(fake.changes(), Vec::<String>::new());
@@ -530,17 +614,22 @@ fn cache_is_created_once_then_reported() {
 
 #[test]
 fn cache_reset_removes_the_container_and_its_volume_then_recreates_them() {
-    let fake = FakeDocker::new("cache-reset").env("FAKE_CACHE_LABEL", "todobackend");
+    let fake = FakeDocker::new("cache-reset").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     fake.xtask_ok(&root(), &["cache", "--reset"]);
     assert_eq!(
         fake.changes(),
-        ["rm --force --volumes cache", "volume rm todobackend-cache", CACHE_RUN]
+        [
+            "rm --force --volumes cache",
+            "volume rm todobackend-cache",
+            CACHE_RUN[0],
+            CACHE_RUN[1]
+        ]
     );
 }
 
 #[test]
 fn a_cache_container_the_project_did_not_make_is_left_alone() {
-    let fake = FakeDocker::new("cache-foreign").env("FAKE_CACHE_LABEL", "<no value>");
+    let fake = FakeDocker::new("cache-foreign").env("FAKE_CACHE_VOLUME", "");
     for args in [&["cache"][..], &["cache", "--reset"], &["test"]] {
         let output = fake.xtask(&root(), args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
@@ -608,7 +697,7 @@ fn bad_usage_exits_2_with_the_usage_and_help_exits_0() {
 
 #[test]
 fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
-    let fake = FakeDocker::new("bench").env("FAKE_CACHE_LABEL", "todobackend");
+    let fake = FakeDocker::new("bench").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     let output = fake.xtask_ok(&root(), &["bench", "--rounds", "2", "--dry-run"]);
     assert!(fake.changes().is_empty(), "{:?}", fake.changes());
     let err = stderr(&output);
@@ -627,15 +716,32 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     );
     // The baseline is the lab's own flow, built from the fixture under names of its own.
     assert!(
-        err.contains(
-            "$ docker build -t todobackend-bench-lab-dev -f target/bench-lab/docker/dev/Dockerfile target/bench-lab\n"
-        ),
+        err.contains(&format!(
+            "$ docker build -t todobackend-bench-lab-dev -f {lab}/docker/dev/Dockerfile --force-rm {lab}\n",
+            lab = root().join("target/bench/target/bench-lab").display()
+        )),
         "{err}"
     );
     assert!(
         err.contains("$ docker run --rm --volumes-from todobackend-bench-lab-cache todobackend-bench-lab-dev\n"),
         "{err}"
     );
-    assert!(err.contains("$ cargo xtask test --settings test\n"), "{err}");
-    assert!(!root().join("target/bench-lab").exists());
+    // The product's flow runs on the same copy, under the bench's own names.
+    assert!(
+        err.contains(&format!(
+            "$ CARGO_MANIFEST_DIR={} {} test --settings test\n",
+            root().join("target/bench/xtask").display(),
+            env!("CARGO_BIN_EXE_xtask")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("$ docker rmi todobackend-bench-dev todobackend-bench-base\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(" cache\n") && !err.contains("rmi todobackend-dev"),
+        "{err}"
+    );
+    assert!(!root().join("target/bench").exists());
 }

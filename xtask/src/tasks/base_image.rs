@@ -7,10 +7,10 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
 use super::{Temporary, image_exists, is_root};
-use crate::console::say;
 use crate::cmd::Cmd;
+use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
-use crate::project::{STAGED_CA_DIR, BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project};
+use crate::project::{BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, STAGED_CA_DIR};
 use crate::runner::Runner;
 
 /// Files laid over the debootstrapped tree.

@@ -12,15 +12,15 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
 use super::{Temporary, base_image};
-use crate::console::{say, show};
 use crate::cmd::Cmd;
+use crate::console::{say, show};
 use crate::docker::{self, Build, Run};
-use crate::project::{Project};
+use crate::project::Project;
 use crate::runner::Runner;
 
 const FIXTURE: &str = "xtask/bench/lab";
 /// The copy of the checkout both flows work on, and the prefix of what it makes.
-const COPY: &str = "target/bench/checkout";
+const COPY: &str = "target/bench";
 const COPY_NAME: &str = "todobackend-bench";
 /// What a checkout holds for the xtask to work on.
 const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src"];
@@ -122,9 +122,17 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
     }
     let manifest = copy.join("Cargo.toml");
     let mut text = fs::read_to_string(&manifest).with_context(|| format!("cannot read {manifest}"))?;
-    for service in project.config.services.values().filter(|service| service.dockerfile.is_some()) {
+    for service in project
+        .config
+        .services
+        .values()
+        .filter(|service| service.dockerfile.is_some())
+    {
         let image = &service.image;
-        text = text.replace(&format!("image = \"{image}\""), &format!("image = \"{COPY_NAME}-{image}\""));
+        text = text.replace(
+            &format!("image = \"{image}\""),
+            &format!("image = \"{COPY_NAME}-{image}\""),
+        );
     }
     text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
     fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))
@@ -134,7 +142,10 @@ fn report(rounds: usize, results: &Results) {
     show!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
     show!(
         "{:<38} {:>15}  {:>15}  {:>6}",
-        "scenario", "lab's flow", "cargo xtask", "ratio"
+        "scenario",
+        "lab's flow",
+        "cargo xtask",
+        "ratio"
     );
     for (name, pair) in [
         ("cold (only the OS image)", &results.cold),

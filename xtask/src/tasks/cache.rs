@@ -11,7 +11,11 @@ use crate::project::{Names, Project};
 use crate::runner::Runner;
 
 pub fn create(project: &Project, runner: &Runner, reset: bool) -> Result<()> {
-    let Names { cache_container, cache_volume, .. } = &project.names;
+    let Names {
+        cache_container,
+        cache_volume,
+        ..
+    } = &project.names;
     if reset {
         remove(project, runner)?;
     } else if exists(project, runner)? {
@@ -25,7 +29,11 @@ pub fn create(project: &Project, runner: &Runner, reset: bool) -> Result<()> {
 
 /// Makes the cache container if it is missing, quietly otherwise.
 pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
-    if exists(project, runner)? { Ok(()) } else { make(project, runner) }
+    if exists(project, runner)? {
+        Ok(())
+    } else {
+        make(project, runner)
+    }
 }
 
 fn labels(project: &Project) -> Vec<(String, String)> {
@@ -33,7 +41,12 @@ fn labels(project: &Project) -> Vec<(String, String)> {
 }
 
 fn make(project: &Project, runner: &Runner) -> Result<()> {
-    let Names { cache_container, cache_volume, dev_image, .. } = &project.names;
+    let Names {
+        cache_container,
+        cache_volume,
+        dev_image,
+        ..
+    } = &project.names;
     dev_image::ensure(project, runner)?;
     runner.step(&format!(
         "Creating the cache container `{cache_container}` (data in volume {cache_volume})"
@@ -55,7 +68,11 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
 /// Removes the cache container and its volume, unless a container other than `cache` uses
 /// the volume (a run in progress, in this checkout or another): then both stay, and say so.
 pub fn remove(project: &Project, runner: &Runner) -> Result<()> {
-    let Names { cache_container, cache_volume, .. } = &project.names;
+    let Names {
+        cache_container,
+        cache_volume,
+        ..
+    } = &project.names;
     let users = runner
         .probe(&docker::containers_where(&format!("volume={cache_volume}")))?
         .unwrap_or_default();
@@ -81,7 +98,11 @@ pub fn remove(project: &Project, runner: &Runner) -> Result<()> {
 /// Whether the project's cache container exists; a container of that name that the
 /// project did not make is left alone, and the user told.
 pub fn exists(project: &Project, runner: &Runner) -> Result<bool> {
-    let Names { cache_container, cache_volume, .. } = &project.names;
+    let Names {
+        cache_container,
+        cache_volume,
+        ..
+    } = &project.names;
     match runner.probe(&docker::volume_at(cache_container, "/cache"))? {
         None => Ok(false),
         Some(volume) if volume == *cache_volume => Ok(true),

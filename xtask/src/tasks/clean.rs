@@ -60,7 +60,10 @@ fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
     if ids.is_empty() {
         return Ok(false);
     }
-    runner.step(&format!("Removing {} dangling image(s) built in this checkout", ids.len()));
+    runner.step(&format!(
+        "Removing {} dangling image(s) built in this checkout",
+        ids.len()
+    ));
     if runner.status(&docker::remove_all(Kind::Image, &ids))? != 0 {
         runner.step("Kept the images above that docker named: containers use them");
     }
@@ -101,7 +104,10 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
         .filter(|service| service.dockerfile.is_some())
         .map(|service| &service.image);
     let names = &project.names;
-    for image in [&names.os_image, &names.base_image, &names.dev_image].into_iter().chain(services) {
+    for image in [&names.os_image, &names.base_image, &names.dev_image]
+        .into_iter()
+        .chain(services)
+    {
         let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;
         if !labelled.is_some_and(|line| line.split_once(' ').is_some_and(|(_, kind)| !kind.is_empty())) {
             continue;

@@ -20,7 +20,12 @@ pub fn build(project: &Project, runner: &Runner) -> Result<String> {
         return Ok(project.names.dev_image.clone());
     }
     let iidfile = runner.scratch("dev.iid")?;
-    base_image::build_on_os(project, runner, "the development image", build.iidfile(iidfile.as_str()))?;
+    base_image::build_on_os(
+        project,
+        runner,
+        "the development image",
+        build.iidfile(iidfile.as_str()),
+    )?;
     let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
     Ok(id.trim().to_string())
 }

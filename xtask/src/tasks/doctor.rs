@@ -5,9 +5,9 @@ use anyhow::Result;
 
 use super::{base_image, cache, image_exists, is_root};
 use crate::cmd::Cmd;
-use crate::docker;
-use crate::project::{Names, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::console::{paint, show};
+use crate::docker;
+use crate::project::{INPUTS_LABEL, Names, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 use crate::session;
 
@@ -33,7 +33,11 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
     report(!client.is_empty(), &format!("docker client: {client}"));
 
     let endpoint = runner.probe(&docker::endpoint())?.unwrap_or_default();
-    let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
+    let at = if endpoint.is_empty() {
+        String::new()
+    } else {
+        format!(" at {endpoint}")
+    };
     let context = runner.probe(&docker::context_name())?.unwrap_or_default();
     let via = match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => "DOCKER_HOST".to_string(),

@@ -72,7 +72,9 @@ fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str)
             Err(err) => return Ok(Err(format!("cannot move the new files to {dest}: {err}"))),
         }
     }
-    Ok(Err(format!("cannot put the new files in {dest}: other runs keep replacing it")))
+    Ok(Err(format!(
+        "cannot put the new files in {dest}: other runs keep replacing it"
+    )))
 }
 
 fn is_root(runner: &Runner) -> Result<bool> {

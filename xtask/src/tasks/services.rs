@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use super::{base_image, image_exists};
-use crate::console::say;
 use crate::config::Service;
+use crate::console::say;
 use crate::docker::{self, Build, Run};
 use crate::project::{Project, random_hex};
 use crate::runner::{READ, Runner};
