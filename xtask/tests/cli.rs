@@ -9,11 +9,12 @@ use std::process::{Command, Output};
 const FAKE_DOCKER: &str = r#"#!/bin/sh
 # Records "<cwd>: <args>" and answers like an engine holding $FAKE_IMAGES.
 echo "$PWD: $*" >> "$FAKE_LOG"
-# What a listing prints: the words after "FILTERS|" in $FAKE_LISTING, FILTERS being the
-# command's --filter values joined by commas.
+# What a listing prints: the words after "KIND FILTERS|" in $FAKE_LISTING, KIND being
+# container, network, image or volume and FILTERS the --filter values joined by commas.
 listing() {
-  filters=""
+  kind=$1 filters=""
   while [ $# -gt 0 ]; do [ "$1" = --filter ] && filters="${filters:+$filters,}$2"; shift; done
+  filters="$kind $filters"
   printf '%s\n' "$FAKE_LISTING" | while IFS='|' read -r key words; do
     [ "$key" = "$filters" ] && printf '%s\n' $words
   done
@@ -76,6 +77,19 @@ impl FakeDocker {
         self.env.retain(|(k, _)| *k != key);
         self.env.push((key, value.into()));
         self
+    }
+
+    /// Points the xtask at a copy of the checkout in the fake's directory, for a test that
+    /// must not share its checkout's runs with the tests running beside it.
+    fn on_a_copy(self) -> (FakeDocker, PathBuf) {
+        let copy = self.dir.join("checkout");
+        fs::create_dir_all(copy.join("xtask")).unwrap();
+        for item in ["Cargo.toml", "src", "docker", "scripts", ".dockerignore"] {
+            let status = Command::new("cp").arg("-R").arg(root().join(item)).arg(&copy).status();
+            assert!(status.unwrap().success());
+        }
+        let manifest_dir = copy.join("xtask").display().to_string();
+        (self.env("CARGO_MANIFEST_DIR", &manifest_dir), copy)
     }
 
     /// Runs `cargo xtask ARGS` from `cwd` with the fake first on PATH.
@@ -336,30 +350,32 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
 
 #[test]
 fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_unless_all() {
-    let root = root().display().to_string();
+    let (fake, checkout) = FakeDocker::new("clean").on_a_copy();
+    let root = checkout.display().to_string();
     let listing = [
         // A run of this checkout whose owner is gone, found by the labels it set itself.
-        format!("label=todobackend.checkout={root}|todobackend-main-dead01"),
-        "label=todobackend.run=todobackend-main-dead01|todobackend-main-dead01-db".to_string(),
-        format!("dangling=true,label=todobackend.built-in={root}|sha256:2"),
-        "volume=todobackend-cache|cache".to_string(),
-        "ancestor=todobackend-dev|cache".to_string(),
+        format!("container label=todobackend.checkout={root}|todobackend-checkout-dead01"),
+        "container label=todobackend.run=todobackend-checkout-dead01|todobackend-checkout-dead01-db".to_string(),
+        "network label=todobackend.run=todobackend-checkout-dead01|todobackend-checkout-dead01".to_string(),
+        format!("image dangling=true,label=todobackend.built-in={root}|sha256:2"),
+        "container volume=todobackend-cache|cache".to_string(),
+        "container ancestor=todobackend-dev|cache".to_string(),
     ];
-    let fake = FakeDocker::new("clean")
+    let fake = fake
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_LISTING", &listing.join("\n"));
-    let output = fake.xtask_ok(&root, &["clean"]);
+    let output = fake.xtask_ok(&checkout, &["clean"]);
     assert_eq!(
         fake.changes(),
         [
-            "rm --force --volumes todobackend-main-dead01-db",
-            "network rm todobackend-main-dead01",
+            "rm --force --volumes todobackend-checkout-dead01-db",
+            "network rm todobackend-checkout-dead01",
             "rmi sha256:2",
         ]
     );
     let err = stderr(&output);
     assert!(
-        err.contains("Run todobackend-main-dead01 ended without cleaning up"),
+        err.contains("Run todobackend-checkout-dead01 ended without cleaning up"),
         "{err}"
     );
     assert!(err.contains("Kept the pip cache"), "{err}");
@@ -374,7 +390,7 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
     );
 
     fs::remove_file(fake.dir.join("log")).unwrap();
-    fake.xtask_ok(&root, &["clean", "--all", "--images"]);
+    fake.xtask_ok(&checkout, &["clean", "--all", "--images"]);
     let changes = fake.changes();
     assert!(
         changes.contains(&"rm --force --volumes cache".to_string()),
@@ -397,9 +413,9 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env(
             "FAKE_LISTING",
-            "volume=todobackend-cache|cache todobackend-other-abc123-test",
+            "container volume=todobackend-cache|cache todobackend-other-abc123-test",
         );
-    let output = busy.xtask_ok(&root, &["clean", "--all"]);
+    let output = busy.xtask_ok(&checkout, &["clean", "--all"]);
     assert!(busy.changes().is_empty(), "{:?}", busy.changes());
     assert!(
         stderr(&output).contains("in use by todobackend-other-abc123-test"),
@@ -408,7 +424,7 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
     );
 
     let empty = FakeDocker::new("clean-empty");
-    let output = empty.xtask_ok(&root, &["clean"]);
+    let output = empty.xtask_ok(&checkout, &["clean"]);
     assert!(empty.changes().is_empty(), "{:?}", empty.changes());
     assert!(
         stderr(&output).contains("Nothing of this checkout's runs is left"),
