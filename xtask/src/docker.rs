@@ -320,6 +320,21 @@ pub fn dangling_images(label: &str) -> Cmd {
     )
 }
 
+/// Ids of the images, tagged or not, that carry `label`.
+pub fn labelled_images(label: &str) -> Cmd {
+    let filter = format!("label={label}");
+    Cmd::new("docker", ["image", "ls", "--filter", &filter, "--format", "{{.ID}}"])
+}
+
+/// Prints, for each image, its layers joined by commas, one line per image in order.
+pub fn image_layers(images: &[String]) -> Cmd {
+    let args = ["image", "inspect", "--format", "{{join .RootFS.Layers \",\"}}"];
+    Cmd::new(
+        "docker",
+        args.iter().map(|arg| arg.to_string()).chain(images.iter().cloned()),
+    )
+}
+
 /// Makes a named volume, labelled as the project's; an existing one is left as it is.
 pub fn create_volume(volume: &str, labels: &[(String, String)]) -> Cmd {
     let mut args = vec!["volume".to_string(), "create".into()];

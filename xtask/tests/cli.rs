@@ -27,6 +27,7 @@ case "$1" in
   context) [ "$2" = show ] && echo default || echo "${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
+         case "$4" in *RootFS*) shift 4; for id; do echo "layer-of-$id"; done; exit 0 ;; esac
          for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image ${FAKE_DEV_LABEL:-dev}"; exit 0; }; done; exit 1 ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"

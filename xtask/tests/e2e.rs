@@ -90,7 +90,7 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     let (code, out) = xtask_for(&root, &cwd, &["dev-image"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE="),
+        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE="),
         "{out}"
     );
     assert!(docker(&["image", "inspect", "todobackend-dev"]).status.success());
@@ -430,18 +430,40 @@ fn the_wheels_install_offline_and_pass_the_apps_tests(root: &Path) {
 }
 
 fn clean_leaves_nothing_of_the_projects_on_the_engine(root: &Path) {
-    let (code, out) = xtask_for(root, root, &["clean", "--all"]);
+    let (code, out) = xtask_for(root, root, &["clean", "--all", "--images"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("Removing "), "{out}");
-    let label = "label=application=todobackend";
-    for kind in ["container", "network", "image"] {
-        let left = lines_of(docker(&[kind, "ls", "--quiet", "--filter", label]));
+    let checkout = format!("label=todobackend.checkout={}", root.display());
+    for kind in ["container", "network"] {
+        let left = lines_of(docker(&[kind, "ls", "--quiet", "--filter", &checkout]));
         assert!(left.is_empty(), "{kind}s left: {left:?}");
+    }
+    let built_here = format!("label=todobackend.built-in={}", root.display());
+    let dangling = lines_of(docker(&[
+        "image",
+        "ls",
+        "--quiet",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        &built_here,
+    ]));
+    assert!(dangling.is_empty(), "dangling images left: {dangling:?}");
+    for image in [
+        "todobackend-dev",
+        "todobackend-base",
+        "todobackend-db",
+        "todobackend-os:bookworm",
+    ] {
+        assert!(
+            !docker(&["image", "inspect", image]).status.success(),
+            "{image} left:\n{out}"
+        );
     }
     assert!(!docker(&["volume", "inspect", "todobackend-cache"]).status.success());
     let (code, out) = xtask_for(root, root, &["clean", "--all"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("Nothing of todobackend's is left"), "{out}");
+    assert!(out.contains("Nothing of this checkout's runs is left"), "{out}");
 }
 
 /// A copy of what a checkout holds for the xtask, in a fresh directory of its own.
@@ -472,11 +494,13 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
     .unwrap();
 
     let (code, out) = xtask_for(&copy, &copy.join("src"), &["test"]);
-    let _ = fs::remove_dir_all(&copy);
-    // Put the checkout's own dev image back, and drop the one made to fail.
+    // Put the checkout's own dev image back, and drop the one made to fail: the copy's
+    // `clean` removes the images its builds left untagged.
     let (restored, restore_out) = xtask_for(root, root, &["dev-image"]);
     assert_eq!(restored, Some(0), "{restore_out}");
-    docker(&["image", "prune", "--force", "--filter", "label=application=todobackend"]);
+    let (cleaned, clean_out) = xtask_for(&copy, &copy, &["clean"]);
+    assert_eq!(cleaned, Some(0), "{clean_out}");
+    let _ = fs::remove_dir_all(&copy);
 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAILED (failures=1)"), "{out}");

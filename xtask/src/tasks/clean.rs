@@ -51,12 +51,8 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
 /// one). Docker keeps those a container still uses.
 fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
     let label = format!("{BUILT_IN_LABEL}={}", project.root);
-    let ids: Vec<String> = runner
-        .probe(&docker::dangling_images(&label))?
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect();
+    let ids = lines(runner.probe(&docker::dangling_images(&label))?);
+    let ids = built_here(runner, ids, lines(runner.probe(&docker::labelled_images(&label))?))?;
     if ids.is_empty() {
         return Ok(false);
     }
@@ -68,6 +64,44 @@ fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
         runner.step("Kept the images above that docker named: containers use them");
     }
     Ok(true)
+}
+
+/// Of the `dangling` images, those a build here made. An image someone built FROM one of
+/// ours inherits its labels; its layers give it away: they extend those of an image built
+/// here. (No build here starts from another: every Dockerfile starts from the OS image.)
+fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> Result<Vec<String>> {
+    if dangling.is_empty() {
+        return Ok(dangling);
+    }
+    // `None` when docker could not tell (an image went meanwhile): then nothing is removed.
+    let layers = |ids: &[String]| -> Result<Option<Vec<Vec<String>>>> {
+        if ids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let out = runner.probe(&docker::image_layers(ids))?;
+        Ok(out.map(|out| {
+            out.lines()
+                .map(|line| line.split(',').map(String::from).collect())
+                .collect()
+        }))
+    };
+    let (Some(ours), Some(candidates)) = (layers(&labelled)?, layers(&dangling)?) else {
+        return Ok(Vec::new());
+    };
+    Ok(dangling
+        .into_iter()
+        .zip(candidates)
+        .filter(|(_, layers)| {
+            !ours
+                .iter()
+                .any(|base| base.len() < layers.len() && layers.starts_with(base))
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
+fn lines(out: Option<String>) -> Vec<String> {
+    out.unwrap_or_default().lines().map(String::from).collect()
 }
 
 /// Files runs leave in the checkout when they die (the directories of dead runs went with
