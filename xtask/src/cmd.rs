@@ -81,6 +81,12 @@ mod tests {
     }
 
     #[test]
+    fn environment_is_printed_before_the_program() {
+        let cmd = Cmd::new("/usr/bin/x task", ["test"]).env("CARGO_MANIFEST_DIR", "/tmp/a b");
+        assert_eq!(cmd.to_string(), "CARGO_MANIFEST_DIR='/tmp/a b' '/usr/bin/x task' test");
+    }
+
+    #[test]
     fn secrets_are_masked() {
         let mut cmd = Cmd::new("docker", ["run", "-e", "MYSQL_PASSWORD", "db"]);
         cmd.secrets.push(("MYSQL_PASSWORD".into(), "hunter2".into()));

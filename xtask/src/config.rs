@@ -150,6 +150,10 @@ mod tests {
         let err = format!("{:#}", Config::parse(zero).unwrap_err());
         assert!(err.contains("ready_timeout_secs must be 1 or more"), "{err}");
 
+        let name = "[workspace.metadata.todobackend]\nname = \"Todo Backend\"\n";
+        let err = format!("{:#}", Config::parse(name).unwrap_err());
+        assert!(err.contains("lower-case letters, digits and dashes"), "{err}");
+
         let typo = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout = 5\n";
         let err = format!("{:#}", Config::parse(typo).unwrap_err());
         assert!(err.contains("unknown field `ready_timeout`"), "{err}");

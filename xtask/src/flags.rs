@@ -123,8 +123,9 @@ requirements). With --baked, under CI=true, or with a remote engine, the dev ima
 The services the settings need (declared in Cargo.toml under
 [workspace.metadata.todobackend]; `test` needs a MySQL-compatible database) start on a private
 network of the run's own, with fresh passwords, and are proved ready before the suite runs.
-Whatever the outcome, Ctrl-C included, the run's containers and network are removed after.
-JUnit and coverage XML are left in target/reports/. Exits with the test run's exit code.
+However the run ends (Ctrl-C, SIGTERM, its terminal closed, `| head`, even SIGKILL: then its
+watchdog does it) its containers and network are removed. JUnit and coverage XML are left in
+target/reports/, whole. Exits with the test run's exit code (130 on Ctrl-C).
 
 Options:
   --settings NAME   A module of src/todobackend/settings/ [default: base]
@@ -172,7 +173,8 @@ Checks, one line each, what the tasks need: the docker client, the engine (and w
 the local socket, DOCKER_HOST or a docker context), free disk space for its data, the OS,
 base and development images, the pip cache, the CA bundle trusted for HTTPS inside the
 images, and the service images of Cargo.toml's [workspace.metadata.todobackend]. Says ok, or
-what to do. Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
+what to do. Runs of this checkout whose owner is gone (the host went down mid-run) are found,
+reported and their containers and networks removed. Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
 (images, the cache) is not a problem.
 
 Example:
@@ -350,6 +352,24 @@ mod tests {
             args: vec!["--dry-run".into()],
         };
         assert_eq!(parse_str(&["test", "--dry-run", "--", "--dry-run"]), dry(test));
+    }
+
+    #[test]
+    fn clean_takes_all_and_images() {
+        assert_eq!(
+            parse_str(&["clean", "--images"]),
+            run(Task::Clean {
+                all: false,
+                images: true
+            })
+        );
+        assert_eq!(
+            parse_str(&["clean", "--all", "--images"]),
+            run(Task::Clean {
+                all: true,
+                images: true
+            })
+        );
     }
 
     #[test]

@@ -272,7 +272,7 @@ fn two_checkouts_run_the_database_tests_at_once(root: &Path) {
     });
     let outputs = runs.map(|run| run.wait_with_output().unwrap());
     for copy in &copies {
-        let _ = fs::remove_dir_all(copy);
+        remove_copy(copy);
     }
     let mut names = Vec::new();
     for output in outputs {
@@ -312,7 +312,7 @@ fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(root: &Path
     let dangling = dangling_volumes();
     let started = Instant::now();
     let (code, out) = xtask_for(&copy, &copy, &["test", "--settings", "test"]);
-    let _ = fs::remove_dir_all(&copy);
+    remove_copy(&copy);
     docker(&["rmi", NEVER_READY]);
 
     assert_eq!(code, Some(1), "{out}");
@@ -466,6 +466,14 @@ fn clean_leaves_nothing_of_the_projects_on_the_engine(root: &Path) {
     assert!(out.contains("Nothing of this checkout's runs is left"), "{out}");
 }
 
+/// Removes a copy of the checkout, and with `clean` what its runs and builds left on the
+/// engine (images a later build untagged): a test leaves nothing it made.
+fn remove_copy(copy: &Path) {
+    let (code, out) = xtask_for(copy, copy, &["clean"]);
+    assert_eq!(code, Some(0), "{out}");
+    let _ = fs::remove_dir_all(copy);
+}
+
 /// A copy of what a checkout holds for the xtask, in a fresh directory of its own.
 fn copy_of_checkout(root: &Path, name: &str) -> PathBuf {
     let copy = std::env::temp_dir().join(format!("xtask-e2e-{name}-{}", std::process::id()));
@@ -498,9 +506,7 @@ fn a_failing_test_makes_the_task_fail(root: &Path) {
     // `clean` removes the images its builds left untagged.
     let (restored, restore_out) = xtask_for(root, root, &["dev-image"]);
     assert_eq!(restored, Some(0), "{restore_out}");
-    let (cleaned, clean_out) = xtask_for(&copy, &copy, &["clean"]);
-    assert_eq!(cleaned, Some(0), "{clean_out}");
-    let _ = fs::remove_dir_all(&copy);
+    remove_copy(&copy);
 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAILED (failures=1)"), "{out}");
