@@ -4,8 +4,6 @@
 //! engine. Tests run in parallel threads on one engine, so a test finds a run's containers and
 //! networks only by its copy's label `todobackend.checkout=<copy>`, never by engine-wide state.
 
-#![allow(dead_code)]
-
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +17,6 @@ use std::time::{Duration, Instant};
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
 pub const SIGKILL: i32 = 9;
-pub const SIGTERM: i32 = 15;
 
 /// How long a run may take to get its database ready, images built if need be: only a bound
 /// so a broken run fails instead of hanging, never a performance goal.
@@ -53,19 +50,26 @@ pub fn engine_answers() -> bool {
 /// under a parallel test's run.
 static ENGINE: RwLock<()> = RwLock::new(());
 
-pub enum EngineTurn {
-    Shared(RwLockReadGuard<'static, ()>),
-    Alone(RwLockWriteGuard<'static, ()>),
+/// A test's turn on the engine: held for as long as the test uses it.
+pub struct EngineTurn {
+    _shared: Option<RwLockReadGuard<'static, ()>>,
+    _alone: Option<RwLockWriteGuard<'static, ()>>,
 }
 
 /// The engine, shared with the other tests of this file; `None` (SKIPPED said) without one.
 pub fn engine() -> Option<EngineTurn> {
-    engine_answers().then(|| EngineTurn::Shared(ENGINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())))
+    engine_answers().then(|| EngineTurn {
+        _shared: Some(ENGINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())),
+        _alone: None,
+    })
 }
 
 /// The engine, with no other test of this file running meanwhile.
 pub fn engine_alone() -> Option<EngineTurn> {
-    engine_answers().then(|| EngineTurn::Alone(ENGINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())))
+    engine_answers().then(|| EngineTurn {
+        _shared: None,
+        _alone: Some(ENGINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())),
+    })
 }
 
 /// Runs the docker client; its stdout lines, or one line saying how it failed (so a failed
@@ -173,19 +177,19 @@ impl Checkout {
     /// Removes the containers (with their anonymous volumes) and networks labelled with the copy.
     pub fn remove_what_is_labelled(&self) {
         let label = format!("label={}", self.label());
-        if let Ok(ids) = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]) {
-            if !ids.is_empty() {
-                let mut args = vec!["rm", "--force", "--volumes"];
-                args.extend(ids.iter().map(String::as_str));
-                docker_ok(&args);
-            }
+        if let Ok(ids) = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label])
+            && !ids.is_empty()
+        {
+            let mut args = vec!["rm", "--force", "--volumes"];
+            args.extend(ids.iter().map(String::as_str));
+            docker_ok(&args);
         }
-        if let Ok(ids) = docker_lines(&["network", "ls", "--quiet", "--filter", &label]) {
-            if !ids.is_empty() {
-                let mut args = vec!["network", "rm"];
-                args.extend(ids.iter().map(String::as_str));
-                docker_ok(&args);
-            }
+        if let Ok(ids) = docker_lines(&["network", "ls", "--quiet", "--filter", &label])
+            && !ids.is_empty()
+        {
+            let mut args = vec!["network", "rm"];
+            args.extend(ids.iter().map(String::as_str));
+            docker_ok(&args);
         }
     }
 }
@@ -241,7 +245,12 @@ pub fn signal_process(pid: i32, signal: i32) {
     assert!(pid > 0);
     // SAFETY: kill(2) with a positive pid touches no memory of ours.
     let sent = unsafe { kill(pid, signal) };
-    assert_eq!(sent, 0, "kill({pid}, {signal}) failed: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        sent,
+        0,
+        "kill({pid}, {signal}) failed: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Sends `signal` to every process of a process group, as a terminal does on Ctrl-C
@@ -319,7 +328,10 @@ impl Running {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let how = self.finish_now();
-                    panic!("the run ended ({how}) before printing a line with {text:?}:\n{}", self.printed());
+                    panic!(
+                        "the run ended ({how}) before printing a line with {text:?}:\n{}",
+                        self.printed()
+                    );
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if self.has_exited() {
@@ -329,7 +341,10 @@ impl Running {
                             return line.clone();
                         }
                         let how = self.finish_now();
-                        panic!("the run ended ({how}) before printing a line with {text:?}:\n{}", self.printed());
+                        panic!(
+                            "the run ended ({how}) before printing a line with {text:?}:\n{}",
+                            self.printed()
+                        );
                     }
                     if Instant::now() >= deadline {
                         self.stop();
@@ -342,10 +357,10 @@ impl Running {
 
     /// Whether the process has exited (noting when, the first time it is seen).
     pub fn has_exited(&mut self) -> bool {
-        if self.exited.is_none() {
-            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
-                self.exited = Some((status, Instant::now()));
-            }
+        if self.exited.is_none()
+            && let Some(status) = self.child.try_wait().expect("the child can be waited for")
+        {
+            self.exited = Some((status, Instant::now()));
         }
         self.exited.is_some()
     }
