@@ -293,39 +293,6 @@ pub fn volume_at(container: &str, path: &str) -> Cmd {
     Cmd::new("docker", ["container", "inspect", "--format", &format, container])
 }
 
-/// Names of the containers, running or not, that match `filter` (`ancestor=IMAGE` matches
-/// those of the image and of images built on it; `volume=NAME` those using the volume).
-pub fn containers_where(filter: &str) -> Cmd {
-    Cmd::new(
-        "docker",
-        ["container", "ls", "--all", "--filter", filter, "--format", "{{.Names}}"],
-    )
-}
-
-/// Ids of the untagged images that carry `label`.
-pub fn dangling_images(label: &str) -> Cmd {
-    let filter = format!("label={label}");
-    Cmd::new(
-        "docker",
-        [
-            "image",
-            "ls",
-            "--filter",
-            "dangling=true",
-            "--filter",
-            &filter,
-            "--format",
-            "{{.ID}}",
-        ],
-    )
-}
-
-/// Ids of the images, tagged or not, that carry `label`.
-pub fn labelled_images(label: &str) -> Cmd {
-    let filter = format!("label={label}");
-    Cmd::new("docker", ["image", "ls", "--filter", &filter, "--format", "{{.ID}}"])
-}
-
 /// Prints, for each image, its layers joined by commas, one line per image in order.
 pub fn image_layers(images: &[String]) -> Cmd {
     let args = ["image", "inspect", "--format", "{{join .RootFS.Layers \",\"}}"];
@@ -419,32 +386,36 @@ pub fn container_running(container: &str) -> Cmd {
     )
 }
 
-/// What the project made on the engine, of one kind, found by label: names (ids for images).
-pub fn list_labelled(kind: Kind, label: &str) -> Cmd {
-    let filter = format!("label={label}");
-    let args: &[&str] = match kind {
-        Kind::Container => &["container", "ls", "--all", "--format", "{{.Names}}"],
-        Kind::Network => &["network", "ls", "--format", "{{.Name}}"],
-        Kind::Volume => &["volume", "ls", "--format", "{{.Name}}"],
-        Kind::Image => &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}@{{.ID}}"],
-    };
-    Cmd::new("docker", args.iter().copied().chain(["--filter", &filter]))
-}
-
-/// The values of label `key` on what of one kind carries `label`, one line each.
-pub fn list_label_values(kind: Kind, label: &str, key: &str) -> Cmd {
-    let filter = format!("label={label}");
-    let format = format!("{{{{.Label \"{key}\"}}}}");
-    let args: &[&str] = match kind {
+/// What of one kind matches every filter (`label=KEY=VALUE`, `dangling=true`,
+/// `ancestor=IMAGE` (its containers and those of images built on it), `volume=NAME`), one
+/// line each in `format`; containers whether running or not.
+pub fn list(kind: Kind, filters: &[&str], format: &str) -> Cmd {
+    let verb: &[&str] = match kind {
         Kind::Container => &["container", "ls", "--all"],
         Kind::Network => &["network", "ls"],
         Kind::Volume => &["volume", "ls"],
         Kind::Image => &["image", "ls"],
     };
+    let filters = filters.iter().flat_map(|filter| ["--filter", filter]);
     Cmd::new(
         "docker",
-        args.iter().copied().chain(["--filter", &filter, "--format", &format]),
+        verb.iter().copied().chain(filters).chain(["--format", format]),
     )
+}
+
+/// The names (ids, for images) of what of one kind matches every filter.
+pub fn names(kind: Kind, filters: &[&str]) -> Cmd {
+    let format = match kind {
+        Kind::Container => "{{.Names}}",
+        Kind::Network | Kind::Volume => "{{.Name}}",
+        Kind::Image => "{{.ID}}",
+    };
+    list(kind, filters, format)
+}
+
+/// The value of label `key`, in `list`'s format.
+pub fn label_value(key: &str) -> String {
+    format!("{{{{.Label \"{key}\"}}}}")
 }
 
 /// Removes things of one kind, by name or id; containers with their anonymous volumes.
@@ -563,6 +534,37 @@ mod tests {
                 "--entrypoint",
                 "true",
                 "todobackend-dev",
+            ]
+        );
+    }
+
+    #[test]
+    fn listings_take_every_filter_and_containers_include_stopped_ones() {
+        assert_eq!(
+            argv(names(Kind::Container, &["label=todobackend.run=r", "volume=v"])),
+            [
+                "docker",
+                "container",
+                "ls",
+                "--all",
+                "--filter",
+                "label=todobackend.run=r",
+                "--filter",
+                "volume=v",
+                "--format",
+                "{{.Names}}"
+            ]
+        );
+        assert_eq!(
+            argv(list(Kind::Network, &["label=a=b"], &label_value("todobackend.run"))),
+            [
+                "docker",
+                "network",
+                "ls",
+                "--filter",
+                "label=a=b",
+                "--format",
+                r#"{{.Label "todobackend.run"}}"#
             ]
         );
     }

@@ -116,9 +116,9 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
         .filter(|run| !live.contains(run))
         .collect();
     if engine {
-        let label = format!("{CHECKOUT_LABEL}={}", project.root);
+        let label = format!("label={CHECKOUT_LABEL}={}", project.root);
         for kind in [Kind::Container, Kind::Network] {
-            let runs = runner.probe(&docker::list_label_values(kind, &label, RUN_LABEL))?;
+            let runs = runner.probe(&docker::list(kind, &[&label], &docker::label_value(RUN_LABEL)))?;
             dead.extend(
                 runs.unwrap_or_default()
                     .lines()
@@ -142,11 +142,11 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
 /// Removes the run's containers (with their anonymous volumes), then its network; whether
 /// there was anything to remove.
 fn remove_run(runner: &Runner, run: &str) -> Result<bool> {
-    let label = format!("{RUN_LABEL}={run}");
+    let label = format!("label={RUN_LABEL}={run}");
     let mut found = false;
     for kind in [Kind::Container, Kind::Network] {
         let names: Vec<String> = runner
-            .probe(&docker::list_labelled(kind, &label))?
+            .probe(&docker::names(kind, &[&label]))?
             .unwrap_or_default()
             .lines()
             .map(String::from)

@@ -1,11 +1,15 @@
 //! End to end, as a newcomer runs it: a real Docker engine, real images, the real Django suite.
 //! Without an engine these tests say they are skipped; under CI=true that is a failure instead.
 
+mod support;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::engine_answers;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -16,22 +20,6 @@ fn docker(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the docker client runs")
-}
-
-fn engine_answers() -> bool {
-    let up = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output();
-    if up.is_ok_and(|output| output.status.success()) {
-        return true;
-    }
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "CI=true: the end-to-end tests need a Docker engine"
-    );
-    eprintln!("SKIPPED: no Docker engine answers (`dockerd &` starts one); set CI=true to make this a failure");
-    false
 }
 
 /// Runs the xtask for the checkout at `root` from `cwd`; returns its exit code and all it printed.

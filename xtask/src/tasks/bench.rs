@@ -397,8 +397,11 @@ impl Bench<'_> {
 
     /// The images the copy's builds left without a tag.
     fn remove_dangling(&self) {
-        let label = format!("{}={}", docker::BUILT_IN_LABEL, self.copy.root);
-        if let Ok(Some(ids)) = self.runner.probe(&docker::dangling_images(&label)) {
+        let label = format!("label={}={}", docker::BUILT_IN_LABEL, self.copy.root);
+        if let Ok(Some(ids)) = self
+            .runner
+            .probe(&docker::names(docker::Kind::Image, &["dangling=true", &label]))
+        {
             let ids: Vec<String> = ids.lines().map(String::from).collect();
             if !ids.is_empty() {
                 let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &ids));

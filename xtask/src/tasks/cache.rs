@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 
 use super::dev_image;
-use crate::docker::{self, CACHE_LABEL, Run};
+use crate::docker::{self, CACHE_LABEL, Kind, Run};
 use crate::project::{Names, Project};
 use crate::runner::Runner;
 
@@ -74,7 +74,7 @@ pub fn remove(project: &Project, runner: &Runner) -> Result<()> {
         ..
     } = &project.names;
     let users = runner
-        .probe(&docker::containers_where(&format!("volume={cache_volume}")))?
+        .probe(&docker::names(Kind::Container, &[&format!("volume={cache_volume}")]))?
         .unwrap_or_default();
     let others: Vec<&str> = users.lines().filter(|name| *name != cache_container).collect();
     if !others.is_empty() {

@@ -50,9 +50,10 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
 /// The images builds in this checkout made that no tag names any more (each rebuild leaves
 /// one). Docker keeps those a container still uses.
 fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
-    let label = format!("{BUILT_IN_LABEL}={}", project.root);
-    let ids = lines(runner.probe(&docker::dangling_images(&label))?);
-    let ids = built_here(runner, ids, lines(runner.probe(&docker::labelled_images(&label))?))?;
+    let label = format!("label={BUILT_IN_LABEL}={}", project.root);
+    let dangling = lines(runner.probe(&docker::names(Kind::Image, &["dangling=true", &label]))?);
+    let labelled = lines(runner.probe(&docker::names(Kind::Image, &[&label]))?);
+    let ids = built_here(runner, dangling, labelled)?;
     if ids.is_empty() {
         return Ok(false);
     }
@@ -147,7 +148,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
             continue;
         }
         let users = runner
-            .probe(&docker::containers_where(&format!("ancestor={image}")))?
+            .probe(&docker::names(Kind::Container, &[&format!("ancestor={image}")]))?
             .unwrap_or_default();
         if users.is_empty() {
             runner.step(&format!("Removing the image {image}"));

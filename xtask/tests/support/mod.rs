@@ -3,6 +3,8 @@
 //! instant it arrived), signals to a run or to its process group, and what a run left on the
 //! engine. Tests run in parallel threads on one engine, so a test finds a run's containers and
 //! networks only by its copy's label `todobackend.checkout=<copy>`, never by engine-wide state.
+//! (Each test binary compiles this module and uses part of it.)
+#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::fs;
