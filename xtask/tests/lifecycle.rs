@@ -10,6 +10,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -622,4 +623,67 @@ fn a_missing_coverage_report_is_named_and_fails_the_run_under_ci() {
         "coverage wrote no coverage.xml:\n{}\n\nThe run with CI=true printed:\n{ci_out}\nThe run without CI printed:\n{local_out}",
         wrong.join("\n")
     );
+}
+
+#[test]
+fn a_docker_context_that_does_not_exist_is_named_rather_than_blamed_on_the_engine() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("no-context");
+    for task in ["test", "doctor"] {
+        let mut xtask = copy.xtask(&[task]);
+        xtask.env("DOCKER_CONTEXT", "nosuch").env_remove("DOCKER_HOST");
+        let finished = run_to_end(xtask, Duration::from_secs(30));
+        let out = finished.output();
+        assert_eq!(finished.code(), Some(1), "`{task}`: {}:\n{out}", finished.how());
+        assert!(
+            out.contains("the docker client cannot start") && out.contains("context \"nosuch\""),
+            "`{task}` does not say the context is the problem:\n{out}"
+        );
+        assert!(!out.contains("Start it"), "`{task}` tells to start an engine:\n{out}");
+    }
+}
+
+#[test]
+fn a_hand_made_cache_container_like_the_labs_is_not_taken_for_the_projects() {
+    let Some(_engine) = support::engine() else { return };
+    // Names of the copy's own, so its `cache` container is not the user's.
+    let copy = Checkout::copy("lab-cache");
+    copy.edit("Cargo.toml", |text| {
+        format!("{text}\n[workspace.metadata.todobackend]\nname = \"xtask-e2e-lab-cache\"\n")
+    });
+    let container = "xtask-e2e-lab-cache-cache";
+    let host_dir = copy.root().join("lab-cache");
+    let mount = format!("{}:/cache", host_dir.display());
+    // As the lab made it: a host directory at /cache, in a container of an image with the
+    // project's labels (here an empty one: the container never starts).
+    let image = "xtask-e2e-lab-cache-image";
+    let import =
+        format!("tar -cf - --files-from /dev/null | docker import --change 'LABEL application=todobackend' - {image}");
+    let empty = Command::new("sh").args(["-c", &import]).output().unwrap();
+    assert!(empty.status.success(), "{}", String::from_utf8_lossy(&empty.stderr));
+    let made = docker_ok(&[
+        "create",
+        "-v",
+        &mount,
+        "--entrypoint",
+        "true",
+        "--name",
+        container,
+        image,
+    ]);
+    let finished = run_to_end(copy.xtask(&["cache"]), Duration::from_secs(60));
+    let still_there = docker_ok(&["container", "inspect", container]);
+    docker_ok(&["rm", "--force", container]);
+    docker_ok(&["rmi", image]);
+    assert!(made, "cannot make the lab's `cache` container");
+
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+    assert!(
+        out.contains(&format!(
+            "a container named `{container}` exists that todobackend did not make"
+        )),
+        "{out}"
+    );
+    assert!(still_there, "the hand-made container was removed:\n{out}");
 }
