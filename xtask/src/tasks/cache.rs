@@ -67,7 +67,8 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
 
 /// Removes the cache container and its volume, unless a container other than `cache` uses
 /// the volume (a run in progress, in this checkout or another): then both stay, and say so.
-pub fn remove(project: &Project, runner: &Runner) -> Result<()> {
+/// Whether there was anything to remove.
+pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
     let Names {
         cache_container,
         cache_volume,
@@ -82,17 +83,20 @@ pub fn remove(project: &Project, runner: &Runner) -> Result<()> {
             "Kept the pip cache (`{cache_container}`, volume {cache_volume}): in use by {}",
             others.join(", ")
         ));
-        return Ok(());
+        return Ok(true);
     }
+    let mut removed = false;
     if exists(project, runner)? {
         runner.step(&format!("Removing the cache container `{cache_container}`"));
         runner.run(&docker::remove_container(cache_container))?;
+        removed = true;
     }
     if runner.probe(&docker::volume_name(cache_volume))?.is_some() {
         runner.step(&format!("Removing the cache volume {cache_volume}"));
         runner.run(&docker::remove_volume(cache_volume))?;
+        removed = true;
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Whether the project's cache container exists; a container of that name that the

@@ -30,7 +30,7 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
         ));
     }
     if all {
-        cache::remove(project, runner)?;
+        removed |= cache::remove(project, runner)?;
     } else {
         let names = &project.names;
         runner.step(&format!(
@@ -39,9 +39,9 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
         ));
     }
     if images {
-        remove_shared_images(project, runner)?;
+        removed |= remove_shared_images(project, runner)?;
     }
-    if !removed && !all && !images {
+    if !removed {
         runner.step("Nothing of this checkout's runs is left on the engine or in the checkout");
     }
     Ok(())
@@ -130,8 +130,8 @@ fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
 
 /// The project's named images, each unless a container (of any checkout, or anyone's built
 /// on it) uses it. Only images that carry the project's image label: a user's image that
-/// happens to have one of these names is not the project's.
-fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
+/// happens to have one of these names is not the project's. Whether there were any.
+fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let services = project
         .config
         .services
@@ -139,6 +139,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
         .filter(|service| service.dockerfile.is_some())
         .map(|service| &service.image);
     let names = &project.names;
+    let mut found = false;
     for image in [&names.os_image, &names.base_image, &names.dev_image]
         .into_iter()
         .chain(services)
@@ -147,6 +148,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
         if !labelled.is_some_and(|line| line.split_once(' ').is_some_and(|(_, kind)| !kind.is_empty())) {
             continue;
         }
+        found = true;
         let users = runner
             .probe(&docker::names(Kind::Container, &[&format!("ancestor={image}")]))?
             .unwrap_or_default();
@@ -158,5 +160,5 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<()> {
             runner.step(&format!("Kept the image {image}: used by {}", users.join(", ")));
         }
     }
-    Ok(())
+    Ok(found)
 }
