@@ -24,10 +24,10 @@ pub fn line(stdout: bool, text: fmt::Arguments) {
     } else {
         writeln!(std::io::stderr().lock(), "{text}")
     };
-    if let Err(err) = written {
-        if err.kind() == ErrorKind::BrokenPipe {
-            signals::broken_pipe();
-        }
+    if let Err(err) = written
+        && err.kind() == ErrorKind::BrokenPipe
+    {
+        signals::broken_pipe();
     }
 }
 

@@ -457,7 +457,7 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
         format!("$ docker exec {run}"),
         "$ MYSQL_PASSWORD=*** docker create".into(),
-        format!("$ docker start"),
+        "$ docker start".to_string(),
         format!("$ docker cp {run}"),
         "$ docker rm".into(),
         "$ docker rm".into(),

@@ -145,7 +145,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
         .chain(services)
     {
         let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;
-        if !labelled.is_some_and(|line| line.split_once(' ').is_some_and(|(_, kind)| !kind.is_empty())) {
+        if labelled.is_none_or(|line| line.split_once(' ').is_none_or(|(_, kind)| kind.is_empty())) {
             continue;
         }
         found = true;

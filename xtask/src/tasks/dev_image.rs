@@ -44,10 +44,10 @@ pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool) -> Resu
     if source_mounted {
         let inputs = project.dev_image_inputs()?;
         let labelled = runner.probe(&docker::image_label(&project.names.dev_image, INPUTS_LABEL))?;
-        if let Some((id, label)) = labelled.as_deref().and_then(|line| line.split_once(' ')) {
-            if label == inputs {
-                return Ok(id.to_string());
-            }
+        if let Some((id, label)) = labelled.as_deref().and_then(|line| line.split_once(' '))
+            && label == inputs
+        {
+            return Ok(id.to_string());
         }
     }
     build(project, runner)

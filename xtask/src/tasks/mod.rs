@@ -53,10 +53,10 @@ fn copy_out_staged(
 /// concurrent runs each leave a complete set, never a mix. `Err` names the host's problem.
 fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str) -> Result<Result<(), String>> {
     let dest = project.root.join(to);
-    if let Some(parent) = dest.parent() {
-        if let Err(err) = fs::create_dir_all(parent) {
-            return Ok(Err(format!("cannot create {parent}: {err}")));
-        }
+    if let Some(parent) = dest.parent()
+        && let Err(err) = fs::create_dir_all(parent)
+    {
+        return Ok(Err(format!("cannot create {parent}: {err}")));
     }
     for attempt in 0..5 {
         let replaced = runner.scratch(&format!("replaced-{attempt}"))?;
