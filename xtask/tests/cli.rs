@@ -734,7 +734,9 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     // The baseline is the lab's own flow, built from the fixture under names of its own.
     assert!(
         err.contains(&format!(
-            "$ docker build -t todobackend-bench-lab-dev -f {lab}/docker/dev/Dockerfile --force-rm {lab}\n",
+            "$ docker build -t todobackend-bench-lab-dev -f {lab}/docker/dev/Dockerfile --force-rm \
+             --label todobackend.built-in={copy} {lab}\n",
+            copy = root().join("target/bench").display(),
             lab = root().join("target/bench/target/bench-lab").display()
         )),
         "{err}"

@@ -327,6 +327,7 @@ impl Bench<'_> {
         let context = self.copy.root.join(LAB_CONTEXT);
         let base = Build::new(LAB_BASE, &format!("{context}/docker/base/Dockerfile"))
             .context(context.as_str())
+            .label(docker::BUILT_IN_LABEL, self.copy.root.as_str())
             .build_arg("OS_IMAGE", &self.os_image);
         self.quiet(&base.into())?;
         self.lab_build()?;
@@ -345,7 +346,11 @@ impl Bench<'_> {
 
     fn lab_build(&self) -> Result<()> {
         let context = self.copy.root.join(LAB_CONTEXT);
-        let dev = Build::new(LAB_DEV, &format!("{context}/docker/dev/Dockerfile")).context(context.as_str());
+        // Labelled as built in the copy: each rebuild leaves the last one dangling, for
+        // `remove_dangling` to find.
+        let dev = Build::new(LAB_DEV, &format!("{context}/docker/dev/Dockerfile"))
+            .context(context.as_str())
+            .label(docker::BUILT_IN_LABEL, self.copy.root.as_str());
         self.quiet(&dev.into()).map(drop)
     }
 
