@@ -313,7 +313,9 @@ impl Runner {
                 stop(&mut child);
                 break None;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Quick commands are noticed quickly, long ones cost little to watch.
+            let nap = started.elapsed() / 8;
+            std::thread::sleep(nap.clamp(Duration::from_micros(200), Duration::from_millis(10)));
         };
         // Its output went nowhere: whoever read ours is gone too.
         if status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE)) {
