@@ -194,16 +194,51 @@ pub fn live_runs(root: &Utf8Path) -> Vec<String> {
         .collect()
 }
 
-/// The runs with a directory in `target/xtask/runs/`, alive or not.
+/// The runs with a directory in `target/xtask/runs/`, alive or not. The directory of a run
+/// that died while making it (still under its dotted name, its lock free) goes.
 fn run_dirs(root: &Utf8Path) -> Vec<String> {
     let Ok(entries) = root.join(RUNS_DIR).read_dir_utf8() else {
         return Vec::new();
     };
-    let mut runs: Vec<String> = entries
+    let (pending, mut runs): (Vec<String>, Vec<String>) = entries
         .flatten()
         .map(|entry| entry.file_name().to_string())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
+        .partition(|name| name.starts_with('.'));
+    for name in pending {
+        let dir = root.join(RUNS_DIR).join(name);
+        let lock = File::open(dir.join("lock"));
+        if lock.is_ok_and(|lock| lock.try_lock().is_ok()) {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
     runs.sort();
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_alive_while_its_lock_is_held_and_a_half_made_one_goes() {
+        let root = Utf8PathBuf::from_path_buf(std::env::temp_dir().join(format!("xtask-runs-{}", std::process::id())))
+            .unwrap();
+        let runs = root.join(RUNS_DIR);
+        for run in ["alive", "dead", ".half-made"] {
+            fs::create_dir_all(runs.join(run)).unwrap();
+            File::create(runs.join(run).join("lock")).unwrap();
+        }
+        let held = File::open(runs.join("alive/lock")).unwrap();
+        held.lock_shared().unwrap();
+
+        let live = live_runs(&root);
+        let half_made_gone = !runs.join(".half-made").exists();
+        drop(held);
+        let after = live_runs(&root);
+        fs::remove_dir_all(&root).unwrap();
+
+        assert_eq!(live, ["alive"]);
+        assert!(half_made_gone);
+        assert!(after.is_empty(), "{after:?}");
+    }
 }
