@@ -53,7 +53,11 @@ impl Session {
             .with_context(|| format!("cannot lock {pending}/lock"))?;
         fs::rename(&pending, &dir).with_context(|| format!("cannot rename {pending} to {dir}"))?;
 
-        let exe = std::env::current_exe().context("cannot find the xtask's own executable")?;
+        // /proc/self/exe runs this very program even if a rebuild replaced its file meanwhile.
+        let exe = match Utf8Path::new("/proc/self/exe") {
+            proc if proc.exists() => proc.into(),
+            _ => std::env::current_exe().context("cannot find the xtask's own executable")?,
+        };
         let mut watchdog = Command::new(exe)
             .args(["__watchdog", run])
             .env("CARGO_MANIFEST_DIR", root.join("xtask"))
