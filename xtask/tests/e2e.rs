@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::engine_answers;
+use support::{Checkout, engine_answers};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -114,8 +114,8 @@ fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(&root, signal, code);
     }
-    two_checkouts_run_the_database_tests_at_once(&root);
-    a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(&root);
+    two_checkouts_run_the_database_tests_at_once();
+    a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing();
     a_failing_test_makes_the_task_fail(&root);
     a_dry_run_creates_no_container(&root);
     doctor_says_every_need_is_met(&root);
@@ -246,22 +246,17 @@ fn a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(root: &Path
     assert_nothing_left(&run_name(&out), &dangling);
 }
 
-fn two_checkouts_run_the_database_tests_at_once(root: &Path) {
-    let copies = ["one", "two"].map(|name| copy_of_checkout(root, &format!("concurrent-{name}")));
+fn two_checkouts_run_the_database_tests_at_once() {
+    let copies = ["one", "two"].map(|name| Checkout::copy(&format!("concurrent-{name}")));
     let runs = copies.each_ref().map(|copy| {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["test", "--settings", "test"])
-            .current_dir(copy)
-            .env("CARGO_MANIFEST_DIR", copy.join("xtask"))
+        copy.xtask(&["test", "--settings", "test"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     });
     let outputs = runs.map(|run| run.wait_with_output().unwrap());
-    for copy in &copies {
-        remove_copy(copy);
-    }
+    drop(copies);
     let mut names = Vec::new();
     for output in outputs {
         let out = format!(
@@ -276,7 +271,7 @@ fn two_checkouts_run_the_database_tests_at_once(root: &Path) {
     assert_ne!(names[0], names[1]);
 }
 
-fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(root: &Path) {
+fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing() {
     const NEVER_READY: &str = "todobackend-e2e-never-ready";
     let mut build = Command::new("docker")
         .args(["build", "--quiet", "-t", NEVER_READY, "-"])
@@ -291,16 +286,16 @@ fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing(root: &Path
     .unwrap();
     assert!(build.wait().unwrap().success());
 
-    let copy = copy_of_checkout(root, "never-ready");
-    let manifest = fs::read_to_string(copy.join("Cargo.toml")).unwrap();
-    let manifest = manifest
-        .replace("image = \"todobackend-db\"", &format!("image = \"{NEVER_READY}\""))
-        .replace("ready_timeout_secs = 60", "ready_timeout_secs = 3");
-    fs::write(copy.join("Cargo.toml"), manifest).unwrap();
+    let copy = Checkout::copy("never-ready");
+    copy.edit("Cargo.toml", |manifest| {
+        manifest
+            .replace("image = \"todobackend-db\"", &format!("image = \"{NEVER_READY}\""))
+            .replace("ready_timeout_secs = 60", "ready_timeout_secs = 3")
+    });
     let dangling = dangling_volumes();
     let started = Instant::now();
-    let (code, out) = xtask_for(&copy, &copy, &["test", "--settings", "test"]);
-    remove_copy(&copy);
+    let (code, out) = xtask_for(copy.root(), copy.root(), &["test", "--settings", "test"]);
+    drop(copy);
     docker(&["rmi", NEVER_READY]);
 
     assert_eq!(code, Some(1), "{out}");
@@ -454,47 +449,21 @@ fn clean_leaves_nothing_of_the_projects_on_the_engine(root: &Path) {
     assert!(out.contains("Nothing of this checkout's runs is left"), "{out}");
 }
 
-/// Removes a copy of the checkout, and with `clean` what its runs and builds left on the
-/// engine (images a later build untagged): a test leaves nothing it made.
-fn remove_copy(copy: &Path) {
-    let (code, out) = xtask_for(copy, copy, &["clean"]);
-    assert_eq!(code, Some(0), "{out}");
-    let _ = fs::remove_dir_all(copy);
-}
-
-/// A copy of what a checkout holds for the xtask, in a fresh directory of its own.
-fn copy_of_checkout(root: &Path, name: &str) -> PathBuf {
-    let copy = std::env::temp_dir().join(format!("xtask-e2e-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&copy);
-    fs::create_dir_all(copy.join("xtask")).unwrap();
-    for item in ["Cargo.toml", "src", "docker", "scripts", ".dockerignore"] {
-        let status = Command::new("cp")
-            .arg("-R")
-            .arg(root.join(item))
-            .arg(&copy)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    copy
-}
-
 /// Runs a copy of the checkout with one test made to fail. Where its dev image is built (CI)
 /// it takes the same name, so this puts the checkout's own image back.
 fn a_failing_test_makes_the_task_fail(root: &Path) {
-    let copy = copy_of_checkout(root, "failing");
-    fs::write(
-        copy.join("src/todo/test_made_to_fail.py"),
+    let copy = Checkout::copy("failing");
+    copy.write(
+        "src/todo/test_made_to_fail.py",
         "from django.test import SimpleTestCase\n\n\nclass MadeToFail(SimpleTestCase):\n    def test_fails(self):\n        self.assertEqual(1, 2)\n",
-    )
-    .unwrap();
+    );
 
-    let (code, out) = xtask_for(&copy, &copy.join("src"), &["test"]);
+    let (code, out) = xtask_for(copy.root(), &copy.root().join("src"), &["test"]);
     // Put the checkout's own dev image back, and drop the one made to fail: the copy's
     // `clean` removes the images its builds left untagged.
     let (restored, restore_out) = xtask_for(root, root, &["dev-image"]);
     assert_eq!(restored, Some(0), "{restore_out}");
-    remove_copy(&copy);
+    drop(copy);
 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAILED (failures=1)"), "{out}");

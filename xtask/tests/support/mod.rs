@@ -115,14 +115,15 @@ pub fn repository() -> PathBuf {
 
 /// A private copy of what a checkout holds for the xtask, in a directory named for its test.
 /// Its label tells its runs' containers and networks from everyone else's; dropping it removes
-/// whatever is still labelled with it, then the copy itself, also when the test failed.
+/// what it made (its `clean`, then whatever is still labelled with it), then the copy itself,
+/// also when the test failed.
 pub struct Checkout {
     root: PathBuf,
 }
 
 impl Checkout {
     pub fn copy(name: &str) -> Checkout {
-        let root = std::env::temp_dir().join(format!("xtask-lifecycle-{name}-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("xtask-e2e-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.join("xtask")).unwrap();
         for item in ["Cargo.toml", "src", "docker", "scripts", ".dockerignore"] {
@@ -197,7 +198,9 @@ impl Checkout {
 }
 
 impl Drop for Checkout {
+    /// The copy's own `clean` first: it also removes the images its builds left untagged.
     fn drop(&mut self) {
+        let _ = self.xtask(&["clean"]).output();
         self.remove_what_is_labelled();
         let _ = fs::remove_dir_all(&self.root);
     }
