@@ -31,6 +31,8 @@ const DONE: &str = "done";
 /// How long the watchdog keeps looking after a run died: an engine may still finish making
 /// what a killed client asked for.
 const SETTLE: Duration = Duration::from_secs(3);
+/// How long a run's directory may keep its dotted name before it is taken for abandoned.
+const PENDING_FOR_AT_MOST: Duration = Duration::from_secs(60);
 
 pub struct Session {
     pub dir: Utf8PathBuf,
@@ -199,7 +201,8 @@ pub fn live_runs(root: &Utf8Path) -> Vec<String> {
 }
 
 /// The runs with a directory in `target/xtask/runs/`, alive or not. The directory of a run
-/// that died while making it (still under its dotted name, its lock free) goes.
+/// that died while making it (still under its dotted name a minute on: a live run renames it
+/// within milliseconds) goes.
 fn run_dirs(root: &Utf8Path) -> Vec<String> {
     let Ok(entries) = root.join(RUNS_DIR).read_dir_utf8() else {
         return Vec::new();
@@ -210,8 +213,10 @@ fn run_dirs(root: &Utf8Path) -> Vec<String> {
         .partition(|name| name.starts_with('.'));
     for name in pending {
         let dir = root.join(RUNS_DIR).join(name);
-        let lock = File::open(dir.join("lock"));
-        if lock.is_ok_and(|lock| lock.try_lock().is_ok()) {
+        let age = fs::metadata(&dir)
+            .and_then(|meta| meta.modified())
+            .map(|made| made.elapsed());
+        if age.is_ok_and(|age| age.unwrap_or_default() > PENDING_FOR_AT_MOST) {
             let _ = fs::remove_dir_all(dir);
         }
     }
@@ -224,25 +229,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_run_is_alive_while_its_lock_is_held_and_a_half_made_one_goes() {
+    fn a_run_is_alive_while_its_lock_is_held_and_one_half_made_long_ago_goes() {
         let root = Utf8PathBuf::from_path_buf(std::env::temp_dir().join(format!("xtask-runs-{}", std::process::id())))
             .unwrap();
         let runs = root.join(RUNS_DIR);
-        for run in ["alive", "dead", ".half-made"] {
+        for run in ["alive", "dead", ".half-made", ".being-made"] {
             fs::create_dir_all(runs.join(run)).unwrap();
             File::create(runs.join(run).join("lock")).unwrap();
         }
+        let long_ago = std::time::SystemTime::now() - PENDING_FOR_AT_MOST * 2;
+        File::open(runs.join(".half-made"))
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
         let held = File::open(runs.join("alive/lock")).unwrap();
         held.lock_shared().unwrap();
 
         let live = live_runs(&root);
         let half_made_gone = !runs.join(".half-made").exists();
+        let being_made_kept = runs.join(".being-made").exists();
         drop(held);
         let after = live_runs(&root);
         fs::remove_dir_all(&root).unwrap();
 
         assert_eq!(live, ["alive"]);
-        assert!(half_made_gone);
+        assert!(half_made_gone && being_made_kept);
         assert!(after.is_empty(), "{after:?}");
     }
 }
