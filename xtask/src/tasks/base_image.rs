@@ -6,12 +6,13 @@ use std::fs;
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
-use super::{Temporary, image_exists, is_root};
+use super::{image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
 use crate::project::{BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, STAGED_CA_DIR};
 use crate::runner::Runner;
+use crate::session;
 
 /// Files laid over the debootstrapped tree.
 const OS_OVERLAY: &str = "docker/os/rootfs";
@@ -30,7 +31,7 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
 pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
     let os_image = os_image(project, runner)?;
     runner.step(&format!("Building {what} {} on {os_image}", build.tag));
-    let _ca = stage_host_ca(project)?;
+    let _ca = stage_host_ca(project, runner)?;
     let build = build
         .build_arg("OS_IMAGE", &os_image)
         .label(BUILT_IN_LABEL, project.root.as_str());
@@ -103,15 +104,41 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
     ))
 }
 
-/// Copies the host's CA bundle into the build context, for as long as the value lives.
-/// With a TLS-inspecting proxy this is what lets pip reach its index from inside the image.
-fn stage_host_ca(project: &Project) -> Result<Temporary> {
-    let staged = Temporary::new(project.root.join(STAGED_CA_DIR).join("host-ca.crt"));
+/// Puts the host's CA bundle in the build context, for as long as a run of the checkout may
+/// build. With a TLS-inspecting proxy this is what lets pip reach its index from inside the
+/// image. Written aside then renamed, so a build beside this one never reads half of it.
+fn stage_host_ca(project: &Project, runner: &Runner) -> Result<StagedCa> {
+    let staged = StagedCa {
+        root: project.root.clone(),
+        run: runner.run_name().name.clone(),
+    };
     if let Some(bundle) = host_ca_bundle() {
         say!("   trusting the host's CA bundle {bundle} inside the image");
-        fs::copy(&bundle, &staged.0).with_context(|| format!("cannot copy {bundle} to {}", staged.0))?;
+        if !runner.dry_run() {
+            let aside = runner.scratch("host-ca.crt")?;
+            let path = project.root.join(STAGED_CA_DIR).join("host-ca.crt");
+            fs::copy(&bundle, &aside).with_context(|| format!("cannot copy {bundle} to {aside}"))?;
+            fs::rename(&aside, &path)
+                .or_else(|_| fs::copy(&aside, &path).map(drop))
+                .with_context(|| format!("cannot put the CA bundle in {path}"))?;
+        }
     }
     Ok(staged)
+}
+
+/// The staged CA bundle, removed with the last run of the checkout: a run beside this one
+/// may be building with it.
+struct StagedCa {
+    root: Utf8PathBuf,
+    run: String,
+}
+
+impl Drop for StagedCa {
+    fn drop(&mut self) {
+        if session::live_runs(&self.root).iter().all(|run| *run == self.run) {
+            session::remove_staged_ca(&self.root);
+        }
+    }
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.
