@@ -35,6 +35,7 @@ const SETTLE: Duration = Duration::from_secs(3);
 const PENDING_FOR_AT_MOST: Duration = Duration::from_secs(60);
 
 pub struct Session {
+    root: Utf8PathBuf,
     pub dir: Utf8PathBuf,
     /// The watchdog's process group, which the run's docker clients join.
     pub group: u32,
@@ -70,6 +71,7 @@ impl Session {
             .spawn()
             .context("cannot start the run's watchdog")?;
         Ok(Session {
+            root: root.to_owned(),
             dir,
             group: watchdog.id(),
             _lock: lock,
@@ -77,9 +79,13 @@ impl Session {
         })
     }
 
-    /// The run removed all it made: its directory goes, and the watchdog with nothing to do.
+    /// The run removed all it made: its directory goes (the staged CA bundle too, with the
+    /// checkout's last run), and the watchdog with nothing to do.
     pub fn finish(mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+        if live_runs(&self.root).is_empty() {
+            remove_staged_ca(&self.root);
+        }
         let _ = writeln!(self.watchdog, "{DONE}");
     }
 }

@@ -12,7 +12,6 @@ use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
 use crate::project::{BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, STAGED_CA_DIR};
 use crate::runner::Runner;
-use crate::session;
 
 /// Files laid over the debootstrapped tree.
 const OS_OVERLAY: &str = "docker/os/rootfs";
@@ -27,11 +26,11 @@ pub fn build(project: &Project, runner: &Runner) -> Result<()> {
 }
 
 /// Builds `build` as OS_IMAGE's child (the OS image made first if missing), with the host's
-/// CA bundle in the build context for as long as it takes.
+/// CA bundle in the build context.
 pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
     let os_image = os_image(project, runner)?;
     runner.step(&format!("Building {what} {} on {os_image}", build.tag));
-    let _ca = stage_host_ca(project, runner)?;
+    stage_host_ca(project, runner)?;
     let build = build
         .build_arg("OS_IMAGE", &os_image)
         .label(BUILT_IN_LABEL, project.root.as_str());
@@ -104,41 +103,24 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
     ))
 }
 
-/// Puts the host's CA bundle in the build context, for as long as a run of the checkout may
-/// build. With a TLS-inspecting proxy this is what lets pip reach its index from inside the
-/// image. Written aside then renamed, so a build beside this one never reads half of it.
-fn stage_host_ca(project: &Project, runner: &Runner) -> Result<StagedCa> {
-    let staged = StagedCa {
-        root: project.root.clone(),
-        run: runner.run_name().name.clone(),
+/// Puts the host's CA bundle in the build context, where it stays until the checkout's last
+/// run ends (`session`): a run beside this one may be building with it. With a TLS-inspecting
+/// proxy this is what lets pip reach its index from inside the image. Written aside then
+/// renamed, so a build beside this one never reads half of it.
+fn stage_host_ca(project: &Project, runner: &Runner) -> Result<()> {
+    let Some(bundle) = host_ca_bundle() else {
+        return Ok(());
     };
-    if let Some(bundle) = host_ca_bundle() {
-        say!("   trusting the host's CA bundle {bundle} inside the image");
-        if !runner.dry_run() {
-            let aside = runner.scratch("host-ca.crt")?;
-            let path = project.root.join(STAGED_CA_DIR).join("host-ca.crt");
-            fs::copy(&bundle, &aside).with_context(|| format!("cannot copy {bundle} to {aside}"))?;
-            fs::rename(&aside, &path)
-                .or_else(|_| fs::copy(&aside, &path).map(drop))
-                .with_context(|| format!("cannot put the CA bundle in {path}"))?;
-        }
+    say!("   trusting the host's CA bundle {bundle} inside the image");
+    if runner.dry_run() {
+        return Ok(());
     }
-    Ok(staged)
-}
-
-/// The staged CA bundle, removed with the last run of the checkout: a run beside this one
-/// may be building with it.
-struct StagedCa {
-    root: Utf8PathBuf,
-    run: String,
-}
-
-impl Drop for StagedCa {
-    fn drop(&mut self) {
-        if session::live_runs(&self.root).iter().all(|run| *run == self.run) {
-            session::remove_staged_ca(&self.root);
-        }
-    }
+    let aside = runner.scratch("host-ca.crt")?;
+    let path = project.root.join(STAGED_CA_DIR).join("host-ca.crt");
+    fs::copy(&bundle, &aside).with_context(|| format!("cannot copy {bundle} to {aside}"))?;
+    fs::rename(&aside, &path)
+        .or_else(|_| fs::copy(&aside, &path).map(drop))
+        .with_context(|| format!("cannot put the CA bundle in {path}"))
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.
