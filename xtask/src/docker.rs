@@ -302,13 +302,21 @@ pub fn image_layers(images: &[String]) -> Cmd {
     )
 }
 
-/// Makes a named volume, labelled as the project's; an existing one is left as it is.
-pub fn create_volume(volume: &str, labels: &[(String, String)]) -> Cmd {
-    let mut args = vec!["volume".to_string(), "create".into()];
+/// Makes a named network or volume, labelled as the project's and with `labels` (an existing
+/// volume is left as it is).
+pub fn create_labelled(kind: Kind, name: &str, labels: &[(String, String)]) -> Cmd {
+    let mut args = vec![
+        match kind {
+            Kind::Network => "network",
+            _ => "volume",
+        }
+        .to_string(),
+        "create".into(),
+    ];
     for (key, value) in std::iter::once(&(PROJECT_LABEL.0.into(), PROJECT_LABEL.1.into())).chain(labels) {
         args.extend(["--label".into(), format!("{key}={value}")]);
     }
-    args.push(volume.into());
+    args.push(name.into());
     Cmd::new("docker", args)
 }
 
@@ -352,15 +360,6 @@ pub fn remove_volume(volume: &str) -> Cmd {
 
 pub fn remove_network(network: &str) -> Cmd {
     remove_all(Kind::Network, &[network.into()])
-}
-
-pub fn create_network(network: &str, labels: &[(String, String)]) -> Cmd {
-    let mut args = vec!["network".to_string(), "create".into()];
-    for (key, value) in std::iter::once(&(PROJECT_LABEL.0.into(), PROJECT_LABEL.1.into())).chain(labels) {
-        args.extend(["--label".into(), format!("{key}={value}")]);
-    }
-    args.push(network.into());
-    Cmd::new("docker", args)
 }
 
 /// Runs a shell command inside a running container.

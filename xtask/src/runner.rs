@@ -19,7 +19,8 @@
 //!
 //! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
 //! makes, and is never cut short: an engine may still finish making something after its
-//! client was killed, after the cleanup looked for it.
+//! client was killed, after the cleanup looked for it. A command out of time is an error that
+//! names the engine, but for `read`, whose caller decides.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -79,6 +80,15 @@ pub struct Finished {
 impl Finished {
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|status| status.success())
+    }
+
+    /// The exit code, as a shell reports it: 128 + the signal for a process killed by one.
+    fn code(&self) -> u8 {
+        match self.status.map(|status| (status.code(), status.signal())) {
+            Some((Some(code), _)) => u8::try_from(code).unwrap_or(1),
+            Some((None, Some(signal))) => u8::try_from(128 + signal).unwrap_or(1),
+            _ => 1,
+        }
     }
 }
 
@@ -205,43 +215,29 @@ impl Runner {
 
     /// Runs `cmd`; a non-zero exit is an error.
     pub fn run(&self, cmd: &Cmd) -> Result<()> {
-        match self.status(cmd)? {
-            0 => Ok(()),
-            code => bail!("`{cmd}` failed with exit code {code}"),
-        }
+        succeeded(cmd, self.status(cmd)?)
     }
 
     /// Runs `cmd`, streaming its output, and returns its exit code for the caller to judge.
     pub fn status(&self, cmd: &Cmd) -> Result<u8> {
-        if self.echo(cmd)? {
-            return Ok(0);
-        }
-        let finished = self.execute(cmd, false, LONG, true)?;
-        signals::check()?;
-        finished_code(cmd, &finished)
+        Ok(self
+            .echoed(cmd, false, LONG, true)?
+            .map_or(0, |finished| finished.code()))
     }
 
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
     /// runner goes away.
     pub fn make(&self, cmd: &Cmd, undo: Cmd) -> Result<()> {
         self.undo.borrow_mut().push(undo);
-        if self.echo(cmd)? {
-            return Ok(());
-        }
-        let finished = self.execute(cmd, false, MAKE, false)?;
-        signals::check()?;
-        match finished_code(cmd, &finished)? {
-            0 => Ok(()),
-            code => bail!("`{cmd}` failed with exit code {code}"),
-        }
+        let code = self
+            .echoed(cmd, false, MAKE, false)?
+            .map_or(0, |finished| finished.code());
+        succeeded(cmd, code)
     }
 
     /// Runs `cmd` quietly to learn something: its stdout if it succeeded, `None` if not.
     pub fn probe(&self, cmd: &Cmd) -> Result<Option<String>> {
-        let finished = self.read(cmd, READ)?;
-        if finished.status.is_none() {
-            bail!(self.timed_out(cmd, READ));
-        }
+        let finished = self.in_time(cmd, self.read(cmd, READ)?, READ)?;
         Ok(finished.ok().then(|| finished.stdout.trim().to_string()))
     }
 
@@ -253,10 +249,9 @@ impl Runner {
     /// Runs `cmd`, echoed, with its output kept rather than shown: all it printed, or an
     /// error with the end of it.
     pub fn quiet(&self, cmd: &Cmd) -> Result<String> {
-        if self.echo(cmd)? {
+        let Some(finished) = self.echoed(cmd, true, LONG, true)? else {
             return Ok(String::new());
-        }
-        let finished = self.execute(cmd, true, LONG, true)?;
+        };
         let out = format!("{}{}", finished.stdout, finished.stderr);
         if !finished.ok() {
             let lines: Vec<&str> = out.lines().collect();
@@ -266,18 +261,34 @@ impl Runner {
         Ok(out)
     }
 
-    /// Prints `cmd` as it will run; true under --dry-run, where it then does not run. A run
-    /// that is about to change something gets its session (directory, lock, watchdog) first.
-    fn echo(&self, cmd: &Cmd) -> Result<bool> {
+    /// Prints `cmd` as it will run, then runs it: `None` under --dry-run, where it does not.
+    /// A run that is about to change something gets its session (directory, lock, watchdog)
+    /// first.
+    fn echoed(&self, cmd: &Cmd, capture: bool, deadline: Duration, interruptible: bool) -> Result<Option<Finished>> {
         say!("$ {cmd}");
         if self.dry_run {
             self.dry_made
                 .borrow_mut()
                 .extend(docker::image_made_by(cmd).map(String::from));
-            return Ok(true);
+            return Ok(None);
         }
         self.start_session()?;
-        Ok(false)
+        let finished = self.execute(cmd, capture, deadline, interruptible)?;
+        // A signal during a command that is not cut short still ends the run once it is done.
+        signals::check()?;
+        self.in_time(cmd, finished, deadline).map(Some)
+    }
+
+    /// `finished`, or an error naming the engine when `cmd` ran out of time.
+    fn in_time(&self, cmd: &Cmd, finished: Finished, deadline: Duration) -> Result<Finished> {
+        if finished.status.is_none() {
+            bail!(
+                "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
+                deadline.as_secs(),
+                self.endpoint()
+            );
+        }
+        Ok(finished)
     }
 
     fn start_session(&self) -> Result<()> {
@@ -326,14 +337,6 @@ impl Runner {
             stdout: joined(stdout),
             stderr: joined(stderr),
         })
-    }
-
-    fn timed_out(&self, cmd: &Cmd, deadline: Duration) -> String {
-        format!(
-            "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
-            deadline.as_secs(),
-            self.endpoint()
-        )
     }
 
     fn command(&self, cmd: &Cmd) -> Command {
@@ -418,19 +421,10 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// The exit code of a command that ran to its end; one cut off by its deadline is an error.
-fn finished_code(cmd: &Cmd, finished: &Finished) -> Result<u8> {
-    match finished.status {
-        Some(status) => Ok(exit_code(status)),
-        None => bail!("`{cmd}` did not finish within its deadline, and was stopped"),
-    }
-}
-
-/// A process killed by a signal exits as a shell reports it: 128 + the signal.
-fn exit_code(status: ExitStatus) -> u8 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1),
-        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
-        (None, None) => 1,
+/// A non-zero exit code as an error.
+fn succeeded(cmd: &Cmd, code: u8) -> Result<()> {
+    match code {
+        0 => Ok(()),
+        code => bail!("`{cmd}` failed with exit code {code}"),
     }
 }

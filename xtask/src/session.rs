@@ -122,11 +122,10 @@ pub fn watch(project: &Project, run: &str) -> Result<u8> {
 /// Runs of this checkout whose owner is gone, found in `target/xtask/runs/` and (with
 /// `engine`) by the checkout label on the engine: says so and removes what each left.
 pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<String>> {
-    let live = live_runs(&project.root);
-    let mut dead: BTreeSet<String> = run_dirs(&project.root)
+    let (live, dead): (Vec<String>, Vec<String>) = run_dirs(&project.root)
         .into_iter()
-        .filter(|run| !live.contains(run))
-        .collect();
+        .partition(|run| is_alive(&project.root, run));
+    let mut dead: BTreeSet<String> = dead.into_iter().collect();
     if engine {
         let label = format!("label={CHECKOUT_LABEL}={}", project.root);
         for kind in [Kind::Container, Kind::Network] {
@@ -197,13 +196,13 @@ pub fn remove_staged_ca(root: &Utf8Path) {
 
 /// The runs of the checkout whose lock is held: alive, or being cleaned up by their watchdog.
 pub fn live_runs(root: &Utf8Path) -> Vec<String> {
-    run_dirs(root)
-        .into_iter()
-        .filter(|run| {
-            let lock = File::open(root.join(RUNS_DIR).join(run).join("lock"));
-            lock.is_ok_and(|lock| lock.try_lock().is_err())
-        })
-        .collect()
+    run_dirs(root).into_iter().filter(|run| is_alive(root, run)).collect()
+}
+
+/// Whether someone holds run `run`'s lock.
+fn is_alive(root: &Utf8Path, run: &str) -> bool {
+    let lock = File::open(root.join(RUNS_DIR).join(run).join("lock"));
+    lock.is_ok_and(|lock| lock.try_lock().is_err())
 }
 
 /// The runs with a directory in `target/xtask/runs/`, alive or not. The directory of a run

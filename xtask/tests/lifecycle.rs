@@ -47,31 +47,28 @@ fn assert_nothing_left(left: &[String], copy: &Checkout, when: &str, output: &st
     );
 }
 
+/// Sends `signal` to a run of `copy` once its database is ready; asserts that nothing it made
+/// is left 10 s on, and returns how the run ended.
+fn signal_a_run_and_find_nothing_left(copy: &Checkout, signal: i32, name: &str) -> Finished {
+    let run = a_run_with_its_database_ready(copy);
+    signal_process(run.pid(), signal);
+    let sent = Instant::now();
+    let left = wait_until_nothing_left(copy, TEN_S);
+    let finished = run.finish(remaining(Duration::from_secs(15), sent));
+    assert_nothing_left(&left, copy, &format!("10 s after {name}"), &finished.output());
+    finished
+}
+
 #[test]
 fn a_sigkilled_run_leaves_nothing_within_10_s() {
     let Some(_engine) = support::engine() else { return };
-    let copy = Checkout::copy("sigkill");
-    let run = a_run_with_its_database_ready(&copy);
-
-    signal_process(run.pid(), SIGKILL);
-    let left = wait_until_nothing_left(&copy, TEN_S);
-    let finished = run.finish(Duration::from_secs(5));
-
-    assert_nothing_left(&left, &copy, "10 s after SIGKILL", &finished.output());
+    signal_a_run_and_find_nothing_left(&Checkout::copy("sigkill"), SIGKILL, "SIGKILL");
 }
 
 #[test]
 fn a_run_whose_terminal_hangs_up_leaves_nothing_within_10_s() {
     let Some(_engine) = support::engine() else { return };
-    let copy = Checkout::copy("sighup");
-    let run = a_run_with_its_database_ready(&copy);
-
-    signal_process(run.pid(), SIGHUP);
-    let sent = Instant::now();
-    let left = wait_until_nothing_left(&copy, TEN_S);
-    let finished = run.finish(remaining(Duration::from_secs(15), sent));
-
-    assert_nothing_left(&left, &copy, "10 s after SIGHUP", &finished.output());
+    let finished = signal_a_run_and_find_nothing_left(&Checkout::copy("sighup"), SIGHUP, "SIGHUP");
     assert_eq!(
         finished.code(),
         Some(129),

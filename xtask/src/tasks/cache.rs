@@ -51,7 +51,7 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
     runner.step(&format!(
         "Creating the cache container `{cache_container}` (data in volume {cache_volume})"
     ));
-    runner.run(&docker::create_volume(cache_volume, &labels(project)))?;
+    runner.run(&docker::create_labelled(Kind::Volume, cache_volume, &labels(project)))?;
     let volume = format!("{cache_volume}:/cache");
     let create = Run::new(dev_image)
         .name(cache_container)

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use super::{cache, copy_out_staged, dev_image, put_in_place, services};
 use crate::console::say;
-use crate::docker::{self, Run};
+use crate::docker::{self, Kind, Run};
 use crate::project::{Project, REPORTS_DIR, RunName};
 use crate::runner::Runner;
 use crate::session;
@@ -35,7 +35,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     if !needs.is_empty() {
         runner.step(&format!("Creating the network {}", run.name));
         runner.make(
-            &docker::create_network(&run.name, &run.labels),
+            &docker::create_labelled(Kind::Network, &run.name, &run.labels),
             docker::remove_network(&run.name),
         )?;
         container = container.network(&run.name, None);
