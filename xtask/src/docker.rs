@@ -235,14 +235,29 @@ pub fn client_version() -> Cmd {
     Cmd::new("docker", ["--version"])
 }
 
-/// Prints the name of the current docker context.
-pub fn context_name() -> Cmd {
-    Cmd::new("docker", ["context", "show"])
+/// Prints the current docker context's name and endpoint (`unix://...`, `tcp://...`), as
+/// `NAME|ENDPOINT`. Docker's client only.
+pub fn context_endpoint() -> Cmd {
+    Cmd::new(
+        "docker",
+        ["context", "inspect", "--format", "{{.Name}}|{{.Endpoints.docker.Host}}"],
+    )
 }
 
-/// Prints where the engine keeps images and volumes on its host.
-pub fn data_root() -> Cmd {
-    Cmd::new("docker", ["info", "--format", "{{.DockerRootDir}}"])
+/// Prints where the engine keeps images and volumes on its host: Docker's data root, or
+/// Podman's store when `docker` is Podman's own client.
+pub fn data_root(podman_cli: bool) -> Cmd {
+    let format = if podman_cli {
+        "{{.Store.GraphRoot}}"
+    } else {
+        "{{.DockerRootDir}}"
+    };
+    Cmd::new("docker", ["info", "--format", format])
+}
+
+/// Succeeds when Docker's client has the buildx plugin that BuildKit builds go through.
+pub fn buildx_version() -> Cmd {
+    Cmd::new("docker", ["buildx", "version"])
 }
 
 /// The image a `build`, `pull` or `import` command makes: a dry run counts it as made.
@@ -260,9 +275,16 @@ pub fn image_made_by(cmd: &Cmd) -> Option<&str> {
     .map(String::as_str)
 }
 
-/// Prints the engine's version; fails when no engine answers.
-pub fn server_version() -> Cmd {
-    Cmd::new("docker", ["version", "--format", "{{.Server.Version}}"])
+/// Prints the engine's version and, for Docker's client, `|` and its components (Podman's
+/// service names itself there); fails when no engine answers. Podman's own client knows no
+/// components.
+pub fn server_facts(podman_cli: bool) -> Cmd {
+    let format = if podman_cli {
+        "{{.Server.Version}}"
+    } else {
+        "{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"
+    };
+    Cmd::new("docker", ["version", "--format", format])
 }
 
 /// Prints an image's id; fails when there is no such image.
@@ -274,15 +296,6 @@ pub fn image_id(image: &str) -> Cmd {
 pub fn image_label(image: &str, key: &str) -> Cmd {
     let format = format!("{{{{.Id}}}} {{{{index .Config.Labels \"{key}\"}}}}");
     Cmd::new("docker", ["image", "inspect", "--format", &format, image])
-}
-
-/// Prints the current engine endpoint (`unix://...`, `tcp://...`), DOCKER_HOST and
-/// contexts included.
-pub fn endpoint() -> Cmd {
-    Cmd::new(
-        "docker",
-        ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
-    )
 }
 
 /// Prints the name of the volume mounted at `path` in a container (empty for a bind mount or

@@ -6,6 +6,7 @@ mod cmd;
 mod config;
 mod console;
 mod docker;
+mod engine;
 mod flags;
 mod project;
 mod runner;
@@ -68,7 +69,11 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         _ => {}
     }
     let runner = Runner::new(&project, dry_run)?;
-    runner.check_engine()?;
+    let engine = runner.check_engine()?;
+    let problems = engine.cannot(|| runner.has_buildx().unwrap_or(false));
+    if let Some(problem) = problems.first() {
+        anyhow::bail!("{problem}");
+    }
     match task {
         Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
         Task::DevImage => tasks::dev_image::build(&project, &runner).map(|_| 0),

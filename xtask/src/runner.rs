@@ -37,6 +37,7 @@ use xshell::Shell;
 use crate::cmd::Cmd;
 use crate::console::{paint, say};
 use crate::docker;
+use crate::engine::{self, Engine};
 use crate::project::{Project, RunName};
 use crate::session::Session;
 use crate::signals;
@@ -56,6 +57,8 @@ pub struct Runner {
     root: Utf8PathBuf,
     docker: PathBuf,
     run: RunName,
+    /// What answers `docker`, once `check_engine` has asked.
+    engine: RefCell<Option<Engine>>,
     /// The run's directory, lock and watchdog, made before the first command that changes
     /// anything.
     session: RefCell<Option<Session>>,
@@ -116,6 +119,7 @@ impl Runner {
             root: project.root.clone(),
             docker,
             run: project.run_name()?,
+            engine: RefCell::new(None),
             session: RefCell::new(None),
             undo: RefCell::new(Vec::new()),
             dry_run,
@@ -148,9 +152,12 @@ impl Runner {
         self.dry_made.borrow().iter().any(|made| made == image)
     }
 
-    /// The engine's version; fails with what to do when no engine answers: every task needs one.
-    pub fn check_engine(&self) -> Result<String> {
-        let finished = self.read(&docker::server_version(), ENGINE_ANSWER)?;
+    /// What the engine is; fails with what to do when none answers (every task needs one).
+    /// Kept for the rest of the run (`engine`).
+    pub fn check_engine(&self) -> Result<Engine> {
+        let client = self.probe(&docker::client_version())?.unwrap_or_default();
+        let podman_cli = engine::is_podman_client(&client);
+        let finished = self.read(&docker::server_facts(podman_cli), ENGINE_ANSWER)?;
         if finished.status.is_none() {
             bail!(
                 "the Docker engine at {} did not answer within {} s: it accepts connections but says nothing. \
@@ -178,17 +185,43 @@ impl Runner {
                  or point DOCKER_HOST at a running engine, then run this again."
             );
         }
-        Ok(finished.stdout.trim().to_string())
+        let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
+        let context = if podman_cli || from_host {
+            String::new()
+        } else {
+            self.probe(&docker::context_endpoint())?.unwrap_or_default()
+        };
+        let engine = Engine::new(&client, &finished.stdout, &context);
+        *self.engine.borrow_mut() = Some(engine.clone());
+        Ok(engine)
+    }
+
+    /// The engine `check_engine` found.
+    pub fn engine(&self) -> Result<Engine> {
+        self.engine
+            .borrow()
+            .clone()
+            .context("the engine was not checked before use")
+    }
+
+    /// Whether Docker's client has the buildx plugin (BuildKit builds from client 23 on).
+    pub fn has_buildx(&self) -> Result<bool> {
+        Ok(self.probe(&docker::buildx_version())?.is_some())
     }
 
     /// Where the client looks for its engine (`unix://...`, `tcp://...`), as best it can tell.
     pub fn endpoint(&self) -> String {
+        if let Some(engine) = self.engine.borrow().as_ref() {
+            return engine.endpoint.clone();
+        }
         match std::env::var("DOCKER_HOST") {
             Ok(host) if !host.is_empty() => host,
             _ => self
-                .probe(&docker::endpoint())
+                .probe(&docker::context_endpoint())
                 .ok()
                 .flatten()
+                .map(|answer| answer.rsplit('|').next().unwrap_or_default().to_string())
+                .filter(|endpoint| !endpoint.is_empty())
                 .unwrap_or_else(|| "the default socket".into()),
         }
     }

@@ -24,7 +24,8 @@ case "$1" in
   --version) echo "Docker version 28.2.2, build fake" ;;
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
            echo 20.10.24 ;;
-  context) [ "$2" = show ] && echo default || echo "${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+  context) echo "default|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+  buildx) exit 1 ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
          case "$4" in *RootFS*) shift 4; for id; do echo "layer-of-$id"; done; exit 0 ;; esac
@@ -37,14 +38,14 @@ case "$1" in
   volume) [ "$2" = ls ] && listing "$@"; [ "$2" != inspect ] || [ -n "${FAKE_CACHE_VOLUME+set}" ] || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
   start) exit "${FAKE_RUN_EXIT:-0}" ;;
-  run) case " $* " in *" --name cache "*|*" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
+  run) case " $* " in *" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
 esac
 "#;
 
 /// What makes the lab's volume container.
 const CACHE_RUN: [&str; 2] = [
     "volume create --label application=todobackend --label todobackend.cache=todobackend-cache todobackend-cache",
-    "run --name cache --label application=todobackend --label todobackend.cache=todobackend-cache \
+    "create --name cache --label application=todobackend --label todobackend.cache=todobackend-cache \
      -v todobackend-cache:/cache --entrypoint true todobackend-dev",
 ];
 
@@ -451,7 +452,7 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         "$ docker pull debian:bookworm-slim".to_string(),
         "$ docker build -t todobackend-dev -f docker/dev/Dockerfile".into(),
         "$ docker volume create".into(),
-        "$ docker run".into(),
+        "$ docker create".into(),
         "$ docker network create".into(),
         "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
@@ -525,7 +526,7 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
         "{out}"
     );
     assert!(
-        out.contains("engine 20.10.24 at unix:///var/run/docker.sock (from docker context `default`)"),
+        out.contains("engine: Docker 20.10.24 at unix:///var/run/docker.sock (from docker context `default`)"),
         "{out}"
     );
     assert!(out.contains("not built yet"), "{out}");

@@ -53,12 +53,15 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
     ));
     runner.run(&docker::create_labelled(Kind::Volume, cache_volume, &labels(project)))?;
     let volume = format!("{cache_volume}:/cache");
+    // Created, never started: a volume container needs no process, and `docker create`
+    // either makes it whole or not at all, where a `docker run` whose start failed leaves a
+    // container that only looks made.
     let create = Run::new(dev_image)
         .name(cache_container)
         .labels(&labels(project))
         .volume(&volume)
         .entrypoint("true");
-    match runner.run(&create.into()) {
+    match runner.run(&docker::create(create)) {
         // Another run (a second checkout, a parallel CI job) made it first: as good.
         Err(_) if exists(project, runner)? => Ok(()),
         outcome => outcome,

@@ -7,6 +7,7 @@ use super::{base_image, cache, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::console::{paint, show};
 use crate::docker;
+use crate::engine::Kind;
 use crate::project::{INPUTS_LABEL, Names, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 use crate::session;
@@ -29,26 +30,44 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
             return Ok(1);
         }
     };
-    let client = runner.probe(&docker::client_version())?.unwrap_or_default();
-    report(!client.is_empty(), &format!("docker client: {client}"));
-
-    let endpoint = runner.probe(&docker::endpoint())?.unwrap_or_default();
-    let at = if endpoint.is_empty() {
-        String::new()
-    } else {
-        format!(" at {endpoint}")
-    };
-    let context = runner.probe(&docker::context_name())?.unwrap_or_default();
-    let via = match std::env::var("DOCKER_HOST") {
-        Ok(host) if !host.is_empty() => "DOCKER_HOST".to_string(),
-        _ => format!("docker context `{context}`"),
-    };
-    match runner.check_engine() {
-        Ok(version) => report(true, &format!("engine {version}{at} (from {via})")),
+    let engine = match runner.check_engine() {
+        Ok(engine) => engine,
         Err(err) => {
-            report(false, &format!("engine{at} (from {via}): {err:#}"));
+            let client = runner.probe(&docker::client_version())?.unwrap_or_default();
+            report(!client.is_empty(), &format!("docker client: {client}"));
+            report(false, &format!("engine at {}: {err:#}", runner.endpoint()));
             return Ok(1);
         }
+    };
+    report(true, &format!("docker client: {}", engine.client));
+    let kind = match engine.kind {
+        Kind::Docker => "Docker",
+        Kind::Podman => "Podman",
+    };
+    report(
+        true,
+        &format!(
+            "engine: {kind} {} at {} (from {})",
+            engine.version, engine.endpoint, engine.via
+        ),
+    );
+    let mut has_buildx = None;
+    let mut buildx = || *has_buildx.get_or_insert_with(|| runner.has_buildx().unwrap_or(false));
+    let builder = engine.builder(engine.builds_through_buildx() && buildx());
+    report(true, &format!("builder: {builder}"));
+    for problem in engine.cannot(&mut buildx) {
+        report(false, &problem);
+    }
+    if engine.is_local() {
+        report(
+            true,
+            "local engine: `test` mounts src/, so an edit is tested without a build",
+        );
+    } else {
+        report(
+            true,
+            "remote engine: it cannot see this checkout, so `test` builds and tests the source baked into the image",
+        );
     }
     for run in session::recover(project, &runner, true)? {
         report(
@@ -57,9 +76,14 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         );
     }
 
-    let root_dir = runner.probe(&docker::data_root())?.unwrap_or_default();
     // A remote engine's disk cannot be seen from here.
-    if endpoint.starts_with("unix://") {
+    let root_dir = runner.probe(&docker::data_root(engine.podman_cli))?.unwrap_or_default();
+    if !engine.is_local() {
+        report(
+            true,
+            &format!("free space in {root_dir} on the remote engine: cannot be read from here"),
+        );
+    } else {
         match free_gib(&runner, &root_dir)? {
             Some(free) => report(
                 free >= MIN_FREE_GIB,

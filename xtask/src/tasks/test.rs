@@ -73,8 +73,7 @@ fn mounts_source(runner: &Runner, baked: bool) -> Result<bool> {
     if baked || std::env::var("CI").as_deref() == Ok("true") {
         return Ok(false);
     }
-    let endpoint = runner.probe(&docker::endpoint())?;
-    Ok(endpoint.is_some_and(|endpoint| endpoint.starts_with("unix://")))
+    Ok(runner.engine()?.is_local())
 }
 
 fn test_container(image: &str, run: &RunName, cache: &str, settings: &str, args: &[String]) -> Run {
