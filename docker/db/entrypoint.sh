@@ -94,7 +94,9 @@ string() {
 		*) printf "'%s'" "$1" ;;
 	esac
 }
-# name VALUE: VALUE as an SQL identifier
+# name VALUE: VALUE as an SQL identifier. The backticks are MySQL's identifier quotes, not
+# command substitutions: single quotes keep them literal, as meant
+# shellcheck disable=SC2016
 name() {
 	case "$1" in
 		*\`*) printf '`%s`' "$(printf '%s' "$1" | sed -e 's/`/``/g')" ;;
