@@ -160,7 +160,7 @@ fn buildkit_env() -> Option<bool> {
 struct Limits {
     root: bool,
     may_raise: bool,
-    /// (ulimit name, hard limit)
+    /// (ulimit name, the most a container may be given)
     hard: Vec<(&'static str, u64)>,
 }
 
@@ -173,12 +173,18 @@ fn limits() -> Limits {
         .and_then(|caps| u64::from_str_radix(caps.trim(), 16).ok())
         .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0);
     let table = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    // Podman 4.3 fails to start a container whose process limit exceeds the kernel's pid_max
+    // too: what it may be given is the smaller of the two.
+    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(u64::MAX);
     let hard = [("nofile", "Max open files"), ("nproc", "Max processes")]
         .into_iter()
         .filter_map(|(name, row)| {
             let line = table.lines().find(|line| line.starts_with(row))?;
-            let hard = line[row.len()..].split_whitespace().nth(1)?;
-            Some((name, hard.parse().unwrap_or(u64::MAX)))
+            let hard: u64 = line[row.len()..].split_whitespace().nth(1)?.parse().unwrap_or(u64::MAX);
+            Some((name, if name == "nproc" { hard.min(pid_max) } else { hard }))
         })
         .collect();
     Limits { root, may_raise, hard }
@@ -248,7 +254,8 @@ fn podman_rlimits_problem(limits: &Limits, configured: &[String]) -> Option<Stri
         .collect();
     Some(format!(
         "rootful Podman cannot start containers here: it raises each container's limits to {PODMAN_RLIMIT}, above \
-         this machine's hard limits ({}), and may not (no CAP_SYS_RESOURCE). Lower its defaults in a containers.conf: \
+         what containers may have here ({}: the hard limits, and the kernel's pid_max), and may not \
+         (no CAP_SYS_RESOURCE). Lower its defaults in a containers.conf: \
          `[containers]` then `default_ulimits = [{}]`, in /etc/containers/containers.conf or a file named by \
          CONTAINERS_CONF, then run this again",
         names.join(", "),

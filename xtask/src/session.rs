@@ -83,6 +83,9 @@ impl Session {
     /// checkout's last run), and the watchdog with nothing to do.
     pub fn finish(mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+        if let Some(outside) = self.dir.file_name().and_then(|run| outside_scratch(run).ok()) {
+            let _ = fs::remove_dir_all(outside);
+        }
         if live_runs(&self.root).is_empty() {
             remove_staged_ca(&self.root);
         }
@@ -177,12 +180,27 @@ fn remove_run(runner: &Runner, run: &str) -> Result<bool> {
 /// build stages in the build context.
 fn remove_files(root: &Utf8Path, run: &str, alone: bool) {
     let _ = fs::remove_dir_all(root.join(RUNS_DIR).join(run));
+    if let Ok(outside) = outside_scratch(run) {
+        let _ = fs::remove_dir_all(outside);
+    }
     if alone {
         remove_staged_ca(root);
     }
 }
 
 /// The host CA bundles staged for builds, left by a run that died during one.
+/// Scratch space of the run's own outside the checkout, for tools that cannot work under a
+/// path with spaces (debootstrap): removed with the run's directory.
+pub fn outside_scratch(run: &str) -> Result<Utf8PathBuf> {
+    let temp = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .map_err(|path| anyhow::anyhow!("the temporary directory {} is not UTF-8", path.display()))?;
+    let dir = temp.join(format!("{run}-scratch"));
+    if dir.as_str().contains(char::is_whitespace) {
+        anyhow::bail!("neither the checkout nor the temporary directory {temp} is free of spaces: set TMPDIR");
+    }
+    Ok(dir)
+}
+
 pub fn remove_staged_ca(root: &Utf8Path) {
     let Ok(entries) = root.join(STAGED_CA_DIR).read_dir_utf8() else {
         return;

@@ -12,6 +12,7 @@ use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
 use crate::project::{BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, STAGED_CA_DIR};
 use crate::runner::Runner;
+use crate::session;
 
 /// Files laid over the debootstrapped tree.
 const OS_OVERLAY: &str = "docker/os/rootfs";
@@ -64,11 +65,16 @@ pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<String> {
 
 fn build_os_image(runner: &Runner, tag: &str) -> Result<()> {
     install_debootstrap(runner)?;
-    // In the run's own directory: removed with it, even when the run is killed.
+    // In the run's own directory: removed with it, even when the run is killed. debootstrap
+    // cannot work in a path with spaces: then in the system's temporary directory, under the
+    // run's name, removed with the run (`session`).
     let workdir = if runner.dry_run() {
         Utf8PathBuf::from("target/xtask/runs/RUN/os")
     } else {
-        runner.scratch("os")?
+        match runner.scratch("os")? {
+            inside if !inside.as_str().contains(char::is_whitespace) => inside,
+            _ => session::outside_scratch(&runner.run_name().name)?,
+        }
     };
     fs::create_dir_all(&workdir).with_context(|| format!("cannot create {workdir}"))?;
     let rootfs = format!("{workdir}/rootfs");

@@ -77,10 +77,11 @@ pub fn engine_alone() -> Option<EngineTurn> {
 /// Runs the docker client; its stdout lines, or one line saying how it failed (so a failed
 /// listing never reads as "nothing there").
 pub fn docker_lines(args: &[&str]) -> Result<Vec<String>, String> {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|err| format!("cannot run docker: {err}"))?;
+    lines_of(Command::new("docker").args(args), args)
+}
+
+fn lines_of(command: &mut Command, args: &[&str]) -> Result<Vec<String>, String> {
+    let output = command.output().map_err(|err| format!("cannot run docker: {err}"))?;
     if !output.status.success() {
         return Err(format!(
             "`docker {}` failed: {}",
@@ -119,6 +120,9 @@ pub fn repository() -> PathBuf {
 /// also when the test failed.
 pub struct Checkout {
     root: PathBuf,
+    /// What every command for the copy gets besides the test's own environment: the engine
+    /// it talks to (PATH, DOCKER_HOST, ...).
+    env: Vec<(String, String)>,
 }
 
 impl Checkout {
@@ -135,7 +139,39 @@ impl Checkout {
                 .unwrap();
             assert!(status.success(), "cannot copy {item} to {}", root.display());
         }
-        Checkout { root }
+        Checkout { root, env: Vec::new() }
+    }
+
+    /// The copy with `key=value` in the environment of every command run for it: the xtask,
+    /// its cleanup, and the test's own look at the engine (`docker`).
+    pub fn with_env(mut self, key: &str, value: &str) -> Checkout {
+        self.env.retain(|(known, _)| known != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The copy under names of its own (`[workspace.metadata.todobackend] name`, and the
+    /// database image), so it never retags or removes the user's images or pip cache.
+    pub fn named(self, prefix: &str) -> Checkout {
+        self.edit("Cargo.toml", |text| {
+            format!(
+                "{}\n[workspace.metadata.todobackend]\nname = \"{prefix}\"\n",
+                text.replace("\"todobackend-db\"", &format!("\"{prefix}-db\""))
+            )
+        });
+        self
+    }
+
+    /// `docker` as the copy's runs reach it.
+    pub fn docker(&self) -> Command {
+        let mut command = Command::new("docker");
+        command.envs(self.env.iter().map(|(key, value)| (key, value)));
+        command
+    }
+
+    /// `docker ARGS` as the copy's runs reach it: its stdout lines, or how it failed.
+    pub fn docker_lines(&self, args: &[&str]) -> Result<Vec<String>, String> {
+        lines_of(self.docker().args(args), args)
     }
 
     pub fn root(&self) -> &Path {
@@ -166,7 +202,8 @@ impl Checkout {
         let mut command = Command::new(program);
         command
             .current_dir(&self.root)
-            .env("CARGO_MANIFEST_DIR", self.root.join("xtask"));
+            .env("CARGO_MANIFEST_DIR", self.root.join("xtask"))
+            .envs(self.env.iter().map(|(key, value)| (key, value)));
         command
     }
 
@@ -180,19 +217,15 @@ impl Checkout {
     /// Removes the containers (with their anonymous volumes) and networks labelled with the copy.
     pub fn remove_what_is_labelled(&self) {
         let label = format!("label={}", self.label());
-        if let Ok(ids) = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label])
+        if let Ok(ids) = self.docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label])
             && !ids.is_empty()
         {
-            let mut args = vec!["rm", "--force", "--volumes"];
-            args.extend(ids.iter().map(String::as_str));
-            docker_ok(&args);
+            let _ = self.docker().args(["rm", "--force", "--volumes"]).args(&ids).output();
         }
-        if let Ok(ids) = docker_lines(&["network", "ls", "--quiet", "--filter", &label])
+        if let Ok(ids) = self.docker_lines(&["network", "ls", "--quiet", "--filter", &label])
             && !ids.is_empty()
         {
-            let mut args = vec!["network", "rm"];
-            args.extend(ids.iter().map(String::as_str));
-            docker_ok(&args);
+            let _ = self.docker().args(["network", "rm"]).args(&ids).output();
         }
     }
 }
@@ -209,7 +242,7 @@ impl Drop for Checkout {
 /// The containers (with their state) and networks labelled with `checkout`, one line each.
 pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
     let label = format!("label={}", checkout.label());
-    let containers = docker_lines(&[
+    let containers = checkout.docker_lines(&[
         "container",
         "ls",
         "--all",
@@ -218,7 +251,7 @@ pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
         "--format",
         "container {{.Names}} ({{.Status}})",
     ]);
-    let networks = docker_lines(&["network", "ls", "--filter", &label, "--format", "network {{.Name}}"]);
+    let networks = checkout.docker_lines(&["network", "ls", "--filter", &label, "--format", "network {{.Name}}"]);
     [containers, networks]
         .into_iter()
         .flat_map(|listed| listed.unwrap_or_else(|failed| vec![failed]))

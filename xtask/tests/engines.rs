@@ -1,0 +1,379 @@
+//! Every task, end to end, on the engines users have besides Docker's classic builder (which
+//! `e2e.rs` covers): BuildKit (Debian's 20.10 client, `DOCKER_BUILDKIT=1`), Podman behind a
+//! `docker` shim, and a remote engine reached through `DOCKER_HOST=tcp://` that sees nothing of
+//! the checkout. Each works on a copy whose directory name has spaces, dots, capitals and
+//! underscores, under names of its own. A test whose engine cannot be had here says SKIPPED;
+//! under CI=true it fails instead.
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Checkout, Finished, left_on_engine, run_to_end, tests_ran};
+
+/// A whole story's step, images built if need be: a bound so a broken run fails, not a goal.
+const A_STEP_ENDS_WITHIN: Duration = Duration::from_secs(600);
+
+/// Whether `what` can be had here; says SKIPPED when not, and fails under CI=true.
+fn available(what: &str, present: bool) -> bool {
+    if !present {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: the engine tests need {what}"
+        );
+        eprintln!("SKIPPED: {what} is not here");
+    }
+    present
+}
+
+fn step(copy: &Checkout, cwd: &Path, args: &[&str]) -> Finished {
+    let mut command = copy.xtask(args);
+    command.current_dir(cwd);
+    step_with(command, args)
+}
+
+fn step_with(command: Command, args: &[&str]) -> Finished {
+    let finished = run_to_end(command, A_STEP_ENDS_WITHIN);
+    assert_eq!(
+        finished.code(),
+        Some(0),
+        "{args:?}: {}\n{}",
+        finished.how(),
+        finished.output()
+    );
+    finished
+}
+
+/// What the story expects the engine to say about itself.
+struct Engine {
+    kind: &'static str,
+    builder: &'static str,
+    local: bool,
+}
+
+/// The tasks a user runs, in order, from a subdirectory of the copy: what doctor says, the
+/// images and the cache, the suite (src/ mounted only on a local engine), the suite against a
+/// database that is gone after, the wheels, and a clean that leaves nothing of the copy's.
+fn the_whole_story(copy: &Checkout, prefix: &str, engine: Engine) {
+    let cwd = copy.root().join("src/todo");
+    let doctor = step(copy, &cwd, &["doctor"]).output();
+    for said in [
+        format!("ok    engine: {} ", engine.kind),
+        format!("ok    builder: {}", engine.builder),
+        if engine.local {
+            "ok    local engine"
+        } else {
+            "ok    remote engine"
+        }
+        .to_string(),
+    ] {
+        assert!(doctor.contains(&said), "doctor does not say {said:?}:\n{doctor}");
+    }
+
+    step(copy, &cwd, &["base-image"]);
+    step(copy, &cwd, &["dev-image"]);
+    step(copy, &cwd, &["cache"]);
+    let again = step(copy, &cwd, &["cache"]).output();
+    assert!(again.contains(&format!("`{prefix}-cache` exists")), "{again}");
+
+    let test = step(copy, &cwd, &["test"]).output();
+    assert!(
+        tests_ran(&test) >= 12 && test.lines().any(|line| line == "OK"),
+        "{test}"
+    );
+    let mount = format!("{}/src:/application", copy.root().display());
+    let mounted = test
+        .lines()
+        .any(|line| line.starts_with("$ docker create") && line.contains(&mount));
+    assert_eq!(
+        mounted, engine.local,
+        "src/ mounted: {mounted}, local engine: {}\n{test}",
+        engine.local
+    );
+    let junit = fs::read_to_string(copy.root().join("target/reports/junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), tests_ran(&test), "{junit}");
+
+    let with_db = step(copy, &cwd, &["test", "--settings", "test"]).output();
+    assert!(
+        tests_ran(&with_db) >= 12 && with_db.contains("=> Starting db "),
+        "{with_db}"
+    );
+    assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{with_db}");
+
+    step(copy, &cwd, &["build"]);
+    let wheels: Vec<String> = fs::read_dir(copy.root().join("target/wheels"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for wheel in ["todobackend-", "django-", "mysqlclient-"] {
+        assert!(
+            wheels.iter().any(|name| name.starts_with(wheel)),
+            "no {wheel}*.whl in {wheels:?}"
+        );
+    }
+
+    step(copy, &cwd, &["clean", "--all", "--images"]);
+    assert_eq!(left_on_engine(copy), Vec::<String>::new());
+    let images = copy
+        .docker_lines(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+        .unwrap();
+    let ours: Vec<&String> = images.iter().filter(|image| image.contains(prefix)).collect();
+    assert!(ours.is_empty(), "left after clean --all --images: {ours:?}");
+}
+
+#[test]
+fn buildkit_runs_every_task_from_a_copy_named_with_spaces_dots_and_capitals() {
+    let Some(_turn) = support::engine() else { return };
+    // Debian's docker.io puts a 20.10 client with BuildKit built in at /usr/bin/docker.
+    if !available(
+        "the 20.10 client at /usr/bin/docker",
+        Path::new("/usr/bin/docker").exists(),
+    ) {
+        return;
+    }
+    let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap());
+    let prefix = "todobackend-buildkit";
+    let copy = Checkout::copy("BuildKit Story.v2_x")
+        .with_env("PATH", &path)
+        .with_env("DOCKER_BUILDKIT", "1")
+        .named(prefix);
+    let engine = Engine {
+        kind: "Docker",
+        builder: "BuildKit",
+        local: true,
+    };
+    the_whole_story(&copy, prefix, engine);
+}
+
+/// A `docker` that runs Podman, as Fedora's podman-docker package installs, and the
+/// containers.conf rootful Podman needs where it may not raise containers' limits.
+struct PodmanShim {
+    dir: PathBuf,
+}
+
+impl PodmanShim {
+    fn new() -> PodmanShim {
+        let dir = std::env::temp_dir().join(format!("xtask-podman-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let docker = dir.join("docker");
+        fs::write(&docker, "#!/bin/sh\nexec podman \"$@\"\n").unwrap();
+        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+        let limits = fs::read_to_string("/proc/self/limits").unwrap();
+        let hard = |row: &str| {
+            let line = limits.lines().find(|line| line.starts_with(row)).unwrap();
+            line[row.len()..].split_whitespace().nth(1).unwrap().to_string()
+        };
+        // Podman 4.3 refuses a process limit above the kernel's pid_max too.
+        let pid_max: u64 = fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let nofile = hard("Max open files");
+        let nproc = hard("Max processes")
+            .parse::<u64>()
+            .map_or(pid_max, |hard| hard.min(pid_max));
+        fs::write(
+            dir.join("containers.conf"),
+            format!("[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc={nproc}:{nproc}\"]\n"),
+        )
+        .unwrap();
+        PodmanShim { dir }
+    }
+}
+
+impl Drop for PodmanShim {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn podman_behind_a_docker_shim_runs_every_task_and_doctor_is_truthful_about_its_limits() {
+    if !available("podman", which("podman")) {
+        return;
+    }
+    let shim = PodmanShim::new();
+    let path = format!("{}:{}", shim.dir.display(), std::env::var("PATH").unwrap());
+    let conf = shim.dir.join("containers.conf").display().to_string();
+    let prefix = "todobackend-podman";
+    let copy = Checkout::copy("Podman Story.v2_x")
+        .with_env("PATH", &path)
+        .with_env("CONTAINERS_CONF", &conf)
+        .named(prefix);
+    let engine = Engine {
+        kind: "Podman",
+        builder: "Buildah",
+        local: true,
+    };
+
+    // Doctor's verdict on Podman's default limits is what Podman does with them. An image to
+    // try them with comes first.
+    let cwd = copy.root().join("src/todo");
+    step(&copy, &cwd, &["dev-image"]);
+    let starts = copy
+        .docker()
+        .env_remove("CONTAINERS_CONF")
+        .args(["run", "--rm", "--entrypoint", "true", &format!("{prefix}-dev")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    let mut doctor = copy.xtask(&["doctor"]);
+    doctor.env_remove("CONTAINERS_CONF");
+    let doctor = run_to_end(doctor, A_STEP_ENDS_WITHIN);
+    let refuses = doctor.has_line(|line| line.starts_with("FAIL  rootful Podman cannot start containers here"));
+    assert_eq!(
+        refuses,
+        !starts,
+        "containers start: {starts}; doctor:\n{}",
+        doctor.output()
+    );
+    if refuses {
+        assert_eq!(doctor.code(), Some(1), "{}", doctor.output());
+        let mut test = copy.xtask(&["test"]);
+        test.env_remove("CONTAINERS_CONF");
+        let test = run_to_end(test, A_STEP_ENDS_WITHIN);
+        assert_eq!(test.code(), Some(1), "{}", test.output());
+        assert!(
+            test.has_line(|line| line.contains("default_ulimits")),
+            "{}",
+            test.output()
+        );
+        assert!(
+            !test.has_line(|line| line.starts_with("$ ")),
+            "it ran something:\n{}",
+            test.output()
+        );
+    }
+
+    the_whole_story(&copy, prefix, engine);
+}
+
+/// A second Docker engine on this machine, reached over TCP on loopback: to the xtask a remote
+/// engine, with a data root, bridge and address pool of its own, so nothing of it meets the
+/// first engine's. Stopped and removed when dropped.
+struct RemoteEngine {
+    host: String,
+    dir: PathBuf,
+    bridge: &'static str,
+    dockerd: Child,
+}
+
+impl RemoteEngine {
+    fn start() -> RemoteEngine {
+        let dir = std::env::temp_dir().join(format!("xtask-remote-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let bridge = "xtask-remote";
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        };
+        ip(&["link", "delete", bridge]);
+        assert!(
+            ip(&["link", "add", bridge, "type", "bridge"]),
+            "cannot make the bridge {bridge}"
+        );
+        assert!(ip(&["addr", "add", "10.123.0.1/24", "dev", bridge]));
+        assert!(ip(&["link", "set", bridge, "up"]));
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("tcp://127.0.0.1:{port}");
+        let log = fs::File::create(dir.join("dockerd.log")).unwrap();
+        let dockerd = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .args(["-H", &host, "--bridge", bridge])
+            .args(["--default-address-pool", "base=10.124.0.0/16,size=24"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let engine = RemoteEngine {
+            host,
+            dir,
+            bridge,
+            dockerd,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !engine.answers() {
+            assert!(
+                Instant::now() < deadline,
+                "the second dockerd did not answer at {} within 60 s:\n{}",
+                engine.host,
+                fs::read_to_string(engine.dir.join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        engine
+    }
+
+    fn answers(&self) -> bool {
+        Command::new("docker")
+            .args(["-H", &self.host, "version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for RemoteEngine {
+    fn drop(&mut self) {
+        support::signal_process(i32::try_from(self.dockerd.id()).unwrap(), 15);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.dockerd.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.dockerd.kill();
+        let _ = self.dockerd.wait();
+        let _ = Command::new("ip").args(["link", "delete", self.bridge]).status();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_remote_engine_runs_every_task_on_the_source_baked_into_its_images() {
+    let root = fs::metadata("/proc/self").is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0);
+    if !available(
+        "root, `ip` and `dockerd` to start a second engine",
+        root && which("ip") && which("dockerd"),
+    ) {
+        return;
+    }
+    let remote = RemoteEngine::start();
+    let prefix = "todobackend-remote";
+    // Dropped before the engine: its cleanup needs it.
+    let copy = Checkout::copy("Remote Story.v2_x")
+        .with_env("DOCKER_HOST", &remote.host)
+        .named(prefix);
+    let engine = Engine {
+        kind: "Docker",
+        builder: "classic",
+        local: false,
+    };
+    the_whole_story(&copy, prefix, engine);
+    drop(copy);
+    drop(remote);
+}
+
+fn which(program: &str) -> bool {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|dir| Path::new(dir).join(program).is_file())
+}
