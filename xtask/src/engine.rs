@@ -109,7 +109,8 @@ impl Engine {
 
     /// The builder `docker build` uses; `has_buildx` answers for clients from 23 on.
     pub fn builder(&self, has_buildx: bool) -> Builder {
-        if self.podman_cli {
+        // Podman's service builds with Buildah whatever API the client speaks.
+        if self.kind == Kind::Podman {
             return Builder::Buildah;
         }
         match (buildkit_env(), self.builds_through_buildx()) {
