@@ -73,7 +73,14 @@ fn mounts_source(runner: &Runner, baked: bool) -> Result<bool> {
     if baked || std::env::var("CI").as_deref() == Ok("true") {
         return Ok(false);
     }
-    Ok(runner.engine()?.is_local())
+    let engine = runner.engine()?;
+    if !engine.is_local() {
+        say!(
+            "   the engine at {} cannot see this checkout: testing the source baked into a fresh image",
+            engine.endpoint
+        );
+    }
+    Ok(engine.is_local())
 }
 
 fn test_container(image: &str, run: &RunName, cache: &str, settings: &str, args: &[String]) -> Run {
