@@ -96,6 +96,8 @@ fn the_whole_story(copy: &Checkout, prefix: &str, engine: Engine) {
         "src/ mounted: {mounted}, local engine: {}\n{test}",
         engine.local
     );
+    let says_why = test.contains("cannot see this checkout: testing the source baked into a fresh image");
+    assert_eq!(says_why, !engine.local, "{test}");
     let junit = fs::read_to_string(copy.root().join("target/reports/junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), tests_ran(&test), "{junit}");
 
