@@ -6,6 +6,7 @@ mod cmd;
 mod config;
 mod console;
 mod docker;
+mod fingerprint;
 mod flags;
 mod project;
 mod runner;

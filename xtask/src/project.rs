@@ -1,13 +1,13 @@
 //! Where things are: the checkout, its settings modules, and the names the project gives
 //! to what it makes on the engine.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Config;
+use crate::fingerprint::Fingerprint;
 
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
 pub const BASE_DOCKERFILE: &str = "docker/base/Dockerfile";
@@ -148,13 +148,15 @@ impl Project {
         Ok(names)
     }
 
-    /// A fingerprint of `DEV_IMAGE_INPUTS`: their paths and contents.
+    /// A fingerprint of `DEV_IMAGE_INPUTS`: their paths and contents. See `fingerprint` for
+    /// the algorithm and the framing.
     pub fn dev_image_inputs(&self) -> Result<String> {
-        let mut hasher = DefaultHasher::new();
+        let mut fingerprint = Fingerprint::new();
         let mut pending: Vec<Utf8PathBuf> = DEV_IMAGE_INPUTS.iter().map(|path| self.root.join(path)).collect();
         while let Some(path) = pending.pop() {
-            path.strip_prefix(&self.root).unwrap_or(&path).hash(&mut hasher);
+            let relative = path.strip_prefix(&self.root).unwrap_or(&path).as_str().as_bytes();
             if path.is_dir() {
+                fingerprint.record(b'd', relative);
                 let mut entries = path
                     .read_dir_utf8()
                     .with_context(|| format!("cannot list {path}"))?
@@ -163,12 +165,14 @@ impl Project {
                 entries.sort();
                 pending.extend(entries.into_iter().rev());
             } else if path.exists() {
-                std::fs::read(&path)
-                    .with_context(|| format!("cannot read {path}"))?
-                    .hash(&mut hasher);
+                let contents = std::fs::read(&path).with_context(|| format!("cannot read {path}"))?;
+                fingerprint.record(b'f', relative);
+                fingerprint.record(b'c', &contents);
+            } else {
+                fingerprint.record(b'-', relative);
             }
         }
-        Ok(format!("{:016x}", hasher.finish()))
+        Ok(fingerprint.hex())
     }
 
     pub fn check_settings(&self, name: &str) -> Result<()> {
@@ -240,9 +244,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_dev_image_inputs_change_with_the_requirements_but_not_with_the_code() {
-        let copy = std::env::temp_dir().join(format!("xtask-inputs-{}", std::process::id()));
+    /// A copy of the checkout's files the dev image depends on, and its code.
+    fn copy_of_checkout(name: &str) -> Utf8PathBuf {
+        let copy = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
         let copy = Utf8PathBuf::from_path_buf(copy).unwrap();
         let _ = std::fs::remove_dir_all(&copy);
         std::fs::create_dir_all(&copy).unwrap();
@@ -253,14 +257,34 @@ mod tests {
                 .unwrap();
             assert!(status.success());
         }
+        copy
+    }
+
+    #[test]
+    fn the_dev_image_inputs_change_with_the_requirements_but_not_with_the_code() {
+        let copy = copy_of_checkout("inputs");
         let project = Project::at(&copy).unwrap();
         let before = project.dev_image_inputs().unwrap();
         std::fs::write(copy.join("src/todo/views.py"), "# edited\n").unwrap();
-        assert_eq!(project.dev_image_inputs().unwrap(), before);
+        let after_code = project.dev_image_inputs().unwrap();
         std::fs::write(copy.join("src/requirements.txt"), "Django==5.2.19\n").unwrap();
-        let after = project.dev_image_inputs().unwrap();
+        let after_requirements = project.dev_image_inputs().unwrap();
         std::fs::remove_dir_all(&copy).unwrap();
-        assert_ne!(after, before);
+        assert_eq!(after_code, before);
+        assert_ne!(after_requirements, before);
+    }
+
+    #[test]
+    fn a_script_and_a_directory_of_the_same_name_differ() {
+        let copy = copy_of_checkout("framing");
+        let project = Project::at(&copy).unwrap();
+        std::fs::create_dir(copy.join("scripts/extra")).unwrap();
+        let as_directory = project.dev_image_inputs().unwrap();
+        std::fs::remove_dir(copy.join("scripts/extra")).unwrap();
+        std::fs::write(copy.join("scripts/extra"), "").unwrap();
+        let as_file = project.dev_image_inputs().unwrap();
+        std::fs::remove_dir_all(&copy).unwrap();
+        assert_ne!(as_directory, as_file);
     }
 
     #[test]
