@@ -21,8 +21,9 @@ pub const WHEELS_DIR: &str = "target/wheels";
 
 const SETTINGS_DIR: &str = "src/todobackend/settings";
 
-/// What the dev image is made of besides the application's code. While none of it changes, a
-/// run that mounts `src/` reuses the image as it is.
+/// What in the checkout the dev image is made of besides the application's code. While none
+/// of it changes, nor the OS image, nor the host's CA bundle (`dev_image_inputs`), a run that
+/// mounts `src/` reuses the image as it is.
 const DEV_IMAGE_INPUTS: &[&str] = &[
     ".dockerignore",
     "docker/dev",
@@ -148,9 +149,10 @@ impl Project {
         Ok(names)
     }
 
-    /// A fingerprint of `DEV_IMAGE_INPUTS`: their paths and contents. See `fingerprint` for
-    /// the algorithm and the framing.
-    pub fn dev_image_inputs(&self) -> Result<String> {
+    /// The fingerprint of what the dev image is made of: `DEV_IMAGE_INPUTS` (their paths and
+    /// contents), the id of the OS image it is built on, and the host's CA bundle it trusts
+    /// (`None`: there is none). See `fingerprint` for the algorithm and the framing.
+    pub fn dev_image_inputs(&self, os_image_id: &str, host_ca: Option<&[u8]>) -> Result<String> {
         let mut fingerprint = Fingerprint::new();
         let mut pending: Vec<Utf8PathBuf> = DEV_IMAGE_INPUTS.iter().map(|path| self.root.join(path)).collect();
         while let Some(path) = pending.pop() {
@@ -171,6 +173,11 @@ impl Project {
             } else {
                 fingerprint.record(b'-', relative);
             }
+        }
+        fingerprint.record(b'o', os_image_id.as_bytes());
+        match host_ca {
+            Some(bundle) => fingerprint.record(b'a', bundle),
+            None => fingerprint.record(b'n', b""),
         }
         Ok(fingerprint.hex())
     }
@@ -260,18 +267,38 @@ mod tests {
         copy
     }
 
+    const OS: &str = "sha256:0123";
+    const CA: Option<&[u8]> = Some(b"-----BEGIN CERTIFICATE-----\n");
+
     #[test]
     fn the_dev_image_inputs_change_with_the_requirements_but_not_with_the_code() {
         let copy = copy_of_checkout("inputs");
         let project = Project::at(&copy).unwrap();
-        let before = project.dev_image_inputs().unwrap();
+        let before = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::write(copy.join("src/todo/views.py"), "# edited\n").unwrap();
-        let after_code = project.dev_image_inputs().unwrap();
+        let after_code = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::write(copy.join("src/requirements.txt"), "Django==5.2.19\n").unwrap();
-        let after_requirements = project.dev_image_inputs().unwrap();
+        let after_requirements = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::remove_dir_all(&copy).unwrap();
         assert_eq!(after_code, before);
         assert_ne!(after_requirements, before);
+    }
+
+    #[test]
+    fn the_dev_image_inputs_change_with_the_os_image_and_the_ca_bundle() {
+        let project = checkout();
+        let inputs = |os: &str, ca: Option<&[u8]>| project.dev_image_inputs(os, ca).unwrap();
+        let before = inputs(OS, CA);
+        assert_eq!(inputs(OS, CA), before, "the same inputs, another fingerprint");
+        assert_ne!(inputs("sha256:4567", CA), before, "a new OS image");
+        assert_ne!(
+            inputs(OS, Some(b"-----BEGIN CERTIFICATE-----\n\n")),
+            before,
+            "a bundle with a newline more"
+        );
+        assert_ne!(inputs(OS, None), before, "no bundle");
+        assert_ne!(inputs(OS, Some(b"")), inputs(OS, None), "an empty bundle and none");
+        assert_eq!(before.len(), 16, "{before}");
     }
 
     #[test]
@@ -279,10 +306,10 @@ mod tests {
         let copy = copy_of_checkout("framing");
         let project = Project::at(&copy).unwrap();
         std::fs::create_dir(copy.join("scripts/extra")).unwrap();
-        let as_directory = project.dev_image_inputs().unwrap();
+        let as_directory = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::remove_dir(copy.join("scripts/extra")).unwrap();
         std::fs::write(copy.join("scripts/extra"), "").unwrap();
-        let as_file = project.dev_image_inputs().unwrap();
+        let as_file = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::remove_dir_all(&copy).unwrap();
         assert_ne!(as_directory, as_file);
     }

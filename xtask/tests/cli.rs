@@ -28,7 +28,17 @@ case "$1" in
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
          case "$4" in *RootFS*) shift 4; for id; do echo "layer-of-$id"; done; exit 0 ;; esac
-         for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image ${FAKE_DEV_LABEL:-dev}"; exit 0; }; done; exit 1 ;;
+         # A line for each image it holds, in the order asked, and 1 when one is missing.
+         # Only the dev image has a fingerprint (todobackend.inputs).
+         format=$4 missing=0; shift 4
+         for image; do
+           case " $FAKE_IMAGES " in *" $image "*) ;; *) missing=1; continue ;; esac
+           case "$format $image" in
+             *todobackend.inputs*-dev|*todobackend.image*) echo "sha256:$image ${FAKE_DEV_LABEL:-dev}" ;;
+             *Labels*) echo "sha256:$image <no value>" ;;
+             *) echo "sha256:$image" ;;
+           esac
+         done; exit $missing ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
              case "$4" in *Running*) echo true; exit 0 ;; esac

@@ -6,7 +6,7 @@ use std::fs;
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
-use super::{image_exists, is_root};
+use super::{image_id, is_root};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
@@ -17,37 +17,60 @@ use crate::runner::Runner;
 const OS_OVERLAY: &str = "docker/os/rootfs";
 
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
-    build_on_os(
-        project,
-        runner,
-        "the base image",
-        Build::new(&project.names.base_image, BASE_DOCKERFILE),
-    )
+    let os = os_image(project, runner)?;
+    let build = Build::new(&project.names.base_image, BASE_DOCKERFILE);
+    build_on_os(project, runner, "the base image", build, &os, host_ca()?.as_ref())
 }
 
-/// Builds `build` as OS_IMAGE's child (the OS image made first if missing), with the host's
-/// CA bundle in the build context.
-pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
-    let os_image = os_image(project, runner)?;
-    runner.step(&format!("Building {what} {} on {os_image}", build.tag));
-    stage_host_ca(project, runner)?;
+/// The image a build starts FROM: its name, and its id (its name when the engine cannot tell,
+/// as in a dry run).
+pub struct OsImage {
+    pub name: String,
+    pub id: String,
+}
+
+/// The host's CA bundle, read once: what a build stages is what the dev image's fingerprint
+/// covers.
+pub struct HostCa {
+    pub path: Utf8PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// Builds `build` as the OS image's child. With `ca` (for the Dockerfiles that trust it:
+/// docker/base, docker/dev), with the host's CA bundle in the build context.
+pub(super) fn build_on_os(
+    project: &Project,
+    runner: &Runner,
+    what: &str,
+    build: Build,
+    os: &OsImage,
+    ca: Option<&HostCa>,
+) -> Result<()> {
+    runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
+    if let Some(ca) = ca {
+        stage_host_ca(project, runner, ca)?;
+    }
     let build = build
-        .build_arg("OS_IMAGE", &os_image)
+        .build_arg("OS_IMAGE", &os.name)
         .label(BUILT_IN_LABEL, project.root.as_str());
     runner.run(&build.into())
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.
-pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<String> {
+pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<OsImage> {
     let from_packages = &project.names.os_image;
     for image in [OS_IMAGE_FROM_REGISTRY, from_packages] {
-        if image_exists(runner, image)? {
-            return Ok(image.to_string());
+        if let Some(id) = image_id(runner, image)? {
+            return Ok(OsImage { name: image.into(), id });
         }
     }
+    let made = |name: &str| -> Result<OsImage> {
+        let id = image_id(runner, name)?.unwrap_or_else(|| name.into());
+        Ok(OsImage { name: name.into(), id })
+    };
     runner.step(&format!("Pulling the OS image {OS_IMAGE_FROM_REGISTRY}"));
     if runner.status(&docker::pull(OS_IMAGE_FROM_REGISTRY))? == 0 {
-        return Ok(OS_IMAGE_FROM_REGISTRY.to_string());
+        return made(OS_IMAGE_FROM_REGISTRY);
     }
     runner.step(&format!(
         "No registry answered: building the OS image {from_packages} from Debian packages"
@@ -59,7 +82,7 @@ pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<String> {
              (`docker pull`, or `docker load` of a saved image), then run this again"
         )
     })?;
-    Ok(from_packages.clone())
+    made(from_packages)
 }
 
 fn build_os_image(runner: &Runner, tag: &str) -> Result<()> {
@@ -107,20 +130,26 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
 /// run ends (`session`): a run beside this one may be building with it. With a TLS-inspecting
 /// proxy this is what lets pip reach its index from inside the image. Written aside then
 /// renamed, so a build beside this one never reads half of it.
-fn stage_host_ca(project: &Project, runner: &Runner) -> Result<()> {
-    let Some(bundle) = host_ca_bundle() else {
-        return Ok(());
-    };
-    say!("   trusting the host's CA bundle {bundle} inside the image");
+fn stage_host_ca(project: &Project, runner: &Runner, ca: &HostCa) -> Result<()> {
+    say!("   trusting the host's CA bundle {} inside the image", ca.path);
     if runner.dry_run() {
         return Ok(());
     }
     let aside = runner.scratch("host-ca.crt")?;
     let path = project.root.join(STAGED_CA_DIR).join("host-ca.crt");
-    fs::copy(&bundle, &aside).with_context(|| format!("cannot copy {bundle} to {aside}"))?;
+    fs::write(&aside, &ca.bytes).with_context(|| format!("cannot write {aside}"))?;
     fs::rename(&aside, &path)
         .or_else(|_| fs::copy(&aside, &path).map(drop))
         .with_context(|| format!("cannot put the CA bundle in {path}"))
+}
+
+/// The host's CA bundle (`host_ca_bundle`) and what it holds; `None` when there is none.
+pub(super) fn host_ca() -> Result<Option<HostCa>> {
+    let Some(path) = host_ca_bundle() else {
+        return Ok(None);
+    };
+    let bytes = fs::read(&path).with_context(|| format!("cannot read the CA bundle {path}"))?;
+    Ok(Some(HostCa { path, bytes }))
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.
