@@ -12,8 +12,11 @@ use crate::fingerprint::Fingerprint;
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
 pub const BASE_DOCKERFILE: &str = "docker/base/Dockerfile";
 pub const DEV_DOCKERFILE: &str = "docker/dev/Dockerfile";
-/// Where builds find the host's CA bundle in the build context.
+/// Where builds find the host's CA bundle in the build context: each run stages its own
+/// (`staged_ca`), passed to the Dockerfiles as HOST_CA.
 pub const STAGED_CA_DIR: &str = "docker/base/host-ca";
+/// What the Dockerfiles trust instead where the host has no CA bundle: nothing (an empty file).
+const NO_HOST_CA: &str = "docker/base/host-ca/none";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
 pub const REPORTS_DIR: &str = "target/reports";
 /// Where `cargo xtask build` leaves the wheels.
@@ -26,6 +29,7 @@ const SETTINGS_DIR: &str = "src/todobackend/settings";
 /// mounts `src/` reuses the image as it is.
 const DEV_IMAGE_INPUTS: &[&str] = &[
     ".dockerignore",
+    NO_HOST_CA,
     "docker/dev",
     "scripts",
     "src/requirements.txt",
@@ -195,6 +199,12 @@ impl Project {
     }
 }
 
+/// Where run `run` stages the host's CA bundle, relative to the root: a file of its own, which
+/// the run (or its watchdog, or the recovery of a dead run) removes when it ends.
+pub fn staged_ca(run: &str) -> String {
+    format!("{STAGED_CA_DIR}/{run}.crt")
+}
+
 pub struct RunName {
     pub name: String,
     pub labels: Vec<(String, String)>,
@@ -277,10 +287,14 @@ mod tests {
         let before = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::write(copy.join("src/todo/views.py"), "# edited\n").unwrap();
         let after_code = project.dev_image_inputs(OS, CA).unwrap();
+        // A staged bundle (another run's) is not an input: the bundle's content is.
+        std::fs::write(copy.join(staged_ca("todobackend-other-123456")), "staged\n").unwrap();
+        let after_staging = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::write(copy.join("src/requirements.txt"), "Django==5.2.19\n").unwrap();
         let after_requirements = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::remove_dir_all(&copy).unwrap();
         assert_eq!(after_code, before);
+        assert_eq!(after_staging, before);
         assert_ne!(after_requirements, before);
     }
 

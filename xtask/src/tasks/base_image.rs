@@ -2,6 +2,7 @@
 //! answers, built from Debian packages where none does. The same command works in both places.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
@@ -10,7 +11,7 @@ use super::{image_id, is_root};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
-use crate::project::{BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, STAGED_CA_DIR};
+use crate::project::{self, BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 
 /// Files laid over the debootstrapped tree.
@@ -36,8 +37,8 @@ pub struct HostCa {
     pub bytes: Vec<u8>,
 }
 
-/// Builds `build` as the OS image's child. With `ca` (for the Dockerfiles that trust it:
-/// docker/base, docker/dev), with the host's CA bundle in the build context.
+/// Builds `build` as the OS image's child. With `ca` (for the Dockerfiles with a `host-ca`
+/// stage: docker/base, docker/dev), it trusts the host's CA bundle, staged for this run alone.
 pub(super) fn build_on_os(
     project: &Project,
     runner: &Runner,
@@ -47,12 +48,16 @@ pub(super) fn build_on_os(
     ca: Option<&HostCa>,
 ) -> Result<()> {
     runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
-    if let Some(ca) = ca {
-        stage_host_ca(project, runner, ca)?;
-    }
-    let build = build
+    let mut build = build
         .build_arg("OS_IMAGE", &os.name)
         .label(BUILT_IN_LABEL, project.root.as_str());
+    if let Some(ca) = ca {
+        // The classic builder labels only the last stage: the host-ca stage, which each
+        // build with a bundle leaves dangling, is labelled through BUILT_IN, for `clean`.
+        build = build
+            .build_arg("HOST_CA", &stage_host_ca(project, runner, ca)?)
+            .build_arg("BUILT_IN", project.root.as_str());
+    }
     runner.run(&build.into())
 }
 
@@ -126,21 +131,30 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
     ))
 }
 
-/// Puts the host's CA bundle in the build context, where it stays until the checkout's last
-/// run ends (`session`): a run beside this one may be building with it. With a TLS-inspecting
-/// proxy this is what lets pip reach its index from inside the image. Written aside then
-/// renamed, so a build beside this one never reads half of it.
-fn stage_host_ca(project: &Project, runner: &Runner, ca: &HostCa) -> Result<()> {
+/// Puts the host's CA bundle in the build context under a name of this run's own, which the
+/// run removes when it ends (`session`), and returns that path, relative to the root. The
+/// Dockerfiles copy it into a stage of its own, then out of it by a path that is always the
+/// same: the classic builder keys a COPY on the path in the context too, the copy out of the
+/// stage on the content alone. With a TLS-inspecting proxy this is what lets pip reach its
+/// index from inside the image.
+fn stage_host_ca(project: &Project, runner: &Runner, ca: &HostCa) -> Result<String> {
+    let staged = project::staged_ca(&runner.run_name().name);
     say!("   trusting the host's CA bundle {} inside the image", ca.path);
     if runner.dry_run() {
-        return Ok(());
+        return Ok(staged);
     }
+    // Written in the run's directory (the session, and the watchdog that removes the staged
+    // file if the run dies, start with it), then moved into place.
     let aside = runner.scratch("host-ca.crt")?;
-    let path = project.root.join(STAGED_CA_DIR).join("host-ca.crt");
+    let path = project.root.join(&staged);
     fs::write(&aside, &ca.bytes).with_context(|| format!("cannot write {aside}"))?;
+    // Mode bits count in the cache keys: the same whatever the umask.
+    fs::set_permissions(&aside, fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("cannot make {aside} readable"))?;
     fs::rename(&aside, &path)
         .or_else(|_| fs::copy(&aside, &path).map(drop))
-        .with_context(|| format!("cannot put the CA bundle in {path}"))
+        .with_context(|| format!("cannot put the CA bundle in {path}"))?;
+    Ok(staged)
 }
 
 /// The host's CA bundle (`host_ca_bundle`) and what it holds; `None` when there is none.
