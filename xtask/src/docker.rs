@@ -294,8 +294,19 @@ pub fn image_id(image: &str) -> Cmd {
 
 /// Prints an image's id and the value of one of its labels; fails when there is no such image.
 pub fn image_label(image: &str, key: &str) -> Cmd {
+    image_labels(&[image], key)
+}
+
+/// `image_label` of several images: a line for each the engine has, in the order given, and
+/// an exit code of 1 when one is missing.
+pub fn image_labels(images: &[&str], key: &str) -> Cmd {
     let format = format!("{{{{.Id}}}} {{{{index .Config.Labels \"{key}\"}}}}");
-    Cmd::new("docker", ["image", "inspect", "--format", &format, image])
+    Cmd::new(
+        "docker",
+        ["image", "inspect", "--format", format.as_str()]
+            .into_iter()
+            .chain(images.iter().copied()),
+    )
 }
 
 /// Prints the name of the volume mounted at `path` in a container (empty for a bind mount or

@@ -7,6 +7,7 @@ mod config;
 mod console;
 mod docker;
 mod engine;
+mod fingerprint;
 mod flags;
 mod project;
 mod runner;

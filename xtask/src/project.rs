@@ -1,19 +1,22 @@
 //! Where things are: the checkout, its settings modules, and the names the project gives
 //! to what it makes on the engine.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Config;
+use crate::fingerprint::Fingerprint;
 
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
 pub const BASE_DOCKERFILE: &str = "docker/base/Dockerfile";
 pub const DEV_DOCKERFILE: &str = "docker/dev/Dockerfile";
-/// Where builds find the host's CA bundle in the build context.
+/// Where builds find the host's CA bundle in the build context: each run stages its own
+/// (`staged_ca`), passed to the Dockerfiles as HOST_CA.
 pub const STAGED_CA_DIR: &str = "docker/base/host-ca";
+/// What the Dockerfiles trust instead where the host has no CA bundle: nothing (an empty file).
+const NO_HOST_CA: &str = "docker/base/host-ca/none";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
 pub const REPORTS_DIR: &str = "target/reports";
 /// Where `cargo xtask build` leaves the wheels.
@@ -21,10 +24,12 @@ pub const WHEELS_DIR: &str = "target/wheels";
 
 const SETTINGS_DIR: &str = "src/todobackend/settings";
 
-/// What the dev image is made of besides the application's code. While none of it changes, a
-/// run that mounts `src/` reuses the image as it is.
+/// What in the checkout the dev image is made of besides the application's code. While none
+/// of it changes, nor the OS image, nor the host's CA bundle (`dev_image_inputs`), a run that
+/// mounts `src/` reuses the image as it is.
 const DEV_IMAGE_INPUTS: &[&str] = &[
     ".dockerignore",
+    NO_HOST_CA,
     "docker/dev",
     "scripts",
     "src/requirements.txt",
@@ -148,13 +153,16 @@ impl Project {
         Ok(names)
     }
 
-    /// A fingerprint of `DEV_IMAGE_INPUTS`: their paths and contents.
-    pub fn dev_image_inputs(&self) -> Result<String> {
-        let mut hasher = DefaultHasher::new();
+    /// The fingerprint of what the dev image is made of: `DEV_IMAGE_INPUTS` (their paths and
+    /// contents), the id of the OS image it is built on, and the host's CA bundle it trusts
+    /// (`None`: there is none). See `fingerprint` for the algorithm and the framing.
+    pub fn dev_image_inputs(&self, os_image_id: &str, host_ca: Option<&[u8]>) -> Result<String> {
+        let mut fingerprint = Fingerprint::new();
         let mut pending: Vec<Utf8PathBuf> = DEV_IMAGE_INPUTS.iter().map(|path| self.root.join(path)).collect();
         while let Some(path) = pending.pop() {
-            path.strip_prefix(&self.root).unwrap_or(&path).hash(&mut hasher);
+            let relative = path.strip_prefix(&self.root).unwrap_or(&path).as_str().as_bytes();
             if path.is_dir() {
+                fingerprint.record(b'd', relative);
                 let mut entries = path
                     .read_dir_utf8()
                     .with_context(|| format!("cannot list {path}"))?
@@ -163,12 +171,19 @@ impl Project {
                 entries.sort();
                 pending.extend(entries.into_iter().rev());
             } else if path.exists() {
-                std::fs::read(&path)
-                    .with_context(|| format!("cannot read {path}"))?
-                    .hash(&mut hasher);
+                let contents = std::fs::read(&path).with_context(|| format!("cannot read {path}"))?;
+                fingerprint.record(b'f', relative);
+                fingerprint.record(b'c', &contents);
+            } else {
+                fingerprint.record(b'-', relative);
             }
         }
-        Ok(format!("{:016x}", hasher.finish()))
+        fingerprint.record(b'o', os_image_id.as_bytes());
+        match host_ca {
+            Some(bundle) => fingerprint.record(b'a', bundle),
+            None => fingerprint.record(b'n', b""),
+        }
+        Ok(fingerprint.hex())
     }
 
     pub fn check_settings(&self, name: &str) -> Result<()> {
@@ -182,6 +197,12 @@ impl Project {
         }
         Ok(())
     }
+}
+
+/// Where run `run` stages the host's CA bundle, relative to the root: a file of its own, which
+/// the run (or its watchdog, or the recovery of a dead run) removes when it ends.
+pub fn staged_ca(run: &str) -> String {
+    format!("{STAGED_CA_DIR}/{run}.crt")
 }
 
 pub struct RunName {
@@ -240,9 +261,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_dev_image_inputs_change_with_the_requirements_but_not_with_the_code() {
-        let copy = std::env::temp_dir().join(format!("xtask-inputs-{}", std::process::id()));
+    /// A copy of the checkout's files the dev image depends on, and its code.
+    fn copy_of_checkout(name: &str) -> Utf8PathBuf {
+        let copy = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
         let copy = Utf8PathBuf::from_path_buf(copy).unwrap();
         let _ = std::fs::remove_dir_all(&copy);
         std::fs::create_dir_all(&copy).unwrap();
@@ -253,14 +274,58 @@ mod tests {
                 .unwrap();
             assert!(status.success());
         }
+        copy
+    }
+
+    const OS: &str = "sha256:0123";
+    const CA: Option<&[u8]> = Some(b"-----BEGIN CERTIFICATE-----\n");
+
+    #[test]
+    fn the_dev_image_inputs_change_with_the_requirements_but_not_with_the_code() {
+        let copy = copy_of_checkout("inputs");
         let project = Project::at(&copy).unwrap();
-        let before = project.dev_image_inputs().unwrap();
+        let before = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::write(copy.join("src/todo/views.py"), "# edited\n").unwrap();
-        assert_eq!(project.dev_image_inputs().unwrap(), before);
+        let after_code = project.dev_image_inputs(OS, CA).unwrap();
+        // A staged bundle (another run's) is not an input: the bundle's content is.
+        std::fs::write(copy.join(staged_ca("todobackend-other-123456")), "staged\n").unwrap();
+        let after_staging = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::write(copy.join("src/requirements.txt"), "Django==5.2.19\n").unwrap();
-        let after = project.dev_image_inputs().unwrap();
+        let after_requirements = project.dev_image_inputs(OS, CA).unwrap();
         std::fs::remove_dir_all(&copy).unwrap();
-        assert_ne!(after, before);
+        assert_eq!(after_code, before);
+        assert_eq!(after_staging, before);
+        assert_ne!(after_requirements, before);
+    }
+
+    #[test]
+    fn the_dev_image_inputs_change_with_the_os_image_and_the_ca_bundle() {
+        let project = checkout();
+        let inputs = |os: &str, ca: Option<&[u8]>| project.dev_image_inputs(os, ca).unwrap();
+        let before = inputs(OS, CA);
+        assert_eq!(inputs(OS, CA), before, "the same inputs, another fingerprint");
+        assert_ne!(inputs("sha256:4567", CA), before, "a new OS image");
+        assert_ne!(
+            inputs(OS, Some(b"-----BEGIN CERTIFICATE-----\n\n")),
+            before,
+            "a bundle with a newline more"
+        );
+        assert_ne!(inputs(OS, None), before, "no bundle");
+        assert_ne!(inputs(OS, Some(b"")), inputs(OS, None), "an empty bundle and none");
+        assert_eq!(before.len(), 16, "{before}");
+    }
+
+    #[test]
+    fn a_script_and_a_directory_of_the_same_name_differ() {
+        let copy = copy_of_checkout("framing");
+        let project = Project::at(&copy).unwrap();
+        std::fs::create_dir(copy.join("scripts/extra")).unwrap();
+        let as_directory = project.dev_image_inputs(OS, CA).unwrap();
+        std::fs::remove_dir(copy.join("scripts/extra")).unwrap();
+        std::fs::write(copy.join("scripts/extra"), "").unwrap();
+        let as_file = project.dev_image_inputs(OS, CA).unwrap();
+        std::fs::remove_dir_all(&copy).unwrap();
+        assert_ne!(as_directory, as_file);
     }
 
     #[test]

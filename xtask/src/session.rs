@@ -3,9 +3,10 @@
 //! Before its first change, a run makes `target/xtask/runs/<run>/` (for its scratch files)
 //! holding a `lock` it keeps shared-locked while it lives, and starts a watchdog: the xtask
 //! itself (`__watchdog`) in a process group of its own, reading a pipe from the run. A run
-//! that ends well removes what it made, its directory, and then says `done`. When the pipe
-//! closes without `done` (SIGKILL, a panic, anything), the watchdog stops the run's docker
-//! clients (they run in its group) and removes the run's containers and network by label.
+//! that ends well removes what it made, its files (the CA bundle it staged for builds, then
+//! its directory), and then says `done`. When the pipe closes without `done` (SIGKILL, a
+//! panic, anything), the watchdog stops the run's docker clients (they run in its group) and
+//! removes the run's containers and network by label, then its files.
 //! Where even the watchdog died (the host went down), the lock is free: the next `test`,
 //! `doctor` or `clean` in the checkout finds the run, says so, and removes what it left.
 
@@ -20,7 +21,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::docker::{self, CHECKOUT_LABEL, Kind, RUN_LABEL};
-use crate::project::{Project, STAGED_CA_DIR};
+use crate::project::{self, Project};
 use crate::runner::Runner;
 use crate::signals;
 
@@ -36,6 +37,7 @@ const PENDING_FOR_AT_MOST: Duration = Duration::from_secs(60);
 
 pub struct Session {
     root: Utf8PathBuf,
+    run: String,
     pub dir: Utf8PathBuf,
     /// The watchdog's process group, which the run's docker clients join.
     pub group: u32,
@@ -72,6 +74,7 @@ impl Session {
             .context("cannot start the run's watchdog")?;
         Ok(Session {
             root: root.to_owned(),
+            run: run.to_owned(),
             dir,
             group: watchdog.id(),
             _lock: lock,
@@ -79,16 +82,9 @@ impl Session {
         })
     }
 
-    /// The run removed all it made: its directory goes (the staged CA bundle too, with the
-    /// checkout's last run), and the watchdog with nothing to do.
+    /// The run removed all it made: its files go, and the watchdog with nothing to do.
     pub fn finish(mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-        if let Some(outside) = self.dir.file_name().and_then(|run| outside_scratch(run).ok()) {
-            let _ = fs::remove_dir_all(outside);
-        }
-        if live_runs(&self.root).is_empty() {
-            remove_staged_ca(&self.root);
-        }
+        remove_files(&self.root, &self.run);
         let _ = writeln!(self.watchdog, "{DONE}");
     }
 }
@@ -117,8 +113,7 @@ pub fn watch(project: &Project, run: &str) -> Result<u8> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let others = live_runs(&project.root);
-    remove_files(&project.root, run, others.iter().all(|other| other == run));
+    remove_files(&project.root, run);
     Ok(0)
 }
 
@@ -147,7 +142,7 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
         ));
         remove_run(runner, run)?;
         if !runner.dry_run() {
-            remove_files(&project.root, run, live.is_empty());
+            remove_files(&project.root, run);
         }
     }
     Ok(dead.into_iter().collect())
@@ -176,19 +171,16 @@ fn remove_run(runner: &Runner, run: &str) -> Result<bool> {
     Ok(found)
 }
 
-/// The run's directory, and, when no other run of the checkout is alive, the CA bundle a
-/// build stages in the build context.
-fn remove_files(root: &Utf8Path, run: &str, alone: bool) {
+/// The run's files: the CA bundle it staged for builds, then its directory, which recovery
+/// goes by (so the bundle never outlives it).
+fn remove_files(root: &Utf8Path, run: &str) {
+    let _ = fs::remove_file(root.join(project::staged_ca(run)));
     let _ = fs::remove_dir_all(root.join(RUNS_DIR).join(run));
     if let Ok(outside) = outside_scratch(run) {
         let _ = fs::remove_dir_all(outside);
     }
-    if alone {
-        remove_staged_ca(root);
-    }
 }
 
-/// The host CA bundles staged for builds, left by a run that died during one.
 /// Scratch space of the run's own outside the checkout, for tools that cannot work under a
 /// path with spaces (debootstrap): removed with the run's directory.
 pub fn outside_scratch(run: &str) -> Result<Utf8PathBuf> {
@@ -199,17 +191,6 @@ pub fn outside_scratch(run: &str) -> Result<Utf8PathBuf> {
         anyhow::bail!("neither the checkout nor the temporary directory {temp} is free of spaces: set TMPDIR");
     }
     Ok(dir)
-}
-
-pub fn remove_staged_ca(root: &Utf8Path) {
-    let Ok(entries) = root.join(STAGED_CA_DIR).read_dir_utf8() else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.path().extension() == Some("crt") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }
 
 /// The runs of the checkout whose lock is held: alive, or being cleaned up by their watchdog.

@@ -29,7 +29,17 @@ case "$1" in
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
          case "$4" in *RootFS*) shift 4; for id; do echo "layer-of-$id"; done; exit 0 ;; esac
-         for image in $FAKE_IMAGES; do [ "$image" = "$5" ] && { echo "sha256:$image ${FAKE_DEV_LABEL:-dev}"; exit 0; }; done; exit 1 ;;
+         # A line for each image it holds, in the order asked, and 1 when one is missing.
+         # Only the dev image has a fingerprint (todobackend.inputs).
+         format=$4 missing=0; shift 4
+         for image; do
+           case " $FAKE_IMAGES " in *" $image "*) ;; *) missing=1; continue ;; esac
+           case "$format $image" in
+             *todobackend.inputs*-dev|*todobackend.image*) echo "sha256:$image ${FAKE_DEV_LABEL:-dev}" ;;
+             *Labels*) echo "sha256:$image <no value>" ;;
+             *) echo "sha256:$image" ;;
+           esac
+         done; exit $missing ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
              case "$4" in *Running*) echo true; exit 0 ;; esac
@@ -69,9 +79,15 @@ impl FakeDocker {
         let docker = dir.join("docker");
         fs::write(&docker, FAKE_DOCKER).unwrap();
         fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+        // The host's CA bundle, the same on every machine.
+        let ca = dir.join("ca.crt");
+        fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
         FakeDocker {
             dir,
-            env: vec![("FAKE_IMAGES", ALL_IMAGES.into())],
+            env: vec![
+                ("FAKE_IMAGES", ALL_IMAGES.into()),
+                ("SSL_CERT_FILE", ca.display().to_string()),
+            ],
         }
     }
 
@@ -189,6 +205,7 @@ fn normalized(args: &str) -> String {
 fn dev_build(dir: &str, os: &str) -> String {
     format!(
         "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE={os} \
+         --build-arg HOST_CA=docker/base/host-ca/todobackend-{dir}-RUN.crt --build-arg BUILT_IN={root} \
          --label todobackend.inputs=INPUTS --label todobackend.built-in={root} \
          --iidfile {root}/target/xtask/runs/todobackend-{dir}-RUN/dev.iid .",
         root = root().display()
@@ -605,14 +622,16 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
         .env("FAKE_IMAGES", "")
         .env("FAKE_PULL_EXIT", "0");
     fake.xtask_ok(&root(), &["base-image"]);
+    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
     assert_eq!(
-        fake.changes(),
+        fake.changes().iter().map(|args| normalized(args)).collect::<Vec<_>>(),
         [
             "pull debian:bookworm-slim",
             &format!(
                 "build -t todobackend-base -f docker/base/Dockerfile --force-rm --build-arg OS_IMAGE=debian:bookworm-slim \
-                 --label todobackend.built-in={} .",
-                root().display()
+                 --build-arg HOST_CA=docker/base/host-ca/todobackend-{dir}-RUN.crt --build-arg BUILT_IN={root} \
+                 --label todobackend.built-in={root} .",
+                root = root().display()
             ),
         ]
     );

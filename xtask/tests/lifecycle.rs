@@ -684,3 +684,52 @@ fn a_hand_made_cache_container_like_the_labs_is_not_taken_for_the_projects() {
     );
     assert!(still_there, "the hand-made container was removed:\n{out}");
 }
+
+/// The CA bundles staged in `copy`'s build context (`docker/base/host-ca/*.crt`).
+fn staged_ca_bundles(copy: &Checkout) -> Vec<String> {
+    let dir = copy.root().join("docker/base/host-ca");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".crt"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_ca_bundle_a_run_stages_is_its_own_and_goes_with_it_when_it_is_sigkilled() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("staged-ca");
+    // --baked builds, so the run stages the host's bundle (where the host has one).
+    let mut run = Running::start(copy.xtask(&["test", "--baked", "--settings", "test"]));
+    run.wait_for_line(DATABASE_READY, DATABASE_READY_WITHIN);
+    let printed = run.printed();
+    let run_name = support::run_name(&printed);
+    let staged = staged_ca_bundles(&copy);
+    signal_process(run.pid(), SIGKILL);
+    let deadline = Instant::now() + TEN_S;
+    let mut left = staged_ca_bundles(&copy);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        left = staged_ca_bundles(&copy);
+    }
+    let killed = run.finish(Duration::from_secs(5));
+
+    let expected: Vec<String> = if printed.contains("trusting the host's CA bundle") {
+        vec![format!("{run_name}.crt")]
+    } else {
+        Vec::new()
+    };
+    assert_eq!(staged, expected, "staged while the run was alive:\n{printed}");
+    assert!(
+        left.is_empty(),
+        "10 s after SIGKILL, still staged in {}/docker/base/host-ca: {left:?}\nThe run printed:\n{}",
+        copy.root().display(),
+        killed.output()
+    );
+}

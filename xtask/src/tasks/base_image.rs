@@ -2,15 +2,16 @@
 //! answers, built from Debian packages where none does. The same command works in both places.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
-use super::{image_exists, is_root};
+use super::{image_id, is_root};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
-use crate::project::{BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, STAGED_CA_DIR};
+use crate::project::{self, BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 use crate::session;
 
@@ -18,37 +19,64 @@ use crate::session;
 const OS_OVERLAY: &str = "docker/os/rootfs";
 
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
-    build_on_os(
-        project,
-        runner,
-        "the base image",
-        Build::new(&project.names.base_image, BASE_DOCKERFILE),
-    )
+    let os = os_image(project, runner)?;
+    let build = Build::new(&project.names.base_image, BASE_DOCKERFILE);
+    build_on_os(project, runner, "the base image", build, &os, host_ca()?.as_ref())
 }
 
-/// Builds `build` as OS_IMAGE's child (the OS image made first if missing), with the host's
-/// CA bundle in the build context.
-pub(super) fn build_on_os(project: &Project, runner: &Runner, what: &str, build: Build) -> Result<()> {
-    let os_image = os_image(project, runner)?;
-    runner.step(&format!("Building {what} {} on {os_image}", build.tag));
-    stage_host_ca(project, runner)?;
-    let build = build
-        .build_arg("OS_IMAGE", &os_image)
+/// The image a build starts FROM: its name, and its id (its name when the engine cannot tell,
+/// as in a dry run).
+pub struct OsImage {
+    pub name: String,
+    pub id: String,
+}
+
+/// The host's CA bundle, read once: what a build stages is what the dev image's fingerprint
+/// covers.
+pub struct HostCa {
+    pub path: Utf8PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// Builds `build` as the OS image's child. With `ca` (for the Dockerfiles with a `host-ca`
+/// stage: docker/base, docker/dev), it trusts the host's CA bundle, staged for this run alone.
+pub(super) fn build_on_os(
+    project: &Project,
+    runner: &Runner,
+    what: &str,
+    build: Build,
+    os: &OsImage,
+    ca: Option<&HostCa>,
+) -> Result<()> {
+    runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
+    let mut build = build
+        .build_arg("OS_IMAGE", &os.name)
         .label(BUILT_IN_LABEL, project.root.as_str());
+    if let Some(ca) = ca {
+        // The classic builder labels only the last stage: the host-ca stage, which each
+        // build with a bundle leaves dangling, is labelled through BUILT_IN, for `clean`.
+        build = build
+            .build_arg("HOST_CA", &stage_host_ca(project, runner, ca)?)
+            .build_arg("BUILT_IN", project.root.as_str());
+    }
     runner.run(&build.into())
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.
-pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<String> {
+pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<OsImage> {
     let from_packages = &project.names.os_image;
     for image in [OS_IMAGE_FROM_REGISTRY, from_packages] {
-        if image_exists(runner, image)? {
-            return Ok(image.to_string());
+        if let Some(id) = image_id(runner, image)? {
+            return Ok(OsImage { name: image.into(), id });
         }
     }
+    let made = |name: &str| -> Result<OsImage> {
+        let id = image_id(runner, name)?.unwrap_or_else(|| name.into());
+        Ok(OsImage { name: name.into(), id })
+    };
     runner.step(&format!("Pulling the OS image {OS_IMAGE_FROM_REGISTRY}"));
     if runner.status(&docker::pull(OS_IMAGE_FROM_REGISTRY))? == 0 {
-        return Ok(OS_IMAGE_FROM_REGISTRY.to_string());
+        return made(OS_IMAGE_FROM_REGISTRY);
     }
     runner.step(&format!(
         "No registry answered: building the OS image {from_packages} from Debian packages"
@@ -60,7 +88,7 @@ pub(super) fn os_image(project: &Project, runner: &Runner) -> Result<String> {
              (`docker pull`, or `docker load` of a saved image), then run this again"
         )
     })?;
-    Ok(from_packages.clone())
+    made(from_packages)
 }
 
 fn build_os_image(runner: &Runner, tag: &str) -> Result<()> {
@@ -109,24 +137,39 @@ fn install_debootstrap(runner: &Runner) -> Result<()> {
     ))
 }
 
-/// Puts the host's CA bundle in the build context, where it stays until the checkout's last
-/// run ends (`session`): a run beside this one may be building with it. With a TLS-inspecting
-/// proxy this is what lets pip reach its index from inside the image. Written aside then
-/// renamed, so a build beside this one never reads half of it.
-fn stage_host_ca(project: &Project, runner: &Runner) -> Result<()> {
-    let Some(bundle) = host_ca_bundle() else {
-        return Ok(());
-    };
-    say!("   trusting the host's CA bundle {bundle} inside the image");
+/// Puts the host's CA bundle in the build context under a name of this run's own, which the
+/// run removes when it ends (`session`), and returns that path, relative to the root. The
+/// Dockerfiles copy it into a stage of its own, then out of it by a path that is always the
+/// same: the classic builder keys a COPY on the path in the context too, the copy out of the
+/// stage on the content alone. With a TLS-inspecting proxy this is what lets pip reach its
+/// index from inside the image.
+fn stage_host_ca(project: &Project, runner: &Runner, ca: &HostCa) -> Result<String> {
+    let staged = project::staged_ca(&runner.run_name().name);
+    say!("   trusting the host's CA bundle {} inside the image", ca.path);
     if runner.dry_run() {
-        return Ok(());
+        return Ok(staged);
     }
+    // Written in the run's directory (the session, and the watchdog that removes the staged
+    // file if the run dies, start with it), then moved into place.
     let aside = runner.scratch("host-ca.crt")?;
-    let path = project.root.join(STAGED_CA_DIR).join("host-ca.crt");
-    fs::copy(&bundle, &aside).with_context(|| format!("cannot copy {bundle} to {aside}"))?;
+    let path = project.root.join(&staged);
+    fs::write(&aside, &ca.bytes).with_context(|| format!("cannot write {aside}"))?;
+    // Mode bits count in the cache keys: the same whatever the umask.
+    fs::set_permissions(&aside, fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("cannot make {aside} readable"))?;
     fs::rename(&aside, &path)
         .or_else(|_| fs::copy(&aside, &path).map(drop))
-        .with_context(|| format!("cannot put the CA bundle in {path}"))
+        .with_context(|| format!("cannot put the CA bundle in {path}"))?;
+    Ok(staged)
+}
+
+/// The host's CA bundle (`host_ca_bundle`) and what it holds; `None` when there is none.
+pub(super) fn host_ca() -> Result<Option<HostCa>> {
+    let Some(path) = host_ca_bundle() else {
+        return Ok(None);
+    };
+    let bytes = fs::read(&path).with_context(|| format!("cannot read the CA bundle {path}"))?;
+    Ok(Some(HostCa { path, bytes }))
 }
 
 /// `SSL_CERT_FILE` when it names a file, else the usual system bundle locations.

@@ -86,7 +86,7 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
     let copy = Temporary::new(project.root.join(COPY));
     copy_checkout(project, &copy.0)?;
     let copy = Project::at(&copy.0)?;
-    let os_image = base_image::os_image(&copy, runner)?;
+    let os_image = base_image::os_image(&copy, runner)?.name;
     let context = copy.root.join(LAB_CONTEXT);
     lay_out_lab_context(project, &copy.root, &context)?;
     let bench = Bench {

@@ -106,10 +106,18 @@ fn lines(out: Option<String>) -> Vec<String> {
 }
 
 /// Files runs leave in the checkout when they die (the directories of dead runs went with
-/// their recovery): a staged CA bundle, and what older versions left.
+/// their recovery, each with its staged CA bundle), and what older versions left: with no run
+/// of the checkout alive, any staged CA bundle is left over.
 fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
     let mut paths: Vec<String> = OLD_SCRATCH.iter().map(|path| path.to_string()).collect();
-    paths.push(format!("{STAGED_CA_DIR}/host-ca.crt"));
+    if let Ok(entries) = project.root.join(STAGED_CA_DIR).read_dir_utf8() {
+        paths.extend(
+            entries
+                .flatten()
+                .filter(|entry| entry.path().extension() == Some("crt"))
+                .map(|entry| format!("{STAGED_CA_DIR}/{}", entry.file_name())),
+        );
+    }
     if let Ok(entries) = project.root.join("target").read_dir_utf8() {
         // iid files of older versions' builds
         paths.extend(

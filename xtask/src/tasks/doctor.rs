@@ -3,12 +3,12 @@
 
 use anyhow::Result;
 
-use super::{base_image, cache, image_exists, is_root};
+use super::{base_image, cache, dev_image, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::console::{paint, show};
 use crate::docker;
 use crate::engine::Kind;
-use crate::project::{INPUTS_LABEL, Names, OS_IMAGE_FROM_REGISTRY, Project};
+use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 use crate::session;
 
@@ -119,14 +119,16 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         format!("base image {base_image}: not built yet; `cargo xtask base-image` builds it (tests do not need it)")
     };
     report(true, &base);
-    let dev = match runner.probe(&docker::image_label(dev_image, INPUTS_LABEL))? {
-        None => format!("development image {dev_image}: not built yet; `cargo xtask test` builds it"),
-        Some(labelled) if labelled.ends_with(&project.dev_image_inputs()?) => {
-            format!("development image {dev_image}, current with the Dockerfiles, scripts and requirements")
+    let dev = match dev_image::state(project, &runner)? {
+        dev_image::State::Missing => {
+            format!("development image {dev_image}: not built yet; `cargo xtask test` builds it")
         }
-        Some(_) => format!(
-            "development image {dev_image}, older than a change to the Dockerfiles, scripts or requirements: \
-             the next test run rebuilds it"
+        dev_image::State::Current(_) => format!(
+            "development image {dev_image}, current with the Dockerfiles, scripts, requirements, OS image and CA bundle"
+        ),
+        dev_image::State::Stale => format!(
+            "development image {dev_image}, older than a change to the Dockerfiles, scripts, requirements, OS image \
+             or CA bundle: the next test run rebuilds it"
         ),
     };
     report(true, &dev);

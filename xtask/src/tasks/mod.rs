@@ -22,7 +22,15 @@ use crate::project::Project;
 use crate::runner::Runner;
 
 fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
-    Ok(runner.dry_made(image) || runner.probe(&docker::image_id(image))?.is_some())
+    Ok(image_id(runner, image)?.is_some())
+}
+
+/// The id of `image` if the engine has it; its name when only this dry run made it.
+fn image_id(runner: &Runner, image: &str) -> Result<Option<String>> {
+    if runner.dry_made(image) {
+        return Ok(Some(image.to_string()));
+    }
+    runner.probe(&docker::image_id(image))
 }
 
 /// Copies what directory `from` holds out of `container` into a scratch directory of the

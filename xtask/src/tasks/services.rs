@@ -64,7 +64,9 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
     if image_exists(runner, &service.image)? {
         return Ok(());
     }
-    base_image::build_on_os(project, runner, "the image", Build::new(&service.image, dockerfile))
+    let os = base_image::os_image(project, runner)?;
+    let build = Build::new(&service.image, dockerfile);
+    base_image::build_on_os(project, runner, "the image", build, &os, None)
 }
 
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
