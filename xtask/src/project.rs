@@ -155,10 +155,17 @@ impl Project {
 
     /// The fingerprint of what the dev image is made of: `DEV_IMAGE_INPUTS` (their paths and
     /// contents), the id of the OS image it is built on, and the host's CA bundle it trusts
-    /// (`None`: there is none). See `fingerprint` for the algorithm and the framing.
+    /// (`None`: there is none).
     pub fn dev_image_inputs(&self, os_image_id: &str, host_ca: Option<&[u8]>) -> Result<String> {
+        self.image_inputs(DEV_IMAGE_INPUTS, os_image_id, host_ca)
+    }
+
+    /// The fingerprint of an image made of `inputs` (files and directories of the checkout:
+    /// their paths and contents), on the OS image `os_image_id`, trusting `host_ca`. See
+    /// `fingerprint` for the algorithm and the framing.
+    pub fn image_inputs(&self, inputs: &[&str], os_image_id: &str, host_ca: Option<&[u8]>) -> Result<String> {
         let mut fingerprint = Fingerprint::new();
-        let mut pending: Vec<Utf8PathBuf> = DEV_IMAGE_INPUTS.iter().map(|path| self.root.join(path)).collect();
+        let mut pending: Vec<Utf8PathBuf> = inputs.iter().map(|path| self.root.join(path)).collect();
         while let Some(path) = pending.pop() {
             let relative = path.strip_prefix(&self.root).unwrap_or(&path).as_str().as_bytes();
             if path.is_dir() {

@@ -36,6 +36,7 @@ case "$1" in
            case " $FAKE_IMAGES " in *" $image "*) ;; *) missing=1; continue ;; esac
            case "$format $image" in
              *todobackend.inputs*-dev|*todobackend.image*) echo "sha256:$image ${FAKE_DEV_LABEL:-dev}" ;;
+             *todobackend.inputs*-db) echo "sha256:$image ${FAKE_DB_LABEL:-<no value>}" ;;
              *Labels*) echo "sha256:$image <no value>" ;;
              *) echo "sha256:$image" ;;
            esac
@@ -309,8 +310,23 @@ fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
 
 #[test]
 fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_after() {
+    // A database image without the fingerprint of what it is made of now (docker/db/ and the
+    // OS image) is rebuilt, with it; one with it is used as it is.
+    let stale = FakeDocker::new("test-db-stale").env("FAKE_CACHE_VOLUME", "todobackend-cache");
+    stale.xtask_ok(&root(), &["test", "--settings", "test"]);
+    let changes = stale.changes();
+    let build = changes
+        .iter()
+        .find(|args| args.starts_with("build -t todobackend-db -f docker/db/Dockerfile "))
+        .unwrap_or_else(|| panic!("the stale database image was not rebuilt: {changes:?}"));
+    let inputs = build
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("todobackend.inputs="))
+        .unwrap();
+
     let fake = FakeDocker::new("test-db")
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_DB_LABEL", inputs)
         .env("FAKE_RUN_EXIT", "3");
     let output = fake.xtask(&root(), &["test", "--settings", "test", "--", "todo.tests", "-v", "2"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));

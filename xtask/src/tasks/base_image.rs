@@ -11,8 +11,8 @@ use super::{image_id, is_root};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
-use crate::project::{self, BASE_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project};
-use crate::runner::Runner;
+use crate::project::{self, BASE_DOCKERFILE, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
+use crate::runner::{READ, Runner};
 use crate::session;
 
 /// Files laid over the debootstrapped tree.
@@ -33,6 +33,56 @@ pub struct OsImage {
 
 /// The host's CA bundle, read once: what a build stages is what the dev image's fingerprint
 /// covers.
+/// An image the project builds, against what a build would make now.
+pub enum State {
+    Missing,
+    /// Built from other inputs: another OS image, CA bundle, Dockerfile, script or requirement.
+    Stale,
+    /// Its id.
+    Current(String),
+}
+
+/// Whether `image` is current, in one docker call: its fingerprint label (`INPUTS_LABEL`),
+/// against `inputs` of the id of the OS image a build would use now (`os_image`'s first
+/// choice that the engine has).
+pub(super) fn image_state(
+    project: &Project,
+    runner: &Runner,
+    image: &str,
+    inputs: impl FnOnce(&str) -> Result<String>,
+) -> Result<State> {
+    let images = [image, OS_IMAGE_FROM_REGISTRY, &project.names.os_image];
+    let cmd = docker::image_labels(&images, INPUTS_LABEL);
+    // It fails when any of them is missing (one OS image always is), and prints the others.
+    let inspected = runner.read(&cmd, READ)?;
+    if inspected.status.is_none() {
+        bail!(
+            "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
+            READ.as_secs(),
+            runner.endpoint()
+        );
+    }
+    // One line per image the engine has, in the order asked: `image`'s (first, if there) is
+    // the one with a fingerprint; an OS image has none (docker prints `<no value>`).
+    let mut lines = inspected
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .peekable();
+    let Some((id, label)) = lines.next_if(|(_, label)| !label.is_empty() && *label != "<no value>") else {
+        return Ok(State::Missing);
+    };
+    let Some((os_image_id, _)) = lines.next() else {
+        // A build makes the OS image first.
+        return Ok(State::Stale);
+    };
+    Ok(if label == inputs(os_image_id)? {
+        State::Current(id.to_string())
+    } else {
+        State::Stale
+    })
+}
+
 pub struct HostCa {
     pub path: Utf8PathBuf,
     pub bytes: Vec<u8>,

@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 
+use super::base_image::State;
 use super::{base_image, cache, dev_image, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::console::{paint, show};
@@ -120,13 +121,13 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
     };
     report(true, &base);
     let dev = match dev_image::state(project, &runner)? {
-        dev_image::State::Missing => {
+        State::Missing => {
             format!("development image {dev_image}: not built yet; `cargo xtask test` builds it")
         }
-        dev_image::State::Current(_) => format!(
+        State::Current(_) => format!(
             "development image {dev_image}, current with the Dockerfiles, scripts, requirements, OS image and CA bundle"
         ),
-        dev_image::State::Stale => format!(
+        State::Stale => format!(
             "development image {dev_image}, older than a change to the Dockerfiles, scripts, requirements, OS image \
              or CA bundle: the next test run rebuilds it"
         ),

@@ -5,11 +5,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::{base_image, image_exists};
+use camino::Utf8Path;
+
+use super::base_image::{self, State};
 use crate::config::Service;
 use crate::console::say;
 use crate::docker::{self, Build, Run};
-use crate::project::{Project, random_hex};
+use crate::project::{INPUTS_LABEL, Project, random_hex};
 use crate::runner::{READ, Runner};
 use crate::signals;
 
@@ -56,16 +58,24 @@ pub fn start(project: &Project, runner: &Runner, name: &str, service: &Service) 
     Ok(Started { env, secrets })
 }
 
-/// Builds the service's image from its Dockerfile when the engine lacks it.
+/// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
+/// of another OS image or another version of the Dockerfile's directory.
 fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result<()> {
     let Some(dockerfile) = &service.dockerfile else {
         return Ok(());
     };
-    if image_exists(runner, &service.image)? {
+    let context = [Utf8Path::new(dockerfile).parent().map_or(".", Utf8Path::as_str)];
+    let inputs = |os_image_id: &str| project.image_inputs(&context, os_image_id, None);
+    if runner.dry_made(&service.image) {
         return Ok(());
     }
+    match base_image::image_state(project, runner, &service.image, inputs)? {
+        State::Current(_) => return Ok(()),
+        State::Stale => say!("   {} is older than {}: rebuilding it", service.image, context[0]),
+        State::Missing => {}
+    }
     let os = base_image::os_image(project, runner)?;
-    let build = Build::new(&service.image, dockerfile);
+    let build = Build::new(&service.image, dockerfile).label(INPUTS_LABEL, &inputs(&os.id)?);
     base_image::build_on_os(project, runner, "the image", build, &os, None)
 }
 
