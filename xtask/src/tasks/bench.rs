@@ -414,13 +414,18 @@ impl Bench<'_> {
         }
     }
 
-    /// Everything the bench made: the lab's images, the copy's images, cache and runs.
+    /// Everything the bench made: the lab's images, the copy's images, cache and runs. The OS
+    /// image stays: it is every checkout's, the user's too.
     fn remove_all(&self) {
         let _ = self.quiet(&docker::remove_container(FLOOR));
         let _ = self.remove_images();
-        let names = &self.copy.names;
-        let mut images = vec![names.os_image.clone()];
-        images.extend(self.copy.config.services.values().map(|service| service.image.clone()));
+        let images: Vec<String> = self
+            .copy
+            .config
+            .services
+            .values()
+            .map(|service| service.image.clone())
+            .collect();
         let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
     }
 
