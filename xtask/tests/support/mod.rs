@@ -446,9 +446,14 @@ fn layers_tag(pid: u32, kind: &str) -> String {
 }
 
 /// Tags each image of `copy` that this process keeps none of yet, before the copy's `clean`
-/// removes its names.
+/// removes its names. Only on the engine the tests' own docker commands reach: a copy whose
+/// commands go elsewhere (`env` of DOCKER_HOST, DOCKER_CONTEXT or PATH) keeps nothing.
 fn keep_the_layers_of(copy: &Checkout) {
     static KEPT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let elsewhere = ["DOCKER_HOST", "DOCKER_CONTEXT", "PATH"];
+    if copy.env.iter().any(|(key, _)| elsewhere.contains(&key.as_str())) {
+        return;
+    }
     let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     for kind in KINDS {
         if kept.contains(&kind) {
