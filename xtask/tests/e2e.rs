@@ -228,9 +228,12 @@ fn sigterm_once_the_database_is_up_stops_the_run_and_leaves_nothing() {
 #[test]
 fn two_checkouts_run_the_database_tests_at_once() {
     let Some(_engine) = support::engine() else { return };
-    // Two clones of the project: the same images and pip cache, runs of their own.
+    // Two clones of the project: the same images and pip cache, runs of their own. The pip
+    // cache is there before, as it is for two checkouts of one user. (Two first runs making it
+    // at once can race: `docker run --name` conflicts before the other's container shows.)
     let one = Checkout::copy("concurrent-one");
     let two = Checkout::beside(&one, "concurrent-two");
+    xtask_ok(&one, one.root(), &["cache"]);
     let runs = [&one, &two].map(|copy| Running::start(copy.xtask(&["test", "--settings", "test"])));
     let finished: Vec<Finished> = runs.into_iter().map(|run| run.finish(A_RUN_ENDS_WITHIN)).collect();
     let mut names = Vec::new();
