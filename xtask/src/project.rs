@@ -46,10 +46,14 @@ pub struct Project {
 
 /// What the project's images, cache and runs are called on an engine, all from one prefix:
 /// `todobackend`, or Cargo.toml's `[workspace.metadata.todobackend] name`, which gives a
-/// checkout a set of its own (the bench's copy has one).
+/// checkout a set of its own (the bench's copy and the tests' copies have one). The OS image
+/// is the exception: a plain Debian image, shared by every checkout whatever its name, as a
+/// registry's `debian:bookworm-slim` is, so a checkout with a name of its own neither builds
+/// another one nor removes it.
 pub struct Names {
     pub prefix: String,
-    /// The OS image built from Debian packages where no registry answers.
+    /// The OS image built from Debian packages where no registry answers: always
+    /// `todobackend-os:bookworm`.
     pub os_image: String,
     pub base_image: String,
     pub dev_image: String,
@@ -61,7 +65,7 @@ pub struct Names {
 impl Names {
     pub fn new(prefix: &str) -> Names {
         Names {
-            os_image: format!("{prefix}-os:bookworm"),
+            os_image: format!("{DEFAULT_NAME}-os:bookworm"),
             base_image: format!("{prefix}-base"),
             dev_image: format!("{prefix}-dev"),
             // The lab's own name, in the project's own set.
@@ -113,21 +117,12 @@ impl Project {
     }
 
     /// A name for what one run makes on the engine, unique per run, as compose project
-    /// names are: `<prefix>-<checkout directory>-<random>`. Labels tell the checkout too.
+    /// names are: `<prefix>-<checkout directory>-<random>`, the directory's name lower-cased
+    /// with anything but ASCII letters and digits made a dash (`Todo Backend.v2_x` gives
+    /// `todo-backend-v2-x`), so any directory name makes a valid container name. Labels tell
+    /// the checkout too, by its path as it is.
     pub fn run_name(&self) -> Result<RunName> {
-        let dir: String = self
-            .root
-            .file_name()
-            .unwrap_or("root")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let dir = name_part(self.root.file_name().unwrap_or("root"));
         let name = format!("{}-{dir}-{}", self.names.prefix, random_hex(3)?);
         let labels = vec![
             ("todobackend.checkout".to_string(), self.root.to_string()),
@@ -212,6 +207,19 @@ pub fn staged_ca(run: &str) -> String {
     format!("{STAGED_CA_DIR}/{run}.crt")
 }
 
+/// `dir` as part of a name docker accepts for containers and networks.
+fn name_part(dir: &str) -> String {
+    dir.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 pub struct RunName {
     pub name: String,
     pub labels: Vec<(String, String)>,
@@ -259,12 +267,44 @@ mod tests {
         let project = checkout();
         let (a, b) = (project.run_name().unwrap(), project.run_name().unwrap());
         assert_ne!(a.name, b.name);
-        let dir = project.root.file_name().unwrap().to_ascii_lowercase();
-        assert!(a.name.starts_with(&format!("todobackend-{dir}-")), "{}", a.name);
+        let dir = name_part(project.root.file_name().unwrap());
+        let random = a
+            .name
+            .strip_prefix(&format!("todobackend-{dir}-"))
+            .unwrap_or_else(|| panic!("{}", a.name));
+        assert!(
+            random.len() == 6 && random.chars().all(|c| c.is_ascii_hexdigit()),
+            "{}",
+            a.name
+        );
         assert_eq!(a.container("db"), format!("{}-db", a.name));
         assert!(
             a.labels
                 .contains(&("todobackend.checkout".into(), project.root.to_string()))
+        );
+    }
+
+    #[test]
+    fn any_directory_name_makes_a_valid_part_of_a_run_name() {
+        for (dir, part) in [
+            ("todobackend", "todobackend"),
+            ("todo_backend", "todo-backend"),
+            ("Todo Backend.v2_x", "todo-backend-v2-x"),
+            ("café", "caf-"),
+        ] {
+            assert_eq!(name_part(dir), part, "{dir}");
+        }
+    }
+
+    #[test]
+    fn the_os_image_is_shared_whatever_the_checkout_is_named() {
+        for prefix in [DEFAULT_NAME, "todobackend-bench"] {
+            assert_eq!(Names::new(prefix).os_image, "todobackend-os:bookworm");
+        }
+        let names = Names::new("todobackend-bench");
+        assert_eq!(
+            [names.dev_image, names.cache_container],
+            ["todobackend-bench-dev", "todobackend-bench-cache"]
         );
     }
 

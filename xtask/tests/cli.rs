@@ -1,14 +1,23 @@
 //! The built xtask run from several directories with a fake `docker` first on PATH that
-//! records what it was asked to do: what would run, in what order, from where.
+//! records what it was asked to do: what would run, in what order, from where. Each test runs
+//! it on a copy of the checkout of its own, in a directory named `Todo Backend.v2_x` (a space,
+//! a dot, capitals, an underscore), so `cargo test` never touches the checkout's `target/` or
+//! `src/`, and every task is seen working from such a directory.
+
+mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::Checkout;
+
 const FAKE_DOCKER: &str = r#"#!/bin/sh
-# Records "<cwd>: <args>" and answers like an engine holding $FAKE_IMAGES.
+# Records "<cwd>: <args>" in $FAKE_LOG, and the arguments as they came, separated by the unit
+# separator, in $FAKE_LOG.argv; answers like an engine holding $FAKE_IMAGES.
 echo "$PWD: $*" >> "$FAKE_LOG"
+{ printf '%s\037' "$@"; echo; } >> "$FAKE_LOG.argv"
 # What a listing prints: the words after "KIND FILTERS|" in $FAKE_LISTING, KIND being
 # container, network, image or volume and FILTERS the --filter values joined by commas.
 listing() {
@@ -53,6 +62,12 @@ case "$1" in
 esac
 "#;
 
+/// The name of every test's copy of the checkout.
+const CHECKOUT_DIR: &str = "Todo Backend.v2_x";
+/// What the product makes of it in run names: lower case, a dash for anything but ASCII letters
+/// and digits, so that it is a valid part of a container's name.
+const RUN_PART: &str = "todo-backend-v2-x";
+
 /// What makes the lab's volume container.
 const CACHE_RUN: [&str; 2] = [
     "volume create --label application=todobackend --label todobackend.cache=todobackend-cache todobackend-cache",
@@ -62,13 +77,11 @@ const CACHE_RUN: [&str; 2] = [
 
 const ALL_IMAGES: &str = "debian:bookworm-slim todobackend-base todobackend-dev todobackend-db";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// A directory holding the fake docker and its log; removed when dropped.
+/// A directory holding the fake docker, its log and a copy of the checkout (`CHECKOUT_DIR`),
+/// which the xtask is pointed at; all removed when dropped.
 struct FakeDocker {
     dir: PathBuf,
+    checkout: Checkout,
     env: Vec<(&'static str, String)>,
 }
 
@@ -83,8 +96,10 @@ impl FakeDocker {
         // The host's CA bundle, the same on every machine.
         let ca = dir.join("ca.crt");
         fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let checkout = Checkout::files_in(&dir.join(CHECKOUT_DIR));
         FakeDocker {
             dir,
+            checkout,
             env: vec![
                 ("FAKE_IMAGES", ALL_IMAGES.into()),
                 ("SSL_CERT_FILE", ca.display().to_string()),
@@ -98,20 +113,12 @@ impl FakeDocker {
         self
     }
 
-    /// Points the xtask at a copy of the checkout in the fake's directory, for a test that
-    /// must not share its checkout's runs with the tests running beside it.
-    fn on_a_copy(self) -> (FakeDocker, PathBuf) {
-        let copy = self.dir.join("checkout");
-        fs::create_dir_all(copy.join("xtask")).unwrap();
-        for item in ["Cargo.toml", "src", "docker", "scripts", ".dockerignore"] {
-            let status = Command::new("cp").arg("-R").arg(root().join(item)).arg(&copy).status();
-            assert!(status.unwrap().success());
-        }
-        let manifest_dir = copy.join("xtask").display().to_string();
-        (self.env("CARGO_MANIFEST_DIR", &manifest_dir), copy)
+    /// The root of the copy of the checkout the xtask works on.
+    fn root(&self) -> &Path {
+        self.checkout.root()
     }
 
-    /// Runs `cargo xtask ARGS` from `cwd` with the fake first on PATH.
+    /// Runs `cargo xtask ARGS` for the copy from `cwd` with the fake first on PATH.
     fn xtask(&self, cwd: &Path, args: &[&str]) -> Output {
         let path = format!("{}:{}", self.dir.display(), std::env::var("PATH").unwrap());
         self.xtask_with_path(cwd, args, &path)
@@ -130,8 +137,8 @@ impl FakeDocker {
     }
 
     fn xtask_with_path(&self, cwd: &Path, args: &[&str], path: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
+        self.checkout
+            .xtask(args)
             .current_dir(cwd)
             .env("PATH", path)
             .env("FAKE_LOG", self.dir.join("log"))
@@ -148,6 +155,21 @@ impl FakeDocker {
             .lines()
             .map(String::from)
             .collect()
+    }
+
+    /// The arguments of each docker invocation so far, as docker got them.
+    fn argvs(&self) -> Vec<Vec<String>> {
+        fs::read_to_string(self.dir.join("log.argv"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| line.split_terminator('\u{1f}').map(String::from).collect())
+            .collect()
+    }
+
+    fn forget_calls(&self) {
+        for log in ["log", "log.argv"] {
+            let _ = fs::remove_file(self.dir.join(log));
+        }
     }
 
     /// The arguments of the calls that change something on the engine (not the probes).
@@ -185,10 +207,38 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The words a POSIX shell makes of `line`: what a user who pastes an echoed command runs.
+fn shell_words(line: &str) -> Vec<String> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("set -- {line}\nprintf '%s\\037' \"$@\""))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "sh cannot read {line:?}: {}", stderr(&output));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_terminator('\u{1f}')
+        .map(String::from)
+        .collect()
+}
+
+/// The docker commands a run echoed (`$ ...` lines), as a shell reads them: their arguments
+/// after `docker`, without the variables set before it.
+fn echoed_docker_commands(output: &Output) -> Vec<Vec<String>> {
+    stderr(output)
+        .lines()
+        .filter_map(|line| line.strip_prefix("$ "))
+        .map(shell_words)
+        .filter_map(|words| {
+            let at = words.iter().position(|word| !word.contains('='))?;
+            (words[at] == "docker").then(|| words[at + 1..].to_vec())
+        })
+        .collect()
+}
+
 /// `args` with each run's random parts as RUN, IID and INPUTS, so tests can compare them.
 fn normalized(args: &str) -> String {
-    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
-    let run_prefix = format!("todobackend-{dir}-");
+    let run_prefix = format!("todobackend-{RUN_PART}-");
     let words = args.split(' ').map(|word| {
         if word.starts_with("todobackend.inputs=") {
             "todobackend.inputs=INPUTS".to_string()
@@ -202,55 +252,60 @@ fn normalized(args: &str) -> String {
     words.collect::<Vec<_>>().join(" ")
 }
 
-/// The dev image's build, as a run of the checkout in `dir` makes it on `os`.
-fn dev_build(dir: &str, os: &str) -> String {
+/// The name of a run of a copy (its random part as RUN).
+fn run() -> String {
+    format!("todobackend-{RUN_PART}-RUN")
+}
+
+/// The dev image's build, as a run of the checkout at `root` makes it on `os`.
+fn dev_build(root: &Path, os: &str) -> String {
     format!(
         "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE={os} \
-         --build-arg HOST_CA=docker/base/host-ca/todobackend-{dir}-RUN.crt --build-arg BUILT_IN={root} \
+         --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root} \
          --label todobackend.inputs=INPUTS --label todobackend.built-in={root} \
-         --iidfile {root}/target/xtask/runs/todobackend-{dir}-RUN/dev.iid .",
-        root = root().display()
+         --iidfile {root}/target/xtask/runs/{run}/dev.iid .",
+        root = root.display(),
+        run = run()
     )
 }
 
 /// Copying `from` out of the run's `role` container into the run's own directory.
-fn copy_out(dir: &str, role: &str, from: &str, to: &str) -> String {
-    let run = format!("todobackend-{dir}-RUN");
+fn copy_out(root: &Path, role: &str, from: &str, to: &str) -> String {
+    let run = run();
     format!(
         "cp {run}-{role}:{from}/. {}/target/xtask/runs/{run}/{to}",
-        root().display()
+        root.display()
     )
 }
 
 /// The test container's `docker create`, then its `docker start`.
-fn test_run(dir: &str, extra: &str) -> [String; 2] {
-    let run = format!("todobackend-{dir}-RUN");
+fn test_run(root: &Path, extra: &str) -> [String; 2] {
+    let run = run();
     let create = format!(
         "create --name {run}-test --label application=todobackend --label todobackend.checkout={root} \
          --label todobackend.run={run} {extra}--volumes-from cache \
          -e DJANGO_SETTINGS_MODULE=todobackend.settings.base sha256:built run-tests.sh",
-        root = root().display()
+        root = root.display()
     );
     [create, format!("start --attach {run}-test")]
 }
 
 #[test]
 fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_directory() {
-    let root = root();
-    let dir = root.file_name().unwrap().to_string_lossy().to_lowercase();
-    let mount = format!("-v {}/src:/application ", root.display());
-    for cwd in [root.join("src/todo"), root.clone(), std::env::temp_dir()] {
+    for cwd in ["src/todo", "", "/"] {
         let fake = FakeDocker::new("test-cwd").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-        let output = fake.xtask_ok(&cwd, &["test"]);
+        let root = fake.root();
+        let output = fake.xtask_ok(&root.join(cwd), &["test"]);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
+        let mount = format!("-v {}/src:/application ", root.display());
         assert_eq!(
             changes,
             [
-                dev_build(&dir, "debian:bookworm-slim"),
-                test_run(&dir, &mount)[0].clone(),
-                test_run(&dir, &mount)[1].clone(),
-                copy_out(&dir, "test", "/reports", "reports"),
-                format!("rm --force --volumes todobackend-{dir}-RUN-test"),
+                dev_build(root, "debian:bookworm-slim"),
+                test_run(root, &mount)[0].clone(),
+                test_run(root, &mount)[1].clone(),
+                copy_out(root, "test", "/reports", "reports"),
+                format!("rm --force --volumes {}-test", run()),
             ]
         );
         // Every docker command runs from the root, so the build context is the root.
@@ -260,11 +315,31 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
             "{:?}",
             fake.calls()
         );
-        // Each command is echoed before it runs.
+        // Each command is echoed before it runs, as a shell line that gives docker the very
+        // arguments it got, paths with spaces included: copy-pastable from the root.
+        let echoed = echoed_docker_commands(&output);
         assert!(
-            stderr(&output).contains(
-                "\n$ docker build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE="
-            )
+            echoed.first().is_some_and(|args| args.starts_with(&[
+                "build".into(),
+                "-t".into(),
+                "todobackend-dev".into()
+            ])),
+            "{}",
+            stderr(&output)
+        );
+        let mut ran = fake.argvs().into_iter();
+        for args in &echoed {
+            assert!(
+                ran.any(|ran| ran == *args),
+                "echoed, but docker never got these arguments in this order: {args:?}\ndocker got: {:#?}",
+                fake.argvs()
+            );
+        }
+        assert!(
+            echoed
+                .iter()
+                .any(|args| args.contains(&format!("{}/src:/application", root.display()))),
+            "{echoed:#?}"
         );
     }
 }
@@ -272,7 +347,7 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
 #[test]
 fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
     let fake = FakeDocker::new("reuse").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    fake.xtask_ok(&root(), &["dev-image"]);
+    fake.xtask_ok(fake.root(), &["dev-image"]);
     let build = fake.changes().pop().unwrap();
     let inputs = build
         .split(' ')
@@ -280,7 +355,7 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
         .unwrap();
 
     let fake = fake.env("FAKE_DEV_LABEL", inputs);
-    fake.xtask_ok(&root(), &["test"]);
+    fake.xtask_ok(fake.root(), &["test"]);
     let changes = fake.changes();
     assert!(
         !changes.iter().skip(1).any(|args| args.starts_with("build ")),
@@ -294,17 +369,16 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
 
 #[test]
 fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
-    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
     let remote = FakeDocker::new("remote")
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_DEV_LABEL", "whatever")
         .env("FAKE_ENDPOINT", "tcp://build-host:2376");
     let baked = FakeDocker::new("baked").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     for (fake, args) in [(&remote, &["test"][..]), (&baked, &["test", "--baked"])] {
-        fake.xtask_ok(&root(), args);
+        fake.xtask_ok(fake.root(), args);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
         assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
-        assert_eq!(changes[1..3], test_run(&dir, ""));
+        assert_eq!(changes[1..3], test_run(fake.root(), ""));
     }
 }
 
@@ -313,7 +387,7 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
     // A database image without the fingerprint of what it is made of now (docker/db/ and the
     // OS image) is rebuilt, with it; one with it is used as it is.
     let stale = FakeDocker::new("test-db-stale").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    stale.xtask_ok(&root(), &["test", "--settings", "test"]);
+    stale.xtask_ok(stale.root(), &["test", "--settings", "test"]);
     let changes = stale.changes();
     let build = changes
         .iter()
@@ -328,14 +402,14 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_DB_LABEL", inputs)
         .env("FAKE_RUN_EXIT", "3");
-    let output = fake.xtask(&root(), &["test", "--settings", "test", "--", "todo.tests", "-v", "2"]);
+    let root = fake.root();
+    let output = fake.xtask(root, &["test", "--settings", "test", "--", "todo.tests", "-v", "2"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
-    let run = format!("todobackend-{dir}-RUN");
+    let run = run();
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
     let labels = format!(
         "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
-        root().display()
+        root.display()
     );
     assert_eq!(changes[1], format!("network create {labels} {run}"));
     assert_eq!(
@@ -360,7 +434,7 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         changes[4..],
         [
             format!("start --attach {run}-test"),
-            copy_out(&dir, "test", "/reports", "reports"),
+            copy_out(root, "test", "/reports", "reports"),
             format!("rm --force --volumes {run}-test"),
             format!("rm --force --volumes {run}-db"),
             format!("network rm {run}"),
@@ -385,8 +459,8 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
 
 #[test]
 fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_unless_all() {
-    let (fake, checkout) = FakeDocker::new("clean").on_a_copy();
-    let root = checkout.display().to_string();
+    let fake = FakeDocker::new("clean");
+    let root = fake.root().display().to_string();
     let listing = [
         // A run of this checkout whose owner is gone, found by the labels it set itself.
         format!("container label=todobackend.checkout={root}|todobackend-checkout-dead01"),
@@ -399,7 +473,7 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
     let fake = fake
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_LISTING", &listing.join("\n"));
-    let output = fake.xtask_ok(&checkout, &["clean"]);
+    let output = fake.xtask_ok(fake.root(), &["clean"]);
     assert_eq!(
         fake.changes(),
         [
@@ -424,8 +498,8 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
         fake.calls()
     );
 
-    fs::remove_file(fake.dir.join("log")).unwrap();
-    fake.xtask_ok(&checkout, &["clean", "--all", "--images"]);
+    fake.forget_calls();
+    fake.xtask_ok(fake.root(), &["clean", "--all", "--images"]);
     let changes = fake.changes();
     assert!(
         changes.contains(&"rm --force --volumes cache".to_string()),
@@ -450,7 +524,7 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
             "FAKE_LISTING",
             "container volume=todobackend-cache|cache todobackend-other-abc123-test",
         );
-    let output = busy.xtask_ok(&checkout, &["clean", "--all"]);
+    let output = busy.xtask_ok(busy.root(), &["clean", "--all"]);
     assert!(busy.changes().is_empty(), "{:?}", busy.changes());
     assert!(
         stderr(&output).contains("in use by todobackend-other-abc123-test"),
@@ -459,7 +533,7 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
     );
 
     let empty = FakeDocker::new("clean-empty");
-    let output = empty.xtask_ok(&checkout, &["clean"]);
+    let output = empty.xtask_ok(empty.root(), &["clean"]);
     assert!(empty.changes().is_empty(), "{:?}", empty.changes());
     assert!(
         stderr(&output).contains("Nothing of this checkout's runs is left"),
@@ -471,7 +545,7 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
 #[test]
 fn dry_run_prints_every_command_in_order_and_runs_none() {
     let fake = FakeDocker::new("dry-run").env("FAKE_IMAGES", "");
-    let output = fake.xtask_ok(&root(), &["test", "--settings", "test", "--dry-run"]);
+    let output = fake.xtask_ok(fake.root(), &["test", "--settings", "test", "--dry-run"]);
     assert!(fake.changes().is_empty(), "{:?}", fake.changes());
     let err = stderr(&output);
     let commands: Vec<&str> = err
@@ -479,8 +553,7 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         .filter(|line| line.starts_with("$ "))
         .map(|line| line.split(" --").next().unwrap())
         .collect();
-    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
-    let run = format!("todobackend-{dir}-");
+    let run = format!("todobackend-{RUN_PART}-");
     let expected_order = [
         "$ docker pull debian:bookworm-slim".to_string(),
         "$ docker build -t todobackend-dev -f docker/dev/Dockerfile".into(),
@@ -512,7 +585,7 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         &["build", "--dry-run"],
     ] {
         let fake = FakeDocker::new("dry-run-each").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-        let output = fake.xtask_ok(&root(), args);
+        let output = fake.xtask_ok(fake.root(), args);
         assert!(fake.changes().is_empty(), "{args:?}: {:?}", fake.changes());
         assert!(stderr(&output).contains("\n$ docker "), "{args:?}: {}", stderr(&output));
     }
@@ -521,11 +594,11 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
 #[test]
 fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
     let fake = FakeDocker::new("build").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    let output = fake.xtask(&root().join("src"), &["build"]);
+    let root = fake.root();
+    let output = fake.xtask(&root.join("src"), &["build"]);
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
-    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
-    let run = format!("todobackend-{dir}-RUN");
-    assert_eq!(changes[0], dev_build(&dir, "debian:bookworm-slim"));
+    let run = run();
+    assert_eq!(changes[0], dev_build(root, "debian:bookworm-slim"));
     assert!(
         changes[1].starts_with(&format!("create --name {run}-build "))
             && changes[1].ends_with(" --volumes-from cache sha256:built pip wheel ."),
@@ -535,7 +608,7 @@ fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
         changes[2..],
         [
             format!("start --attach {run}-build"),
-            copy_out(&dir, "build", "/wheelhouse", "wheels"),
+            copy_out(root, "build", "/wheelhouse", "wheels"),
             format!("rm --force --volumes {run}-build"),
         ]
     );
@@ -551,7 +624,7 @@ fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
 #[test]
 fn doctor_says_ok_for_each_need_or_what_to_do() {
     let fake = FakeDocker::new("doctor").env("FAKE_IMAGES", "");
-    let output = fake.xtask(&root(), &["doctor"]);
+    let output = fake.xtask(fake.root(), &["doctor"]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
     assert!(
@@ -567,7 +640,7 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
     // A `cache` container the project did not make would stop every test run.
     // The lab's own `cache` keeps its data in a host directory: no volume at /cache.
     let foreign = FakeDocker::new("doctor-foreign").env("FAKE_CACHE_VOLUME", "");
-    let output = foreign.xtask(&root(), &["doctor"]);
+    let output = foreign.xtask(foreign.root(), &["doctor"]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(
@@ -576,7 +649,7 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
     );
 
     let down = FakeDocker::new("doctor-down").env("FAKE_ENGINE_DOWN", "1");
-    let output = down.xtask(&root(), &["doctor"]);
+    let output = down.xtask(down.root(), &["doctor"]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(
@@ -587,7 +660,7 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
     let no_docker = FakeDocker::new("doctor-none");
     let empty = no_docker.dir.join("empty");
     fs::create_dir_all(&empty).unwrap();
-    let output = no_docker.xtask_with_path(&root(), &["doctor"], empty.to_str().unwrap());
+    let output = no_docker.xtask_with_path(no_docker.root(), &["doctor"], empty.to_str().unwrap());
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("FAIL  `docker` was not found on PATH"));
 }
@@ -595,7 +668,7 @@ fn doctor_says_ok_for_each_need_or_what_to_do() {
 #[test]
 fn an_unknown_settings_name_is_refused_before_docker_is_asked_anything() {
     let fake = FakeDocker::new("settings");
-    let output = fake.xtask(&root().join("src"), &["test", "--settings", "nosuch"]);
+    let output = fake.xtask(&fake.root().join("src"), &["test", "--settings", "nosuch"]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
@@ -608,7 +681,7 @@ fn an_unknown_settings_name_is_refused_before_docker_is_asked_anything() {
 #[test]
 fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
     let fake = FakeDocker::new("missing").env("FAKE_IMAGES", "debian:bookworm-slim");
-    fake.xtask_ok(&root(), &["test"]);
+    fake.xtask_ok(fake.root(), &["test"]);
     let changes = fake.changes();
     // The dev image is built on the OS image: a test run needs no base image.
     assert!(
@@ -637,17 +710,17 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
     let fake = FakeDocker::new("pull")
         .env("FAKE_IMAGES", "")
         .env("FAKE_PULL_EXIT", "0");
-    fake.xtask_ok(&root(), &["base-image"]);
-    let dir = root().file_name().unwrap().to_string_lossy().to_lowercase();
+    fake.xtask_ok(fake.root(), &["base-image"]);
     assert_eq!(
         fake.changes().iter().map(|args| normalized(args)).collect::<Vec<_>>(),
         [
             "pull debian:bookworm-slim",
             &format!(
                 "build -t todobackend-base -f docker/base/Dockerfile --force-rm --build-arg OS_IMAGE=debian:bookworm-slim \
-                 --build-arg HOST_CA=docker/base/host-ca/todobackend-{dir}-RUN.crt --build-arg BUILT_IN={root} \
+                 --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root} \
                  --label todobackend.built-in={root} .",
-                root = root().display()
+                root = fake.root().display(),
+                run = run()
             ),
         ]
     );
@@ -656,11 +729,11 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
 #[test]
 fn cache_is_created_once_then_reported() {
     let fake = FakeDocker::new("cache-new");
-    fake.xtask_ok(&root().join("src/todo"), &["cache"]);
+    fake.xtask_ok(&fake.root().join("src/todo"), &["cache"]);
     assert_eq!(fake.changes(), CACHE_RUN);
 
     let fake = FakeDocker::new("cache-exists").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    let output = fake.xtask_ok(&root(), &["cache"]);
+    let output = fake.xtask_ok(fake.root(), &["cache"]);
     assert!(stderr(&output).contains("`cache` exists"), "{}", stderr(&output));
     assert_eq!(fake.changes(), Vec::<String>::new());
 }
@@ -668,7 +741,7 @@ fn cache_is_created_once_then_reported() {
 #[test]
 fn cache_reset_removes_the_container_and_its_volume_then_recreates_them() {
     let fake = FakeDocker::new("cache-reset").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    fake.xtask_ok(&root(), &["cache", "--reset"]);
+    fake.xtask_ok(fake.root(), &["cache", "--reset"]);
     assert_eq!(
         fake.changes(),
         [
@@ -684,7 +757,7 @@ fn cache_reset_removes_the_container_and_its_volume_then_recreates_them() {
 fn a_cache_container_the_project_did_not_make_is_left_alone() {
     let fake = FakeDocker::new("cache-foreign").env("FAKE_CACHE_VOLUME", "");
     for args in [&["cache"][..], &["cache", "--reset"], &["test"]] {
-        let output = fake.xtask(&root(), args);
+        let output = fake.xtask(fake.root(), args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         assert!(
             stderr(&output).contains("todobackend did not make"),
@@ -708,7 +781,7 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
     let empty = fake.dir.join("empty");
     fs::create_dir_all(&empty).unwrap();
     for task in ["base-image", "dev-image", "cache", "test", "clean"] {
-        let output = fake.xtask_with_path(&root(), &[task], empty.to_str().unwrap());
+        let output = fake.xtask_with_path(fake.root(), &[task], empty.to_str().unwrap());
         assert_eq!(output.status.code(), Some(1), "{task}");
         assert!(
             stderr(&output).starts_with("error: `docker` was not found on PATH"),
@@ -722,7 +795,7 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
 fn every_task_says_how_to_start_an_engine_that_is_not_answering() {
     let fake = FakeDocker::new("engine-down").env("FAKE_ENGINE_DOWN", "1");
     for task in ["base-image", "dev-image", "cache", "test", "clean"] {
-        let output = fake.xtask(&root(), &[task]);
+        let output = fake.xtask(fake.root(), &[task]);
         assert_eq!(output.status.code(), Some(1), "{task}");
         let err = stderr(&output);
         assert!(
@@ -738,11 +811,11 @@ fn every_task_says_how_to_start_an_engine_that_is_not_answering() {
 fn bad_usage_exits_2_with_the_usage_and_help_exits_0() {
     let fake = FakeDocker::new("usage");
     for args in [&[][..], &["deploy"], &["cache", "--force"], &["test", "todo.tests"]] {
-        let output = fake.xtask(&root(), args);
+        let output = fake.xtask(fake.root(), args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(stderr(&output).contains("Usage: cargo xtask <TASK>"), "{args:?}");
     }
-    let output = fake.xtask(&root(), &["test", "--help"]);
+    let output = fake.xtask(fake.root(), &["test", "--help"]);
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("--settings NAME"));
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
@@ -751,7 +824,8 @@ fn bad_usage_exits_2_with_the_usage_and_help_exits_0() {
 #[test]
 fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     let fake = FakeDocker::new("bench").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    let output = fake.xtask_ok(&root(), &["bench", "--rounds", "2", "--dry-run"]);
+    let root = fake.root();
+    let output = fake.xtask_ok(root, &["bench", "--rounds", "2", "--dry-run"]);
     assert!(fake.changes().is_empty(), "{:?}", fake.changes());
     let err = stderr(&output);
     let colds: Vec<&str> = err
@@ -767,36 +841,83 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
             "=> Round 2 of 2: cold, the lab's flow",
         ]
     );
-    // The baseline is the lab's own flow, built from the fixture under names of its own.
-    assert!(
-        err.contains(&format!(
-            "$ docker build -t todobackend-bench-lab-dev -f {lab}/docker/dev/Dockerfile --force-rm \
-             --label todobackend.built-in={copy} {lab}\n",
-            copy = root().join("target/bench").display(),
-            lab = root().join("target/bench/target/bench-lab").display()
-        )),
-        "{err}"
+    // What a shell makes of the echoed line that starts with `start`.
+    let echoed = |start: &str| -> Vec<String> {
+        let line = err
+            .lines()
+            .find_map(|line| line.strip_prefix("$ ").filter(|line| line.starts_with(start)))
+            .unwrap_or_else(|| panic!("no `$ {start}...` line:\n{err}"));
+        shell_words(line)
+    };
+    // The baseline is the lab's own flow, built from the fixture under names of its own, in a
+    // copy of the checkout under target/bench.
+    let copy = root.join("target/bench").display().to_string();
+    let lab = format!("{copy}/target/bench-lab");
+    assert_eq!(
+        echoed("docker build -t todobackend-bench-lab-dev "),
+        [
+            "docker",
+            "build",
+            "-t",
+            "todobackend-bench-lab-dev",
+            "-f",
+            &format!("{lab}/docker/dev/Dockerfile"),
+            "--force-rm",
+            "--label",
+            &format!("todobackend.built-in={copy}"),
+            &lab,
+        ]
     );
     assert!(
         err.contains("$ docker run --rm --volumes-from todobackend-bench-lab-cache todobackend-bench-lab-dev\n"),
         "{err}"
     );
     // The product's flow runs on the same copy, under the bench's own names.
-    assert!(
-        err.contains(&format!(
-            "$ CARGO_MANIFEST_DIR={} {} test --settings test\n",
-            root().join("target/bench/xtask").display(),
-            env!("CARGO_BIN_EXE_xtask")
-        )),
-        "{err}"
+    assert_eq!(
+        echoed("CARGO_MANIFEST_DIR="),
+        [
+            &format!("CARGO_MANIFEST_DIR={copy}/xtask"),
+            env!("CARGO_BIN_EXE_xtask"),
+            "test",
+            "--settings",
+            "test",
+        ]
     );
     assert!(
         err.contains("$ docker rmi todobackend-bench-dev todobackend-bench-base\n"),
         "{err}"
     );
+    // Neither the user's images and pip cache nor the OS image, which every checkout shares.
     assert!(
-        !err.contains(" cache\n") && !err.contains("rmi todobackend-dev"),
+        !err.contains(" cache\n") && !err.contains("rmi todobackend-dev") && !err.contains("-os:bookworm\n"),
         "{err}"
     );
-    assert!(!root().join("target/bench").exists());
+    assert!(!root.join("target/bench").exists());
+}
+
+#[test]
+fn clean_images_removes_the_os_image_only_in_a_checkout_without_a_name_of_its_own() {
+    let images = format!("{ALL_IMAGES} todobackend-os:bookworm todobackend-x-base todobackend-x-dev");
+    let fake = FakeDocker::new("clean-os").env("FAKE_IMAGES", &images);
+    fake.xtask_ok(fake.root(), &["clean", "--images"]);
+    let changes = fake.changes();
+    for image in [
+        "todobackend-os:bookworm",
+        "todobackend-base",
+        "todobackend-dev",
+        "todobackend-db",
+    ] {
+        assert!(changes.contains(&format!("rmi {image}")), "{image}: {changes:?}");
+    }
+
+    let named = FakeDocker::new("clean-os-named").env("FAKE_IMAGES", &images);
+    named.checkout.edit("Cargo.toml", |manifest| {
+        format!("{manifest}\n[workspace.metadata.todobackend]\nname = \"todobackend-x\"\n")
+    });
+    named.xtask_ok(named.root(), &["clean", "--images"]);
+    let changes = named.changes();
+    for image in ["todobackend-x-base", "todobackend-x-dev", "todobackend-db"] {
+        assert!(changes.contains(&format!("rmi {image}")), "{image}: {changes:?}");
+    }
+    assert!(!changes.iter().any(|args| args.contains("-os:bookworm")), "{changes:?}");
 }

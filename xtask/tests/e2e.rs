@@ -1,168 +1,58 @@
 //! End to end, as a newcomer runs it: a real Docker engine, real images, the real Django suite.
-//! Without an engine these tests say they are skipped; under CI=true that is a failure instead.
+//! Each scenario is a test of its own on its own copy of the checkout, under names of its own
+//! (`support::Checkout`), so one failure hides nothing, `cargo test --test e2e NAME` runs one,
+//! and none touches the checkout's files or the user's images and pip cache. Without an engine
+//! these tests say they are skipped; under CI=true that is a failure instead.
 
 mod support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Checkout, engine_answers};
+use support::{
+    A_RUN_ENDS_WITHIN, Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, SIGTERM, docker_lines, docker_ok,
+    run_name, run_to_end, signal_process, tests_ran,
+};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker client runs")
-}
-
-/// Runs the xtask for the checkout at `root` from `cwd`; returns its exit code and all it printed.
-fn xtask_for(root: &Path, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(cwd)
-        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+/// Runs the xtask of `copy` from `cwd` to its end; fails the test unless it exits 0. All it printed.
+fn xtask_ok(copy: &Checkout, cwd: &Path, args: &[&str]) -> String {
+    let mut xtask = copy.xtask(args);
+    xtask.current_dir(cwd);
+    let finished = run_to_end(xtask, A_RUN_ENDS_WITHIN);
+    assert_eq!(
+        finished.code(),
+        Some(0),
+        "`cargo xtask {}` from {}: {}:\n{}",
+        args.join(" "),
+        cwd.display(),
+        finished.how(),
+        finished.output()
     );
-    (output.status.code(), text)
+    finished.output()
 }
 
-/// The number N in Django's `Ran N tests`.
-fn tests_ran(output: &str) -> usize {
-    let line = output
-        .lines()
-        .find(|line| line.starts_with("Ran "))
-        .unwrap_or_else(|| panic!("no `Ran N tests`:\n{output}"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// A fresh machine has none of the project's images: in CI, start from there, so the OS
-/// image is made the way a machine without a registry makes it.
-fn remove_the_projects_images_and_cache() {
-    docker(&["rm", "--force", "--volumes", "cache"]);
-    docker(&["volume", "rm", "todobackend-cache"]);
-    let ids = docker(&["image", "ls", "--quiet", "--filter", "label=application=todobackend"]);
-    let ids = String::from_utf8_lossy(&ids.stdout)
-        .split_whitespace()
-        .map(String::from)
-        .collect::<Vec<_>>();
-    if !ids.is_empty() {
-        let mut args = vec!["rmi", "--force"];
-        args.extend(ids.iter().map(String::as_str));
-        docker(&args);
-    }
-}
-
-#[test]
-fn the_labs_workflow_runs_from_a_subdirectory_against_a_real_engine() {
-    if !engine_answers() {
-        return;
-    }
-    let root = root();
-    let cwd = root.join("src/todo");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        remove_the_projects_images_and_cache();
-    }
-
-    let (code, out) = xtask_for(&root, &cwd, &["dev-image"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(
-        out.contains("$ docker build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE="),
-        "{out}"
-    );
-    assert!(docker(&["image", "inspect", "todobackend-dev"]).status.success());
-
-    for _ in 0..2 {
-        let (code, out) = xtask_for(&root, &cwd, &["cache"]);
-        assert_eq!(code, Some(0), "{out}");
-    }
-    let (_, out) = xtask_for(&root, &cwd, &["cache"]);
-    assert!(out.contains("`cache` exists"), "{out}");
-    let mounts = docker(&[
-        "container",
-        "inspect",
-        "--format",
-        "{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}",
-        "cache",
-    ]);
-    assert!(String::from_utf8_lossy(&mounts.stdout).contains("todobackend-cache:/cache"));
-
-    let (code, out) = xtask_for(&root, &cwd, &["test"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(tests_ran(&out) >= 12, "{out}");
+/// The suite passed: Django's `OK`, and at least the app's own tests ran.
+fn assert_the_suite_passed(out: &str) {
+    assert!(tests_ran(out) >= 12, "{out}");
     assert!(out.lines().any(|line| line == "OK"), "{out}");
-    the_reports_count_the_tests_that_ran(&root, tests_ran(&out));
-
-    // Arguments reach manage.py, and a run installs nothing: the requirements are in the image.
-    let (code, out) = xtask_for(&root, &cwd, &["test", "--", "todo.tests.TestCreateTodoItem"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(tests_ran(&out) >= 4 && tests_ran(&out) < 12, "{out}");
-    assert!(!out.contains("Collecting "), "{out}");
-
-    the_test_settings_run_against_a_database_that_is_gone_after(&root, &cwd);
-    for (signal, code) in [("INT", 130), ("TERM", 143)] {
-        a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(&root, signal, code);
-    }
-    two_checkouts_run_the_database_tests_at_once();
-    a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing();
-    a_failing_test_makes_the_task_fail(&root);
-    a_dry_run_creates_no_container(&root);
-    doctor_says_every_need_is_met(&root);
-    the_output_has_colour_on_a_terminal_and_none_with_no_color(&root);
-    the_wheels_install_offline_and_pass_the_apps_tests(&root);
-    if std::env::var("CI").as_deref() == Ok("true") {
-        clean_leaves_nothing_of_the_projects_on_the_engine(&root);
-    }
 }
 
-fn the_reports_count_the_tests_that_ran(root: &Path, ran: usize) {
-    let junit = fs::read_to_string(root.join("target/reports/junit.xml")).expect("target/reports/junit.xml");
+fn assert_the_reports_count_the_tests_that_ran(copy: &Checkout, ran: usize) {
+    let reports = copy.root().join("target/reports");
+    let junit = fs::read_to_string(reports.join("junit.xml")).expect("target/reports/junit.xml");
     assert_eq!(junit.matches("<testcase ").count(), ran, "{junit}");
-    let coverage = fs::read_to_string(root.join("target/reports/coverage.xml")).expect("target/reports/coverage.xml");
+    let coverage = fs::read_to_string(reports.join("coverage.xml")).expect("target/reports/coverage.xml");
     assert!(
         coverage.contains("<coverage ") && coverage.contains("todo/views.py"),
         "{coverage}"
     );
 }
 
-/// The run's name, from the line that starts its database.
-fn run_name(out: &str) -> String {
-    let line = out
-        .lines()
-        .find(|line| line.starts_with("=> Starting db "))
-        .unwrap_or_else(|| panic!("no database started:\n{out}"));
-    line.rsplit(' ').next().unwrap().trim_end_matches("-db").to_string()
-}
-
-fn lines_of(output: Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-/// Containers and networks of the run, and volumes no container uses: none may remain.
-fn assert_nothing_left(run: &str, dangling_before: &[String]) {
-    let label = format!("label=todobackend.run={run}");
-    let containers = lines_of(docker(&["container", "ls", "--all", "--quiet", "--filter", &label]));
-    let networks = lines_of(docker(&["network", "ls", "--quiet", "--filter", &label]));
-    let mut volumes = lines_of(docker(&["volume", "ls", "--quiet", "--filter", "dangling=true"]));
-    volumes.retain(|volume| !dangling_before.contains(volume));
-    assert!(
-        containers.is_empty() && networks.is_empty() && volumes.is_empty(),
-        "{run} left containers {containers:?}, networks {networks:?}, volumes {volumes:?}"
-    );
+fn unix_time() -> Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.unwrap()
 }
 
 /// The engine's events from `since` to now, filtered, one formatted line each.
@@ -175,26 +65,111 @@ fn events_since(since: Duration, filters: &[&str], format: &str) -> Vec<String> 
     for filter in filters {
         args.extend(["--filter", filter]);
     }
-    lines_of(docker(&args))
+    docker_lines(&args).unwrap()
 }
 
-fn unix_time() -> Duration {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.unwrap()
+/// Nothing of `run` is left: no container or network with its label, and no volume its
+/// containers mounted (found by the engine's events since `since`) that no container uses now
+/// (the pip cache container's volumes, which the test container mounts too, stay).
+fn assert_the_run_left_nothing(run: &str, since: Duration, out: &str) {
+    let label = format!("label=todobackend.run={run}");
+    let containers = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    let networks = docker_lines(&["network", "ls", "--quiet", "--filter", &label]).unwrap();
+    let mut ids = events_since(since, &["type=container", &label], "{{.Actor.ID}}");
+    ids.dedup();
+    let mounted: Vec<String> = events_since(
+        since,
+        &["type=volume", "event=mount"],
+        "{{.Actor.ID}} {{.Actor.Attributes.container}}",
+    )
+    .into_iter()
+    .filter_map(|line| {
+        let (volume, container) = line.split_once(' ')?;
+        ids.iter().any(|id| id == container).then(|| volume.to_string())
+    })
+    .collect();
+    let unused = docker_lines(&["volume", "ls", "--quiet", "--filter", "dangling=true"]).unwrap();
+    let volumes: Vec<&String> = unused.iter().filter(|volume| mounted.contains(volume)).collect();
+    assert!(
+        !ids.is_empty() && containers.is_empty() && networks.is_empty() && volumes.is_empty(),
+        "{run} left containers {containers:?}, networks {networks:?}, volumes {volumes:?} (its containers: {ids:?}):\n{out}"
+    );
 }
 
-fn dangling_volumes() -> Vec<String> {
-    lines_of(docker(&["volume", "ls", "--quiet", "--filter", "dangling=true"]))
+#[test]
+fn the_labs_workflow_runs_from_a_subdirectory_of_a_checkout_named_with_spaces_dots_and_capitals() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("Todo Backend.v2_x");
+    let cwd = copy.root().join("src/todo");
+    let dev = format!("{}-dev", copy.prefix());
+
+    let out = xtask_ok(&copy, &cwd, &["dev-image"]);
+    assert!(
+        out.contains(&format!(
+            "$ docker build -t {dev} -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE="
+        )),
+        "{out}"
+    );
+    assert!(docker_ok(&["image", "inspect", &dev]), "no image {dev}:\n{out}");
+
+    xtask_ok(&copy, &cwd, &["cache"]);
+    let out = xtask_ok(&copy, &cwd, &["test"]);
+    assert_the_suite_passed(&out);
+    assert_the_reports_count_the_tests_that_ran(&copy, tests_ran(&out));
 }
 
-fn the_test_settings_run_against_a_database_that_is_gone_after(root: &Path, cwd: &Path) {
-    let dangling = dangling_volumes();
-    let started = unix_time();
-    let (code, out) = xtask_for(root, cwd, &["test", "--settings", "test"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(tests_ran(&out) >= 12, "{out}");
+#[test]
+fn the_cache_container_is_made_once_then_reported_and_keeps_pips_cache_in_its_volume() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("cache");
+    let cache = format!("{}-cache", copy.prefix());
+    for _ in 0..2 {
+        xtask_ok(&copy, copy.root(), &["cache"]);
+    }
+    let out = xtask_ok(&copy, copy.root(), &["cache"]);
+    assert!(out.contains(&format!("`{cache}` exists")), "{out}");
+    let mounts = docker_lines(&[
+        "container",
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}",
+        &cache,
+    ])
+    .unwrap();
+    assert!(mounts.concat().contains(&format!("{cache}:/cache")), "{mounts:?}");
+}
+
+#[test]
+fn arguments_reach_manage_py_and_an_edit_under_src_is_tested_without_a_rebuild() {
+    let Some(_engine) = support::engine() else { return };
+    // The local loop: src/ mounted into the container (through a path with a space), not baked.
+    let copy = Checkout::copy("Edit Loop.v2_x").env("CI", "false");
+    let out = xtask_ok(&copy, copy.root(), &["test", "--", "todo.tests.TestCreateTodoItem"]);
+    assert!(tests_ran(&out) >= 4 && tests_ran(&out) < 12, "{out}");
+    // A run installs nothing: the requirements are in the image.
+    assert!(!out.contains("Collecting "), "{out}");
+
+    copy.write(
+        "src/todo/test_edited.py",
+        "from django.test import SimpleTestCase\n\n\nclass Edited(SimpleTestCase):\n    def test_runs(self):\n        pass\n",
+    );
+    let out = xtask_ok(&copy, &copy.root().join("src"), &["test", "--", "todo.test_edited"]);
+    assert_eq!(tests_ran(&out), 1, "{out}");
     assert!(out.lines().any(|line| line == "OK"), "{out}");
-    the_reports_count_the_tests_that_ran(root, tests_ran(&out));
+    assert!(
+        !out.contains("$ docker build"),
+        "the edit was rebuilt into the image:\n{out}"
+    );
+}
+
+#[test]
+fn the_test_settings_run_against_a_database_that_is_gone_after() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("settings-test");
+    let started = unix_time();
+    let out = xtask_ok(&copy, copy.root(), &["test", "--settings", "test"]);
+    assert_the_suite_passed(&out);
+    assert_the_reports_count_the_tests_that_ran(&copy, tests_ran(&out));
 
     let run = run_name(&out);
     let actions = events_since(
@@ -206,127 +181,160 @@ fn the_test_settings_run_against_a_database_that_is_gone_after(root: &Path, cwd:
         actions.iter().any(|action| action == "start") && actions.iter().any(|action| action == "destroy"),
         "{actions:?}"
     );
-    assert_nothing_left(&run, &dangling);
+    assert_the_run_left_nothing(&run, started, &out);
     // The passwords were fresh and never printed.
     assert!(out.contains("MYSQL_PASSWORD=*** "), "{out}");
     assert!(!out.contains("MYSQL_PASSWORD=password"), "{out}");
 }
 
-fn a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(root: &Path, signal: &str, code: i32) {
-    let dangling = dangling_volumes();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["test", "--settings", "test"])
-        .current_dir(root)
-        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut out = String::new();
-    while !out.contains("s after `docker run`") {
-        let mut line = String::new();
-        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "the run ended first:\n{out}");
-        out.push_str(&line);
-    }
+/// Sends `signal` to a run once its database is up: it stops within seconds with `code`,
+/// and what it made is gone.
+fn a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(name: &str, signal: i32, code: i32) {
+    let copy = Checkout::copy(name);
+    let started = unix_time();
+    let mut run = Running::start(copy.xtask(&["test", "--settings", "test"]));
+    run.wait_for_line("s after `docker run`", DATABASE_READY_WITHIN);
+    signal_process(run.pid(), signal);
     let sent = Instant::now();
-    let kill = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status();
-    assert!(kill.unwrap().success());
-    stderr.read_to_string(&mut out).unwrap();
-    let status = child.wait().unwrap();
+    let finished = run.finish(Duration::from_secs(15));
+    let out = finished.output();
     assert!(
-        sent.elapsed() < Duration::from_secs(15),
-        "SIG{signal}: took {:?}",
-        sent.elapsed()
+        finished.ended - sent < Duration::from_secs(15),
+        "signal {signal}: {}:\n{out}",
+        finished.how()
     );
-    assert_eq!(status.code(), Some(code), "SIG{signal}:\n{out}");
+    assert_eq!(
+        finished.code(),
+        Some(code),
+        "signal {signal}: {}:\n{out}",
+        finished.how()
+    );
     assert!(out.contains("interrupted by SIG"), "{out}");
-    assert_nothing_left(&run_name(&out), &dangling);
+    assert_the_run_left_nothing(&run_name(&out), started, &out);
 }
 
+#[test]
+fn ctrl_c_once_the_database_is_up_stops_the_run_and_leaves_nothing() {
+    let Some(_engine) = support::engine() else { return };
+    a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing("sigint", SIGINT, 130);
+}
+
+#[test]
+fn sigterm_once_the_database_is_up_stops_the_run_and_leaves_nothing() {
+    let Some(_engine) = support::engine() else { return };
+    a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing("sigterm", SIGTERM, 143);
+}
+
+#[test]
 fn two_checkouts_run_the_database_tests_at_once() {
-    let copies = ["one", "two"].map(|name| Checkout::copy(&format!("concurrent-{name}")));
-    let runs = copies.each_ref().map(|copy| {
-        copy.xtask(&["test", "--settings", "test"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    });
-    let outputs = runs.map(|run| run.wait_with_output().unwrap());
-    drop(copies);
+    let Some(_engine) = support::engine() else { return };
+    // Two clones of the project: the same images and pip cache, runs of their own. The pip
+    // cache is there before, as it is for two checkouts of one user. (Two first runs making it
+    // at once can race: `docker run --name` conflicts before the other's container shows.)
+    let one = Checkout::copy("concurrent-one");
+    let two = Checkout::beside(&one, "concurrent-two");
+    xtask_ok(&one, one.root(), &["cache"]);
+    let runs = [&one, &two].map(|copy| Running::start(copy.xtask(&["test", "--settings", "test"])));
+    let finished: Vec<Finished> = runs.into_iter().map(|run| run.finish(A_RUN_ENDS_WITHIN)).collect();
     let mut names = Vec::new();
-    for output in outputs {
-        let out = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(output.status.code(), Some(0), "{out}");
-        assert!(tests_ran(&out) >= 12, "{out}");
+    for run in &finished {
+        let out = run.output();
+        assert_eq!(run.code(), Some(0), "{}:\n{out}", run.how());
+        assert_the_suite_passed(&out);
         names.push(run_name(&out));
     }
     assert_ne!(names[0], names[1]);
 }
 
+#[test]
 fn a_database_that_never_gets_ready_fails_clearly_and_leaves_nothing() {
-    const NEVER_READY: &str = "todobackend-e2e-never-ready";
-    let mut build = Command::new("docker")
-        .args(["build", "--quiet", "-t", NEVER_READY, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut build.stdin.take().unwrap(),
-        b"FROM todobackend-db\nENTRYPOINT [\"sh\", \"-c\", \"echo 'e2e: this server never starts'; exec sleep 600\"]\n",
-    )
-    .unwrap();
-    assert!(build.wait().unwrap().success());
-
+    let Some(_engine) = support::engine() else { return };
     let copy = Checkout::copy("never-ready");
+    // The database image, with a server that never starts: the readiness probe is the real one.
+    let db = fs::read_to_string(copy.root().join("docker/db/Dockerfile")).unwrap();
+    copy.write(
+        "docker/db/never-ready.Dockerfile",
+        &format!("{db}\nENTRYPOINT [\"sh\", \"-c\", \"echo 'e2e: this server never starts'; exec sleep 600\"]\n"),
+    );
+    let never_ready = format!("{}-never-ready", copy.prefix());
     copy.edit("Cargo.toml", |manifest| {
         manifest
-            .replace("image = \"todobackend-db\"", &format!("image = \"{NEVER_READY}\""))
+            .replace(
+                &format!("image = \"{}-db\"", copy.prefix()),
+                &format!("image = \"{never_ready}\""),
+            )
+            .replace(
+                "dockerfile = \"docker/db/Dockerfile\"",
+                "dockerfile = \"docker/db/never-ready.Dockerfile\"",
+            )
             .replace("ready_timeout_secs = 60", "ready_timeout_secs = 3")
     });
-    let dangling = dangling_volumes();
-    let started = Instant::now();
-    let (code, out) = xtask_for(copy.root(), copy.root(), &["test", "--settings", "test"]);
-    drop(copy);
-    docker(&["rmi", NEVER_READY]);
 
-    assert_eq!(code, Some(1), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(60), "{out}");
+    let started = unix_time();
+    let mut run = Running::start(copy.xtask(&["test", "--settings", "test"]));
+    let (waiting, _) = run.wait_for_line("=> Waiting for", DATABASE_READY_WITHIN);
+    let finished = run.finish(Duration::from_secs(60));
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+    assert!(
+        finished.ended - waiting < Duration::from_secs(30),
+        "{:?} from `=> Waiting for` to the end:\n{out}",
+        finished.ended - waiting
+    );
     assert!(out.contains("was not ready after 3 s"), "{out}");
     assert!(
         out.contains("e2e: this server never starts"),
         "the log tail is shown:\n{out}"
     );
-    assert_nothing_left(&run_name(&out), &dangling);
+    assert_the_run_left_nothing(&run_name(&out), started, &out);
 }
 
-fn a_dry_run_creates_no_container(root: &Path) {
+#[test]
+fn a_failing_test_makes_the_task_fail() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("failing");
+    copy.write(
+        "src/todo/test_made_to_fail.py",
+        "from django.test import SimpleTestCase\n\n\nclass MadeToFail(SimpleTestCase):\n    def test_fails(self):\n        self.assertEqual(1, 2)\n",
+    );
+    let mut test = copy.xtask(&["test"]);
+    test.current_dir(copy.root().join("src"));
+    let finished = run_to_end(test, A_RUN_ENDS_WITHIN);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+    assert!(out.contains("FAILED (failures=1)"), "{out}");
+    assert!(out.contains("The test run failed with exit code 1"), "{out}");
+}
+
+#[test]
+fn a_dry_run_prints_the_commands_and_makes_nothing_on_the_engine() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("dry-run");
     let started = unix_time();
-    let (code, out) = xtask_for(root, root, &["test", "--settings", "test", "--dry-run"]);
-    assert_eq!(code, Some(0), "{out}");
+    let out = xtask_ok(&copy, copy.root(), &["test", "--settings", "test", "--dry-run"]);
     assert!(
         out.contains("$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"),
         "{out}"
     );
     assert!(out.contains("$ docker network rm "), "{out}");
-    let created = events_since(started, &["event=create"], "{{.Type}} {{.Actor.Attributes.name}}");
-    assert_eq!(created, Vec::<String>::new());
+    // Whatever the copy would have made carries its names or its path: tests beside this one
+    // make things of their own meanwhile.
+    let root = copy.root().display().to_string();
+    let made: Vec<String> = events_since(started, &[], "{{json .}}")
+        .into_iter()
+        .filter(|event| event.contains(copy.prefix()) || event.contains(&root))
+        .collect();
+    assert_eq!(made, Vec::<String>::new());
+    assert_eq!(copy.on_the_engine(), Vec::<String>::new());
 }
 
-fn doctor_says_every_need_is_met(root: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("doctor")
-        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
-        .output()
-        .unwrap();
+#[test]
+fn doctor_says_every_need_is_met() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("doctor");
+    let mut doctor = copy.xtask(&["doctor"]);
+    doctor.current_dir(std::env::temp_dir());
+    let output = doctor.output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{out}");
     assert!(
@@ -335,15 +343,13 @@ fn doctor_says_every_need_is_met(root: &Path) {
     );
 }
 
-/// Runs `cargo xtask test` under `script`, which gives it a terminal.
-fn on_a_terminal(root: &Path, no_color: bool) -> String {
-    let mut command = Command::new("script");
+/// Runs `cargo xtask test` in `copy` under `script`, which gives it a terminal.
+fn on_a_terminal(copy: &Checkout, no_color: bool) -> String {
+    let mut command = copy.command("script");
     command
         .args(["--quiet", "--return", "--command"])
         .arg(format!("{} test", env!("CARGO_BIN_EXE_xtask")))
         .arg("/dev/null")
-        .current_dir(root)
-        .env("CARGO_MANIFEST_DIR", root.join("xtask"))
         .env_remove("NO_COLOR");
     if no_color {
         command.env("NO_COLOR", "1");
@@ -354,9 +360,12 @@ fn on_a_terminal(root: &Path, no_color: bool) -> String {
     out
 }
 
-fn the_output_has_colour_on_a_terminal_and_none_with_no_color(root: &Path) {
-    assert!(on_a_terminal(root, false).contains("\x1b["));
-    let plain = on_a_terminal(root, true);
+#[test]
+fn the_output_has_colour_on_a_terminal_and_none_with_no_color() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("colour");
+    assert!(on_a_terminal(&copy, false).contains("\x1b["));
+    let plain = on_a_terminal(&copy, true);
     assert!(!plain.contains('\x1b'), "{plain}");
     assert!(plain.contains("=> Running the test suite"), "{plain}");
     assert!(
@@ -368,12 +377,14 @@ fn the_output_has_colour_on_a_terminal_and_none_with_no_color(root: &Path) {
     );
 }
 
-fn the_wheels_install_offline_and_pass_the_apps_tests(root: &Path) {
+#[test]
+fn the_wheels_install_offline_and_pass_the_apps_tests() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("wheels");
     for task in ["build", "base-image"] {
-        let (code, out) = xtask_for(root, root, &[task]);
-        assert_eq!(code, Some(0), "{out}");
+        xtask_ok(&copy, copy.root(), &[task]);
     }
-    let wheels = root.join("target/wheels");
+    let wheels = copy.root().join("target/wheels");
     let names: Vec<String> = fs::read_dir(&wheels)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -390,84 +401,72 @@ fn the_wheels_install_offline_and_pass_the_apps_tests(root: &Path) {
     let mount = format!("{}:/wheels:ro", wheels.display());
     let script = "python3 -m venv /tmp/venv && /tmp/venv/bin/pip install --no-index --find-links /wheels todobackend \
                   && cd /tmp && /tmp/venv/bin/python -m django test todo --settings todobackend.settings.base";
-    let output = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-v",
-        &mount,
-        "--entrypoint",
-        "sh",
-        "todobackend-base",
-        "-c",
-        script,
-    ]);
+    let base = format!("{}-base", copy.prefix());
+    let output = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &mount,
+            "--entrypoint",
+            "sh",
+            &base,
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap();
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "{out}");
-    assert!(tests_ran(&out) >= 12 && out.lines().any(|line| line == "OK"), "{out}");
+    assert_the_suite_passed(&out);
 }
 
-fn clean_leaves_nothing_of_the_projects_on_the_engine(root: &Path) {
-    let (code, out) = xtask_for(root, root, &["clean", "--all", "--images"]);
-    assert_eq!(code, Some(0), "{out}");
+#[test]
+fn clean_all_images_leaves_nothing_of_the_checkout_on_the_engine_but_the_shared_os_image() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("clean");
+    let os_images = || {
+        ["debian:bookworm-slim", "todobackend-os:bookworm"]
+            .into_iter()
+            .filter(|image| docker_ok(&["image", "inspect", image]))
+            .collect::<Vec<_>>()
+    };
+    xtask_ok(&copy, copy.root(), &["test", "--settings", "test"]);
+    xtask_ok(&copy, copy.root(), &["base-image"]);
+    let os = os_images();
+    let made = copy.on_the_engine();
+    for kind in ["dev", "base", "db"] {
+        let image = format!("image {}-{kind}:latest", copy.prefix());
+        assert!(made.contains(&image), "no {image} in {made:?}");
+    }
+
+    let out = xtask_ok(&copy, copy.root(), &["clean", "--all", "--images"]);
     assert!(out.contains("Removing "), "{out}");
-    let checkout = format!("label=todobackend.checkout={}", root.display());
-    for kind in ["container", "network"] {
-        let left = lines_of(docker(&[kind, "ls", "--quiet", "--filter", &checkout]));
-        assert!(left.is_empty(), "{kind}s left: {left:?}");
-    }
-    let built_here = format!("label=todobackend.built-in={}", root.display());
-    let dangling = lines_of(docker(&[
-        "image",
-        "ls",
-        "--quiet",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        &built_here,
-    ]));
-    assert!(dangling.is_empty(), "dangling images left: {dangling:?}");
-    for image in [
-        "todobackend-dev",
-        "todobackend-base",
-        "todobackend-db",
-        "todobackend-os:bookworm",
-    ] {
-        assert!(
-            !docker(&["image", "inspect", image]).status.success(),
-            "{image} left:\n{out}"
-        );
-    }
-    assert!(!docker(&["volume", "inspect", "todobackend-cache"]).status.success());
-    let (code, out) = xtask_for(root, root, &["clean", "--all"]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(copy.on_the_engine(), Vec::<String>::new(), "{out}");
+    assert!(
+        !os.is_empty() && os_images() == os,
+        "{os:?} before, {:?} after:\n{out}",
+        os_images()
+    );
+    let out = xtask_ok(&copy, copy.root(), &["clean", "--all"]);
     assert!(out.contains("Nothing of this checkout's runs is left"), "{out}");
 }
 
-/// Runs a copy of the checkout with one test made to fail. Where its dev image is built (CI)
-/// it takes the same name, so this puts the checkout's own image back.
-fn a_failing_test_makes_the_task_fail(root: &Path) {
-    let copy = Checkout::copy("failing");
-    copy.write(
-        "src/todo/test_made_to_fail.py",
-        "from django.test import SimpleTestCase\n\n\nclass MadeToFail(SimpleTestCase):\n    def test_fails(self):\n        self.assertEqual(1, 2)\n",
-    );
-
-    let (code, out) = xtask_for(copy.root(), &copy.root().join("src"), &["test"]);
-    // Put the checkout's own dev image back, and drop the one made to fail: the copy's
-    // `clean` removes the images its builds left untagged.
-    let (restored, restore_out) = xtask_for(root, root, &["dev-image"]);
-    assert_eq!(restored, Some(0), "{restore_out}");
-    drop(copy);
-
-    assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("FAILED (failures=1)"), "{out}");
-    assert!(out.contains("The test run failed with exit code 1"), "{out}");
+/// The xtask of a copy (files only) with DOCKER_HOST at a socket nobody listens on.
+fn xtask_against_a_dead_engine(task: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("xtask-e2e-dead-engine-{task}-{}", std::process::id()));
+    let copy = Checkout::files_in(&dir);
+    let output = copy
+        .xtask(&[task])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output();
+    output.unwrap()
 }
 
 #[test]
@@ -491,12 +490,4 @@ fn an_engine_that_does_not_answer_is_reported_with_what_to_do() {
         err.contains("the Docker engine is not answering") && err.contains("DOCKER_HOST"),
         "{err}"
     );
-}
-
-fn xtask_against_a_dead_engine(task: &str) -> Output {
-    let xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg(task)
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output();
-    xtask.unwrap()
 }

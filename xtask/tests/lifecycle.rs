@@ -312,18 +312,19 @@ fn ctrl_c_while_the_readiness_probe_hangs_stops_within_2_s_and_starts_no_tests()
 const SLOW_TEST: &str = "import time\n\nfrom django.test import SimpleTestCase\n\n\n\
                          class Slow(SimpleTestCase):\n    def test_sleeps(self):\n        time.sleep(25)\n";
 
-/// A container the project did not make, though from its image and so with its image labels.
+/// A container the project did not make, though from one of its images and so with its image
+/// labels.
 struct Stranger {
     name: String,
 }
 
 impl Stranger {
-    fn create() -> Stranger {
+    fn create(image: &str) -> Stranger {
         let name = format!("xtask-e2e-stranger-{}", std::process::id());
         docker_ok(&["rm", "--force", &name]);
         assert!(
-            docker_ok(&["create", "--name", &name, "todobackend-dev", "true"]),
-            "cannot create the stranger {name}"
+            docker_ok(&["create", "--name", &name, image, "true"]),
+            "cannot create the stranger {name} from {image}"
         );
         Stranger { name }
     }
@@ -388,17 +389,18 @@ fn names_labelled(copy: &Checkout) -> Vec<(&'static str, String)> {
 
 #[test]
 fn clean_all_in_one_checkout_leaves_another_checkouts_run_and_strangers_alone() {
-    // `clean --all` acts on the whole project: no other test of this file runs meanwhile.
-    let Some(_engine) = support::engine_alone() else { return };
+    // Two clones under the same names: they share the images and the pip cache. No other
+    // test's copy has these names, so the engine need not be theirs alone.
+    let Some(_engine) = support::engine() else { return };
     let a = Checkout::copy("clean-a");
-    let b = Checkout::copy("clean-b");
+    let b = Checkout::beside(&a, "clean-b");
     b.write("src/todo/test_slow.py", SLOW_TEST);
 
     let mut b_run = Running::start(b.xtask(&["test", "--settings", "test"]));
     let b_test = test_container_running(&b, &mut b_run, DATABASE_READY_WITHIN);
     let b_name = b_test.trim_end_matches("-test").to_string();
     let b_things = names_labelled(&b);
-    let stranger = Stranger::create();
+    let stranger = Stranger::create(&format!("{}-dev", b.prefix()));
 
     // The dry run first: it says what the real one would remove, and if that is someone
     // else's, the real one is not run at all.
@@ -544,38 +546,6 @@ fn two_runs_in_one_checkout_each_leave_a_complete_set_of_reports() {
     }
 }
 
-/// The id of the image `todobackend-dev` names now, if any.
-fn dev_image_id() -> Option<String> {
-    docker_lines(&["image", "inspect", "--format", "{{.Id}}", "todobackend-dev"])
-        .ok()
-        .and_then(|lines| lines.into_iter().next())
-}
-
-/// A baked (CI) run rebuilds `todobackend-dev` from the copy's source; where `todobackend-dev`
-/// still names what that run built, it gets the image it named before back, and the run's
-/// image is dropped.
-fn put_back_the_dev_image(before: Option<String>, run: &Finished) {
-    let built: Vec<String> = run
-        .stdout
-        .iter()
-        .chain(&run.stderr)
-        .filter_map(|(_, line)| {
-            line.strip_prefix("Successfully built ")
-                .or_else(|| line.split("writing image sha256:").nth(1))
-                .map(|id| id.split_whitespace().next().unwrap_or_default().to_string())
-        })
-        .filter(|id| !id.is_empty())
-        .collect();
-    let (Some(before), Some(now)) = (before, dev_image_id()) else {
-        return;
-    };
-    let short = now.trim_start_matches("sha256:");
-    if now != before && built.iter().any(|id| short.starts_with(id.as_str())) {
-        docker_ok(&["tag", &before, "todobackend-dev"]);
-        docker_ok(&["rmi", &now]);
-    }
-}
-
 /// A line that names coverage.xml other than the one that says the reports are there.
 fn names_coverage_xml(finished: &Finished) -> bool {
     finished.has_line(|line| line.contains("coverage.xml") && !line.contains("are in"))
@@ -588,11 +558,10 @@ fn a_missing_coverage_report_is_named_and_fails_the_run_under_ci() {
     // Coverage measures a package that is never imported: `coverage xml` writes nothing.
     copy.write("src/.coveragerc", "[run]\nsource = nosuchpackage\n");
 
-    let before = dev_image_id();
+    // Under CI the run builds the copy's own dev image from its source.
     let mut ci = copy.xtask(&["test"]);
     ci.env("CI", "true");
     let ci = run_to_end(ci, A_RUN_ENDS_WITHIN);
-    put_back_the_dev_image(before, &ci);
     let mut local = copy.xtask(&["test"]);
     local.env_remove("CI");
     let local = run_to_end(local, A_RUN_ENDS_WITHIN);
@@ -643,12 +612,9 @@ fn a_docker_context_that_does_not_exist_is_named_rather_than_blamed_on_the_engin
 #[test]
 fn a_hand_made_cache_container_like_the_labs_is_not_taken_for_the_projects() {
     let Some(_engine) = support::engine() else { return };
-    // Names of the copy's own, so its `cache` container is not the user's.
+    // The copy has names of its own: its cache container is not the user's `cache`.
     let copy = Checkout::copy("lab-cache");
-    copy.edit("Cargo.toml", |text| {
-        format!("{text}\n[workspace.metadata.todobackend]\nname = \"xtask-e2e-lab-cache\"\n")
-    });
-    let container = "xtask-e2e-lab-cache-cache";
+    let container = &format!("{}-cache", copy.prefix());
     let host_dir = copy.root().join("lab-cache");
     let mount = format!("{}:/cache", host_dir.display());
     // As the lab made it: a host directory at /cache, in a container of an image with the

@@ -15,7 +15,7 @@ use super::{Temporary, base_image};
 use crate::cmd::Cmd;
 use crate::console::{say, show};
 use crate::docker::{self, Build, Run};
-use crate::project::Project;
+use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, Project, random_hex};
 use crate::runner::Runner;
 
 const FIXTURE: &str = "xtask/bench/lab";
@@ -108,7 +108,7 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
 }
 
 /// The checkout as the xtask sees it, under the bench's names: its own images (the database's
-/// too) and cache.
+/// too) and cache, and Dockerfiles marked as the bench's.
 fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
     fs::create_dir_all(copy.join("xtask")).with_context(|| format!("cannot create {copy}"))?;
     for item in CHECKOUT {
@@ -135,7 +135,29 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
         );
     }
     text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
-    fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))
+    fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))?;
+    // Every checkout builds on the same OS image (see `Names`): a label of this bench run's own
+    // right after FROM gives the copy's images no layer in common with the user's, so the
+    // builder cannot serve a cold run from them.
+    let nonce = random_hex(4)?;
+    for dockerfile in [DEV_DOCKERFILE, BASE_DOCKERFILE] {
+        let path = copy.join(dockerfile);
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let Some(marked) = marked_as_the_benchs(&text, &nonce) else {
+            bail!("{path} has no FROM line");
+        };
+        fs::write(&path, marked).with_context(|| format!("cannot write {path}"))?;
+    }
+    Ok(())
+}
+
+/// `dockerfile` with `LABEL todobackend.bench=<nonce>` after its first FROM line.
+fn marked_as_the_benchs(dockerfile: &str, nonce: &str) -> Option<String> {
+    let from = dockerfile.lines().position(|line| line.starts_with("FROM "))?;
+    let mut lines: Vec<&str> = dockerfile.lines().collect();
+    let label = format!("LABEL todobackend.bench={nonce}");
+    lines.insert(from + 1, &label);
+    Some(lines.join("\n") + "\n")
 }
 
 fn report(rounds: usize, results: &Results) {
@@ -414,13 +436,18 @@ impl Bench<'_> {
         }
     }
 
-    /// Everything the bench made: the lab's images, the copy's images, cache and runs.
+    /// Everything the bench made: the lab's images, the copy's images, cache and runs. The OS
+    /// image stays: it is every checkout's, the user's too.
     fn remove_all(&self) {
         let _ = self.quiet(&docker::remove_container(FLOOR));
         let _ = self.remove_images();
-        let names = &self.copy.names;
-        let mut images = vec![names.os_image.clone()];
-        images.extend(self.copy.config.services.values().map(|service| service.image.clone()));
+        let images: Vec<String> = self
+            .copy
+            .config
+            .services
+            .values()
+            .map(|service| service.image.clone())
+            .collect();
         let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
     }
 
@@ -474,4 +501,24 @@ fn ready_time(out: &str) -> Result<Duration> {
         .parse()
         .context("a ready time that is not a number")?;
     Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copys_dockerfiles_get_a_label_of_the_bench_runs_own_right_after_from() {
+        let dockerfile = "# the dev image\nARG OS_IMAGE=debian:bookworm-slim\nFROM ${OS_IMAGE}\nLABEL a=b\nRUN true\n";
+        assert_eq!(
+            marked_as_the_benchs(dockerfile, "1f2e").as_deref(),
+            Some(
+                "# the dev image\nARG OS_IMAGE=debian:bookworm-slim\nFROM ${OS_IMAGE}\nLABEL todobackend.bench=1f2e\n\
+                 LABEL a=b\nRUN true\n"
+            )
+        );
+        assert_eq!(marked_as_the_benchs("RUN true\n", "1f2e"), None);
+        let dev = std::fs::read_to_string(Project::locate().unwrap().root.join(DEV_DOCKERFILE)).unwrap();
+        assert!(marked_as_the_benchs(&dev, "1f2e").is_some());
+    }
 }

@@ -1,14 +1,15 @@
 //! `cargo xtask clean`: removes what this checkout made and no longer uses, as the course's
 //! `make clean` did, but scoped: runs over (never one in progress, here or elsewhere), found
 //! by the labels a run sets itself; the checkout's dangling build images; its scratch files.
-//! The pip cache (`--all`) and the shared images (`--images`) only when asked.
+//! The pip cache (`--all`) and the shared images (`--images`) only when asked; the Debian OS
+//! image, which every checkout shares, only in a checkout without a name of its own.
 
 use anyhow::Result;
 
 use super::cache;
 use crate::cmd::Cmd;
 use crate::docker::{self, BUILT_IN_LABEL, Kind};
-use crate::project::{Project, STAGED_CA_DIR};
+use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR};
 use crate::runner::Runner;
 use crate::session;
 
@@ -138,7 +139,8 @@ fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
 
 /// The project's named images, each unless a container (of any checkout, or anyone's built
 /// on it) uses it. Only images that carry the project's image label: a user's image that
-/// happens to have one of these names is not the project's. Whether there were any.
+/// happens to have one of these names is not the project's. The OS image is every
+/// checkout's (see `Names`): a checkout with a name of its own leaves it. Whether there were any.
 fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let services = project
         .config
@@ -147,9 +149,11 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
         .filter(|service| service.dockerfile.is_some())
         .map(|service| &service.image);
     let names = &project.names;
+    let os_image = (names.prefix == DEFAULT_NAME).then_some(&names.os_image);
     let mut found = false;
-    for image in [&names.os_image, &names.base_image, &names.dev_image]
+    for image in os_image
         .into_iter()
+        .chain([&names.base_image, &names.dev_image])
         .chain(services)
     {
         let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;

@@ -1,9 +1,10 @@
-//! What the lifecycle tests share: the engine check, a private copy of the checkout per test,
-//! the built xtask run in that copy with its stderr read line by line (each line with the
-//! instant it arrived), signals to a run or to its process group, and what a run left on the
-//! engine. Tests run in parallel threads on one engine, so a test finds a run's containers and
-//! networks only by its copy's label `todobackend.checkout=<copy>`, never by engine-wide state.
-//! (Each test binary compiles this module and uses part of it.)
+//! What the tests share: the engine check, a private copy of the checkout per test (the tests
+//! never run the xtask in the checkout they belong to), the built xtask run in that copy with
+//! its stderr read line by line (each line with the instant it arrived), signals to a run or to
+//! its process group, and what a run left on the engine. Tests run in parallel threads on one
+//! engine, so a test finds a run's containers and networks only by its copy's label
+//! `todobackend.checkout=<copy>` and its images and cache by its copy's names, never by
+//! engine-wide state. (Each test binary compiles this module and uses part of it.)
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
 pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
 
 /// How long a run may take to get its database ready, images built if need be: only a bound
 /// so a broken run fails instead of hanging, never a performance goal.
@@ -59,29 +61,35 @@ pub struct EngineTurn {
 }
 
 /// The engine, shared with the other tests of this file; `None` (SKIPPED said) without one.
+/// The first test to ask warms it up (see `warm_up`) while the others wait.
 pub fn engine() -> Option<EngineTurn> {
-    engine_answers().then(|| EngineTurn {
-        _shared: Some(ENGINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())),
-        _alone: None,
+    engine_answers().then(|| {
+        warm_up();
+        EngineTurn {
+            _shared: Some(ENGINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            _alone: None,
+        }
     })
 }
 
 /// The engine, with no other test of this file running meanwhile.
 pub fn engine_alone() -> Option<EngineTurn> {
-    engine_answers().then(|| EngineTurn {
-        _shared: None,
-        _alone: Some(ENGINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())),
+    engine_answers().then(|| {
+        warm_up();
+        EngineTurn {
+            _shared: None,
+            _alone: Some(ENGINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())),
+        }
     })
 }
 
 /// Runs the docker client; its stdout lines, or one line saying how it failed (so a failed
 /// listing never reads as "nothing there").
 pub fn docker_lines(args: &[&str]) -> Result<Vec<String>, String> {
-    lines_of(Command::new("docker").args(args), args)
-}
-
-fn lines_of(command: &mut Command, args: &[&str]) -> Result<Vec<String>, String> {
-    let output = command.output().map_err(|err| format!("cannot run docker: {err}"))?;
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|err| format!("cannot run docker: {err}"))?;
     if !output.status.success() {
         return Err(format!(
             "`docker {}` failed: {}",
@@ -114,68 +122,96 @@ pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// A private copy of what a checkout holds for the xtask, in a directory named for its test.
-/// Its label tells its runs' containers and networks from everyone else's; dropping it removes
-/// what it made (its `clean`, then whatever is still labelled with it), then the copy itself,
-/// also when the test failed.
+/// What a checkout holds for the xtask (the bench's fixture included): the xtask's own sources,
+/// `target/` and `.git/` it never reads.
+const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src", "xtask/bench"];
+
+/// A private copy of what a checkout holds for the xtask. The tests run the built xtask in
+/// copies only, never in the checkout they belong to: its `target/wheels/`, `target/reports/`,
+/// `src/`, images and pip cache are the user's.
+///
+/// `Checkout::copy` makes one for a real engine, under names of its own; `Checkout::files_in`
+/// one that only a fake docker sees.
 pub struct Checkout {
     root: PathBuf,
-    /// What every command for the copy gets besides the test's own environment: the engine
-    /// it talks to (PATH, DOCKER_HOST, ...).
+    /// The prefix of what the copy makes on the engine (Cargo.toml's `name`); `None` for a copy
+    /// that only a fake docker sees, which keeps the project's names and touches no engine.
+    prefix: Option<String>,
+    /// Environment for every command run for the copy, its cleanup included.
     env: Vec<(String, String)>,
 }
 
 impl Checkout {
+    /// A copy for the real engine, in `<tmp>/xtask-e2e-<name>-<pid>` (`name` may hold spaces,
+    /// dots and capitals: the directory's name is the test's), with names of its own: its
+    /// Cargo.toml names it `xtask-e2e-<name>-<pid>` (lower-cased, dashes for the rest), and so
+    /// its dev and base images, its pip cache and its database image, so it never retags or
+    /// removes the user's `todobackend-dev`, `cache` or `todobackend-db`. Only the Debian OS
+    /// image is shared, as it is by every checkout. Dropping it removes its runs' containers
+    /// and networks, then runs its `clean --all --images` and fails the test if anything of
+    /// the copy is still on the engine after that, then removes the directory.
     pub fn copy(name: &str) -> Checkout {
-        let root = std::env::temp_dir().join(format!("xtask-e2e-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("xtask")).unwrap();
-        for item in ["Cargo.toml", "src", "docker", "scripts", ".dockerignore"] {
-            let status = Command::new("cp")
-                .arg("-R")
-                .arg(repository().join(item))
-                .arg(&root)
-                .status()
-                .unwrap();
-            assert!(status.success(), "cannot copy {item} to {}", root.display());
-        }
-        Checkout { root, env: Vec::new() }
+        let dir = format!("xtask-e2e-{name}-{}", std::process::id());
+        let prefix: String = dir
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let copy = Checkout {
+            root: std::env::temp_dir().join(dir),
+            prefix: Some(prefix.clone()),
+            env: Vec::new(),
+        };
+        copy_checkout_to(&copy.root);
+        copy.edit("Cargo.toml", |manifest| {
+            let db = manifest.replace("image = \"todobackend-db\"", &format!("image = \"{prefix}-db\""));
+            assert_ne!(db, manifest, "the manifest declares no image = \"todobackend-db\"");
+            format!("{db}\n[workspace.metadata.todobackend]\nname = \"{prefix}\"\n")
+        });
+        copy
     }
 
-    /// The copy with `key=value` in the environment of every command run for it: the xtask,
-    /// its cleanup, and the test's own look at the engine (`docker`).
-    pub fn with_env(mut self, key: &str, value: &str) -> Checkout {
-        self.env.retain(|(known, _)| known != key);
+    /// Another copy (as `copy` makes it) under the names of `other`, as two clones of the
+    /// project on one machine share the images and the pip cache: each its own directory, label
+    /// and runs. Dropped, each cleans up all the names share; the second finds nothing left.
+    pub fn beside(other: &Checkout, name: &str) -> Checkout {
+        let mut copy = Checkout::copy(name);
+        let (own, shared) = (copy.prefix().to_string(), other.prefix().to_string());
+        copy.edit("Cargo.toml", |manifest| manifest.replace(&own, &shared));
+        copy.prefix = Some(shared);
+        copy
+    }
+
+    /// A copy at `root` that only a fake docker sees: the project's own names, and dropping it
+    /// removes the directory, nothing else.
+    pub fn files_in(root: &Path) -> Checkout {
+        copy_checkout_to(root);
+        Checkout {
+            root: root.to_path_buf(),
+            prefix: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets `key` for every command run for the copy, its cleanup included (`DOCKER_HOST`, say).
+    pub fn env(mut self, key: &str, value: &str) -> Checkout {
         self.env.push((key.into(), value.into()));
         self
     }
 
-    /// The copy under names of its own (`[workspace.metadata.todobackend] name`, and the
-    /// database image), so it never retags or removes the user's images or pip cache.
-    pub fn named(self, prefix: &str) -> Checkout {
-        self.edit("Cargo.toml", |text| {
-            format!(
-                "{}\n[workspace.metadata.todobackend]\nname = \"{prefix}\"\n",
-                text.replace("\"todobackend-db\"", &format!("\"{prefix}-db\""))
-            )
-        });
-        self
-    }
-
-    /// `docker` as the copy's runs reach it.
-    pub fn docker(&self) -> Command {
-        let mut command = Command::new("docker");
-        command.envs(self.env.iter().map(|(key, value)| (key, value)));
-        command
-    }
-
-    /// `docker ARGS` as the copy's runs reach it: its stdout lines, or how it failed.
-    pub fn docker_lines(&self, args: &[&str]) -> Result<Vec<String>, String> {
-        lines_of(self.docker().args(args), args)
-    }
-
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The prefix of the names of what the copy makes on the engine: `<prefix>-dev`,
+    /// `<prefix>-cache`, `<prefix>-db`, runs `<prefix>-<directory>-<random>`.
+    pub fn prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or("todobackend")
     }
 
     /// The label every container and network of this copy's runs carries.
@@ -214,28 +250,283 @@ impl Checkout {
         command
     }
 
+    /// The docker client with `args`, as the copy's commands reach the engine; its stdout
+    /// lines, or one line saying how it failed.
+    pub fn docker_lines(&self, args: &[&str]) -> Result<Vec<String>, String> {
+        let output = self
+            .command("docker")
+            .args(args)
+            .output()
+            .map_err(|err| format!("cannot run docker: {err}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "`docker {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(String::from)
+            .collect())
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> bool {
+        self.command("docker")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
     /// Removes the containers (with their anonymous volumes) and networks labelled with the copy.
     pub fn remove_what_is_labelled(&self) {
         let label = format!("label={}", self.label());
         if let Ok(ids) = self.docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label])
             && !ids.is_empty()
         {
-            let _ = self.docker().args(["rm", "--force", "--volumes"]).args(&ids).output();
+            let mut args = vec!["rm", "--force", "--volumes"];
+            args.extend(ids.iter().map(String::as_str));
+            self.docker_ok(&args);
         }
         if let Ok(ids) = self.docker_lines(&["network", "ls", "--quiet", "--filter", &label])
             && !ids.is_empty()
         {
-            let _ = self.docker().args(["network", "rm"]).args(&ids).output();
+            let mut args = vec!["network", "rm"];
+            args.extend(ids.iter().map(String::as_str));
+            self.docker_ok(&args);
+        }
+    }
+
+    /// What of the copy is on the engine: its runs' containers and networks, everything named
+    /// with its prefix (images, the pip cache container and volume), and the images its
+    /// builds left untagged. One line each, `KIND NAME`.
+    pub fn on_the_engine(&self) -> Vec<String> {
+        let prefix = self.prefix();
+        let label = format!("label={}", self.label());
+        let named = format!("name=^{prefix}-");
+        let built_here = format!("label=todobackend.built-in={}", self.root.display());
+        let reference = format!("reference={prefix}-*");
+        let listings: [(&str, Vec<&str>); 6] = [
+            (
+                "container",
+                vec!["container", "ls", "--all", "--format", "{{.Names}}", "--filter", &label],
+            ),
+            (
+                "container",
+                vec!["container", "ls", "--all", "--format", "{{.Names}}", "--filter", &named],
+            ),
+            (
+                "network",
+                vec!["network", "ls", "--format", "{{.Name}}", "--filter", &label],
+            ),
+            (
+                "volume",
+                vec!["volume", "ls", "--format", "{{.Name}}", "--filter", &named],
+            ),
+            (
+                "image",
+                vec![
+                    "image",
+                    "ls",
+                    "--format",
+                    "{{.Repository}}:{{.Tag}}",
+                    "--filter",
+                    &reference,
+                ],
+            ),
+            (
+                "image",
+                vec![
+                    "image",
+                    "ls",
+                    "--quiet",
+                    "--no-trunc",
+                    "--filter",
+                    "dangling=true",
+                    "--filter",
+                    &built_here,
+                ],
+            ),
+        ];
+        let mut found: Vec<String> = Vec::new();
+        for (kind, args) in listings {
+            for line in self.docker_lines(&args).unwrap_or_else(|failed| vec![failed]) {
+                let line = format!("{kind} {line}");
+                if !found.contains(&line) {
+                    found.push(line);
+                }
+            }
+        }
+        found
+    }
+
+    /// Removes by force what `on_the_engine` lists.
+    fn remove_by_force(&self, left: &[String]) {
+        for line in left {
+            let (kind, name) = line.split_once(' ').unwrap_or(("", line));
+            let _ = match kind {
+                "container" => self.docker_ok(&["rm", "--force", "--volumes", name]),
+                "network" => self.docker_ok(&["network", "rm", name]),
+                "volume" => self.docker_ok(&["volume", "rm", "--force", name]),
+                "image" => self.docker_ok(&["rmi", "--force", name]),
+                _ => false,
+            };
         }
     }
 }
 
 impl Drop for Checkout {
-    /// The copy's own `clean` first: it also removes the images its builds left untagged.
     fn drop(&mut self) {
-        let _ = self.xtask(&["clean"]).output();
-        self.remove_what_is_labelled();
+        if self.prefix.is_some() {
+            // A run a failed test left going first, then the copy's own cleanup, as a user's.
+            self.remove_what_is_labelled();
+            keep_the_layers_of(self);
+            let clean = self.xtask(&["clean", "--all", "--images"]).output();
+            let left = self.on_the_engine();
+            if !left.is_empty() {
+                self.remove_by_force(&left);
+                if !std::thread::panicking() {
+                    let said = clean.map_or_else(
+                        |err| format!("cannot run it: {err}"),
+                        |out| {
+                            format!(
+                                "{}{}",
+                                String::from_utf8_lossy(&out.stdout),
+                                String::from_utf8_lossy(&out.stderr)
+                            )
+                        },
+                    );
+                    let _ = fs::remove_dir_all(&self.root);
+                    panic!(
+                        "`cargo xtask clean --all --images` in {} left on the engine (now removed by force):\n  {}\n\
+                         It printed:\n{said}",
+                        self.root.display(),
+                        left.join("\n  ")
+                    );
+                }
+            }
+        }
         let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Copies what a checkout holds for the xtask (`CHECKOUT`) from the repository to `root`.
+fn copy_checkout_to(root: &Path) {
+    let _ = fs::remove_dir_all(root);
+    for item in CHECKOUT {
+        let to = root.join(item);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(repository().join(item))
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot copy {item} to {}", root.display());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The layers the copies share
+
+/// Where this test process keeps the first image of each kind a copy built, under a tag of
+/// its own (`xtask-e2e-layers:<pid>-dev`, `-base`, `-db`): every copy builds the same
+/// Dockerfiles on the same OS image, so while one such image exists, the next copy's build is
+/// the classic builder's cache hits, however many copies were dropped (and their images
+/// removed) in between. The tags go when the process exits; a process killed before that has
+/// its tags removed by the next one.
+const LAYERS: &str = "xtask-e2e-layers";
+const KINDS: [&str; 3] = ["dev", "base", "db"];
+
+fn layers_tag(pid: u32, kind: &str) -> String {
+    format!("{LAYERS}:{pid}-{kind}")
+}
+
+/// Tags each image of `copy` that this process keeps none of yet, before the copy's `clean`
+/// removes its names. Only on the engine the tests' own docker commands reach: a copy whose
+/// commands go elsewhere (`env` of DOCKER_HOST, DOCKER_CONTEXT or PATH) keeps nothing.
+fn keep_the_layers_of(copy: &Checkout) {
+    static KEPT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let elsewhere = ["DOCKER_HOST", "DOCKER_CONTEXT", "PATH"];
+    if copy.env.iter().any(|(key, _)| elsewhere.contains(&key.as_str())) {
+        return;
+    }
+    let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for kind in KINDS {
+        if kept.contains(&kind) {
+            continue;
+        }
+        let image = format!("{}-{kind}", copy.prefix());
+        if copy.docker_ok(&["tag", &image, &layers_tag(std::process::id(), kind)]) {
+            if kept.is_empty() {
+                // SAFETY: registers a function without arguments, run once at exit.
+                unsafe { atexit(remove_the_kept_layers) };
+            }
+            kept.push(kind);
+        }
+    }
+}
+
+unsafe extern "C" {
+    fn atexit(callback: extern "C" fn()) -> i32;
+}
+
+extern "C" fn remove_the_kept_layers() {
+    remove_layers_of(std::process::id());
+}
+
+fn remove_layers_of(pid: u32) {
+    let tags: Vec<String> = KINDS.iter().map(|kind| layers_tag(pid, kind)).collect();
+    let _ = Command::new("docker")
+        .arg("rmi")
+        .args(&tags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Removes the layers kept by test processes that are gone (killed before their exit).
+fn remove_layers_of_processes_gone() {
+    let Ok(tags) = docker_lines(&["image", "ls", "--format", "{{.Tag}}", LAYERS]) else {
+        return;
+    };
+    let mut gone: Vec<u32> = tags
+        .iter()
+        .filter_map(|tag| tag.split_once('-')?.0.parse().ok())
+        .filter(|pid: &u32| !Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    gone.dedup();
+    for pid in gone {
+        remove_layers_of(pid);
+    }
+}
+
+/// Before the first test of this process uses the engine, one copy runs the suite with the
+/// database, alone: the OS image (made from Debian packages where no registry answers), the
+/// dev image and the database image are built once, not by two tests at once, and their layers
+/// are kept for the copies that follow. Fails every test with the reason when that run fails.
+fn warm_up() {
+    static WARM: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let warm = WARM.get_or_init(|| {
+        remove_layers_of_processes_gone();
+        let copy = Checkout::copy("warm-up");
+        let finished = run_to_end(copy.xtask(&["test", "--settings", "test"]), Duration::from_secs(900));
+        if finished.code() == Some(0) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the first run on the engine, `cargo xtask test --settings test` in {}, failed: {}\n{}",
+                copy.root().display(),
+                finished.how(),
+                finished.output()
+            ))
+        }
+    });
+    if let Err(failed) = warm {
+        panic!("{failed}");
     }
 }
 
