@@ -53,7 +53,17 @@ case "$1" in
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
              case "$4" in *Running*) echo true; exit 0 ;; esac
+             # Another run's cache container shows from the FAKE_CACHE_SHOWS_AFTERth look on.
+             if [ -n "$FAKE_CACHE_SHOWS_AFTER" ]; then
+               echo >> "$FAKE_LOG.looks"
+               [ "$(wc -l < "$FAKE_LOG.looks")" -ge "$FAKE_CACHE_SHOWS_AFTER" ] || exit 1
+               echo todobackend-cache; exit 0
+             fi
              [ -n "${FAKE_CACHE_VOLUME+set}" ] || exit 1; echo "$FAKE_CACHE_VOLUME" ;;
+  create) case " $* " in *" --name cache "*)
+            [ -z "$FAKE_CACHE_SHOWS_AFTER" ] || { echo 'Error response from daemon: Conflict. The container name "/cache" is already in use by container "0ab1".' >&2; exit 1; }
+            [ -z "$FAKE_CREATE_FAILS" ] || { echo "Error response from daemon: $FAKE_CREATE_FAILS" >&2; exit 1; } ;;
+          esac ;;
   network) if [ "$2" = ls ]; then listing "$@"; fi ;;
   volume) [ "$2" = ls ] && listing "$@"; [ "$2" != inspect ] || [ -n "${FAKE_CACHE_VOLUME+set}" ] || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
@@ -772,6 +782,24 @@ fn a_cache_container_the_project_did_not_make_is_left_alone() {
             .any(|args| args.starts_with("rm ") || args.starts_with("volume rm") || args.starts_with("run ")),
         "{:?}",
         fake.changes()
+    );
+}
+
+#[test]
+fn a_cache_container_another_run_is_making_is_waited_for_and_any_other_failure_is_said() {
+    // The engine refuses the name at once, and shows the other run's container a moment later.
+    let race = FakeDocker::new("cache-race").env("FAKE_CACHE_SHOWS_AFTER", "4");
+    let output = race.xtask(race.root(), &["cache"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("error:"), "{}", stderr(&output));
+
+    let broken = FakeDocker::new("cache-broken").env("FAKE_CREATE_FAILS", "No such image: todobackend-dev");
+    let output = broken.xtask(broken.root(), &["cache"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("No such image: todobackend-dev"),
+        "{}",
+        stderr(&output)
     );
 }
 

@@ -3,6 +3,8 @@
 //! Both carry the label `todobackend.cache`. A `cache` container is taken for the project's
 //! when its /cache is that volume: the lab's hand-made one (`-v /tmp/cache:/cache`) is not.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Result, bail};
 
 use super::dev_image;
@@ -61,12 +63,25 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
         .labels(&labels(project))
         .volume(&volume)
         .entrypoint("true");
-    match runner.run(&docker::create(create)) {
-        // Another run (a second checkout, a parallel CI job) made it first: as good.
-        Err(_) if exists(project, runner)? => Ok(()),
-        outcome => outcome,
+    let failed = match runner.quiet(&docker::create(create)) {
+        Ok(_) => return Ok(()),
+        Err(failed) if format!("{failed:#}").contains("already in use") => failed,
+        Err(failed) => return Err(failed),
+    };
+    // Another run (a second checkout, a parallel CI job) is making it: the engine refuses the
+    // name at once, but shows the container only once it is made. As good, once it is.
+    let deadline = Instant::now() + ANOTHER_RUN_MAKES_IT;
+    while Instant::now() < deadline {
+        if exists(project, runner)? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
+    Err(failed)
 }
+
+/// How long a cache container another run is making may take to show.
+const ANOTHER_RUN_MAKES_IT: Duration = Duration::from_secs(10);
 
 /// Removes the cache container and its volume, unless a container other than `cache` uses
 /// the volume (a run in progress, in this checkout or another): then both stay, and say so.

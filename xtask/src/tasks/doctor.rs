@@ -36,7 +36,11 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         Err(err) => {
             let client = runner.probe(&docker::client_version())?.unwrap_or_default();
             report(!client.is_empty(), &format!("docker client: {client}"));
-            report(false, &format!("engine at {}: {err:#}", runner.endpoint()));
+            let via = match std::env::var("DOCKER_HOST") {
+                Ok(host) if !host.is_empty() => "DOCKER_HOST".to_string(),
+                _ => "the docker context".to_string(),
+            };
+            report(false, &format!("engine at {} (from {via}): {err:#}", runner.endpoint()));
             return Ok(1);
         }
     };
