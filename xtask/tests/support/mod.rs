@@ -86,10 +86,17 @@ pub fn engine_alone() -> Option<EngineTurn> {
 /// Runs the docker client; its stdout lines, or one line saying how it failed (so a failed
 /// listing never reads as "nothing there").
 pub fn docker_lines(args: &[&str]) -> Result<Vec<String>, String> {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|err| format!("cannot run docker: {err}"))?;
+    lines_of(Command::new("docker").args(args), args)
+}
+
+/// Runs the docker client for its effect; whether it succeeded.
+pub fn docker_ok(args: &[&str]) -> bool {
+    succeeds(Command::new("docker").args(args))
+}
+
+/// What `docker_lines` says of `command`, docker run with `args`.
+fn lines_of(command: &mut Command, args: &[&str]) -> Result<Vec<String>, String> {
+    let output = command.output().map_err(|err| format!("cannot run docker: {err}"))?;
     if !output.status.success() {
         return Err(format!(
             "`docker {}` failed: {}",
@@ -104,10 +111,8 @@ pub fn docker_lines(args: &[&str]) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Runs the docker client for its effect; whether it succeeded.
-pub fn docker_ok(args: &[&str]) -> bool {
-    Command::new("docker")
-        .args(args)
+fn succeeds(command: &mut Command) -> bool {
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -253,32 +258,11 @@ impl Checkout {
     /// The docker client with `args`, as the copy's commands reach the engine; its stdout
     /// lines, or one line saying how it failed.
     pub fn docker_lines(&self, args: &[&str]) -> Result<Vec<String>, String> {
-        let output = self
-            .command("docker")
-            .args(args)
-            .output()
-            .map_err(|err| format!("cannot run docker: {err}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "`docker {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(String::from)
-            .collect())
+        lines_of(self.command("docker").args(args), args)
     }
 
     fn docker_ok(&self, args: &[&str]) -> bool {
-        self.command("docker")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
+        succeeds(self.command("docker").args(args))
     }
 
     /// Removes the containers (with their anonymous volumes) and networks labelled with the copy.
@@ -363,6 +347,32 @@ impl Checkout {
         found
     }
 
+    /// Waits at most `within` until no run of the copy is alive: none holds the lock in its
+    /// directory (a run, or its watchdog cleaning up after it, holds it to the end).
+    fn wait_for_its_runs_to_end(&self, within: Duration) {
+        let alive = |run: &Path| {
+            let lock = run.join("lock");
+            // Taken at once only when nobody holds it.
+            lock.exists()
+                && !Command::new("flock")
+                    .args(["--nonblock", "--exclusive"])
+                    .arg(&lock)
+                    .arg("true")
+                    .status()
+                    .is_ok_and(|status| status.success())
+        };
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let Ok(runs) = fs::read_dir(self.root.join("target/xtask/runs")) else {
+                return;
+            };
+            if !runs.flatten().any(|run| alive(&run.path())) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Removes by force what `on_the_engine` lists.
     fn remove_by_force(&self, left: &[String]) {
         for line in left {
@@ -381,7 +391,10 @@ impl Checkout {
 impl Drop for Checkout {
     fn drop(&mut self) {
         if self.prefix.is_some() {
-            // A run a failed test left going first, then the copy's own cleanup, as a user's.
+            // A killed run's watchdog finishing its cleanup first (its `clean` would leave
+            // alone what a run in progress built), then a run a failed test left going, then
+            // the copy's own cleanup, as a user's.
+            self.wait_for_its_runs_to_end(Duration::from_secs(30));
             self.remove_what_is_labelled();
             keep_the_layers_of(self);
             let clean = self.xtask(&["clean", "--all", "--images"]).output();
