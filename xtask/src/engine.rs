@@ -21,6 +21,15 @@ pub enum Builder {
     Buildah,
 }
 
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Docker => "Docker",
+            Kind::Podman => "Podman",
+        })
+    }
+}
+
 impl fmt::Display for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -8,7 +8,6 @@ use super::{base_image, cache, dev_image, image_exists, is_root};
 use crate::cmd::Cmd;
 use crate::console::{paint, show};
 use crate::docker;
-use crate::engine::Kind;
 use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 use crate::session;
@@ -45,15 +44,11 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         }
     };
     report(true, &format!("docker client: {}", engine.client));
-    let kind = match engine.kind {
-        Kind::Docker => "Docker",
-        Kind::Podman => "Podman",
-    };
     report(
         true,
         &format!(
-            "engine: {kind} {} at {} (from {})",
-            engine.version, engine.endpoint, engine.via
+            "engine: {} {} at {} (from {})",
+            engine.kind, engine.version, engine.endpoint, engine.via
         ),
     );
     let mut has_buildx = None;
