@@ -70,17 +70,15 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
 /// Mounting `src/` over the image's copy saves a build per edit. CI, and remote engines that
 /// cannot see this checkout, test the source baked into the image instead.
 fn mounts_source(runner: &Runner, baked: bool) -> Result<bool> {
-    if baked || std::env::var("CI").as_deref() == Ok("true") {
-        return Ok(false);
-    }
     let engine = runner.engine()?;
     if !engine.is_local() {
         say!(
             "   the engine at {} cannot see this checkout: testing the source baked into a fresh image",
             engine.endpoint
         );
+        return Ok(false);
     }
-    Ok(engine.is_local())
+    Ok(!baked && std::env::var("CI").as_deref() != Ok("true"))
 }
 
 fn test_container(image: &str, run: &RunName, cache: &str, settings: &str, args: &[String]) -> Run {
