@@ -317,9 +317,16 @@ pub fn volume_at(container: &str, path: &str) -> Cmd {
     Cmd::new("docker", ["container", "inspect", "--format", &format, container])
 }
 
-/// Prints, for each image, its layers joined by commas, one line per image in order.
+/// Prints, for each image, `layers` then a comma before each of its layers, one line per
+/// image in order: never an empty line, so an image of no layers keeps its place. (`range`,
+/// not `join`: Podman's layers are digests, which `join` refuses.)
 pub fn image_layers(images: &[String]) -> Cmd {
-    let args = ["image", "inspect", "--format", "{{join .RootFS.Layers \",\"}}"];
+    let args = [
+        "image",
+        "inspect",
+        "--format",
+        "layers{{range .RootFS.Layers}},{{.}}{{end}}",
+    ];
     Cmd::new(
         "docker",
         args.iter().map(|arg| arg.to_string()).chain(images.iter().cloned()),

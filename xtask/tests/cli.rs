@@ -37,7 +37,7 @@ case "$1" in
   buildx) exit 1 ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
-         case "$4" in *RootFS*) shift 4; for id; do echo "layer-of-$id"; done; exit 0 ;; esac
+         case "$4" in *RootFS*) shift 4; for id; do echo "layers,layer-of-$id"; done; exit 0 ;; esac
          # A line for each image it holds, in the order asked, and 1 when one is missing.
          # Only the dev image has a fingerprint (todobackend.inputs).
          format=$4 missing=0; shift 4

@@ -83,7 +83,7 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
         let out = runner.probe(&docker::image_layers(ids))?;
         Ok(out.map(|out| {
             out.lines()
-                .map(|line| line.split(',').map(String::from).collect())
+                .map(|line| line.split(',').skip(1).map(String::from).collect())
                 .collect()
         }))
     };
@@ -96,7 +96,8 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
         .filter(|(_, layers)| {
             !ours
                 .iter()
-                .any(|base| base.len() < layers.len() && layers.starts_with(base))
+                // An image of no layers (Podman keeps a FROM-scratch stage's) is no base.
+                .any(|base| !base.is_empty() && base.len() < layers.len() && layers.starts_with(base))
         })
         .map(|(id, _)| id)
         .collect())
