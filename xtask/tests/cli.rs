@@ -97,6 +97,11 @@ struct FakeDocker {
 
 impl FakeDocker {
     fn new(name: &str) -> FakeDocker {
+        FakeDocker::in_checkout(name, CHECKOUT_DIR)
+    }
+
+    /// A fake whose copy of the checkout is in a directory named `checkout`.
+    fn in_checkout(name: &str, checkout: &str) -> FakeDocker {
         let dir = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
@@ -106,7 +111,7 @@ impl FakeDocker {
         // The host's CA bundle, the same on every machine.
         let ca = dir.join("ca.crt");
         fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
-        let checkout = Checkout::files_in(&dir.join(CHECKOUT_DIR));
+        let checkout = Checkout::files_in(&dir.join(checkout));
         FakeDocker {
             dir,
             checkout,
@@ -298,6 +303,22 @@ fn test_run(root: &Path, extra: &str) -> [String; 2] {
         root = root.display()
     );
     [create, format!("start --attach {run}-test")]
+}
+
+#[test]
+fn a_checkout_whose_path_has_a_colon_tests_the_baked_source_and_says_why() {
+    let fake = FakeDocker::in_checkout("colon", "todo:backend").env("FAKE_CACHE_VOLUME", "todobackend-cache");
+    let output = fake.xtask_ok(fake.root(), &["test"]);
+    assert!(
+        stderr(&output).contains("cannot mount a path with a `:`"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !fake.changes().iter().any(|args| args.contains(":/application")),
+        "{:?}",
+        fake.changes()
+    );
 }
 
 #[test]

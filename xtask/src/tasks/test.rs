@@ -23,7 +23,7 @@ const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
     session::recover(project, runner, false)?;
     let run = runner.run_name();
-    let mount = mounts_source(runner, baked)?;
+    let mount = mounts_source(project, runner, baked)?;
     let image = dev_image::for_run(project, runner, mount)?;
     cache::ensure(project, runner)?;
 
@@ -69,7 +69,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
 
 /// Mounting `src/` over the image's copy saves a build per edit. CI, and remote engines that
 /// cannot see this checkout, test the source baked into the image instead.
-fn mounts_source(runner: &Runner, baked: bool) -> Result<bool> {
+fn mounts_source(project: &Project, runner: &Runner, baked: bool) -> Result<bool> {
     let engine = runner.engine()?;
     if !engine.is_local() {
         say!(
@@ -78,7 +78,17 @@ fn mounts_source(runner: &Runner, baked: bool) -> Result<bool> {
         );
         return Ok(false);
     }
-    Ok(!baked && std::env::var("CI").as_deref() != Ok("true"))
+    if baked || std::env::var("CI").as_deref() == Ok("true") {
+        return Ok(false);
+    }
+    if project.root.as_str().contains(':') {
+        say!(
+            "   `-v` cannot mount a path with a `:` ({}): testing the source baked into a fresh image",
+            project.root
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn test_container(image: &str, run: &RunName, cache: &str, settings: &str, args: &[String]) -> Run {
