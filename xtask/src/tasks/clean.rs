@@ -18,6 +18,11 @@ const OLD_SCRATCH: &[&str] = &["target/xtask-os"];
 
 pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
     let mut removed = !session::recover(project, runner, true)?.is_empty();
+    // The cache container first: made from a dev image a rebuild has since untagged, it would
+    // keep that image.
+    if all {
+        removed |= cache::remove(project, runner)?;
+    }
     let mut live = session::live_runs(&project.root);
     live.retain(|run| *run != runner.run_name().name);
     if live.is_empty() {
@@ -30,9 +35,7 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
             live.join(", ")
         ));
     }
-    if all {
-        removed |= cache::remove(project, runner)?;
-    } else {
+    if !all {
         let names = &project.names;
         runner.step(&format!(
             "Kept the pip cache (`{}`, volume {}); `cargo xtask clean --all` removes it too",
