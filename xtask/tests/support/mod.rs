@@ -358,6 +358,7 @@ impl Checkout {
                     .args(["--nonblock", "--exclusive"])
                     .arg(&lock)
                     .arg("true")
+                    .stderr(Stdio::null())
                     .status()
                     .is_ok_and(|status| status.success())
         };
