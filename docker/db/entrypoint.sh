@@ -104,6 +104,15 @@ name() {
 	esac
 }
 
+# like VALUE: VALUE as a pattern of database names in a GRANT, where _ and % are wildcards and
+# \ escapes: each of the three stands for itself
+like() {
+	case "$1" in
+		*[\\_%]*) printf '%s' "$1" | sed -e 's/[\\_%]/\\&/g' ;;
+		*) printf '%s' "$1" ;;
+	esac
+}
+
 root_host=$(string "${MYSQL_ROOT_HOST:-%}")
 root_password=$(string "$MYSQL_ROOT_PASSWORD")
 sql="-- root: from anywhere (MYSQL_ROOT_HOST) with the password; through the socket, with the
@@ -123,10 +132,14 @@ if [ -n "$MYSQL_USER" ] && [ -n "$MYSQL_PASSWORD" ]; then
 	sql="$sql
 CREATE USER $user@'%' IDENTIFIED BY $(string "$MYSQL_PASSWORD");"
 	if [ -n "$MYSQL_DATABASE" ]; then
-		# In a GRANT, _ and % in a database name are wildcards: escape them (as the official image does)
-		grant_db=$(printf '%s' "$MYSQL_DATABASE" | sed -e 's/[_%]/\\&/g')
+		# The database, as the official image grants it; then, unlike it, what a test runner
+		# makes beside it: Django's test_<database>, and test_<database>_1..N, its clones for
+		# parallel runs (`manage.py test --parallel N`), and nothing else
+		grant_db=$(like "$MYSQL_DATABASE")
 		sql="$sql
-GRANT ALL ON $(name "$grant_db").* TO $user@'%';"
+GRANT ALL ON $(name "$grant_db").* TO $user@'%';
+GRANT ALL ON $(name "test\\_$grant_db").* TO $user@'%';
+GRANT ALL ON $(name "test\\_$grant_db\\_%").* TO $user@'%';"
 	fi
 elif [ -n "$MYSQL_USER" ]; then
 	warn 'MYSQL_USER specified, but missing MYSQL_PASSWORD; MYSQL_USER will not be created'

@@ -187,6 +187,109 @@ fn the_test_settings_run_against_a_database_that_is_gone_after() {
     assert!(!out.contains("MYSQL_PASSWORD=password"), "{out}");
 }
 
+/// The tests junit.xml lists, one `classname.name` each, sorted.
+fn junit_testcases(copy: &Checkout) -> Vec<String> {
+    let junit = fs::read_to_string(copy.root().join("target/reports/junit.xml")).expect("target/reports/junit.xml");
+    let attribute = |element: &str, name: &str| {
+        let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(element[start..].split('"').next()?.to_string())
+    };
+    let mut cases: Vec<String> = junit
+        .split("<testcase ")
+        .skip(1)
+        .map(|case| {
+            let element = case.split('>').next().unwrap();
+            format!(
+                "{}.{}",
+                attribute(element, "classname").unwrap_or_default(),
+                attribute(element, "name").unwrap_or_default()
+            )
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// The lines of `file` that coverage.xml says ran.
+fn covered_lines(copy: &Checkout, file: &str) -> Vec<u32> {
+    let coverage =
+        fs::read_to_string(copy.root().join("target/reports/coverage.xml")).expect("target/reports/coverage.xml");
+    let class = coverage
+        .split("<class ")
+        .find(|class| class.contains(&format!(" filename=\"{file}\"")))
+        .unwrap_or_else(|| panic!("no {file} in coverage.xml:\n{coverage}"));
+    class
+        .split("<line ")
+        .skip(1)
+        .filter(|line| !line.contains("hits=\"0\""))
+        .map(|line| line.split('"').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Runs the suite with `settings` serially, then in two worker processes: the same tests pass,
+/// junit.xml lists each of them, and coverage.xml has what the workers ran (todo/views.py's
+/// `destroy_all` runs only in a worker).
+fn two_workers_run_the_suite_the_serial_run_runs(name: &str, settings: &str) {
+    let copy = Checkout::copy(name);
+    let serial = xtask_ok(&copy, copy.root(), &["test", "--settings", settings]);
+    assert_the_suite_passed(&serial);
+    let (cases, lines) = (junit_testcases(&copy), covered_lines(&copy, "todo/views.py"));
+    assert_eq!(cases.len(), tests_ran(&serial), "{cases:?}\n{serial}");
+
+    let parallel = xtask_ok(
+        &copy,
+        copy.root(),
+        &["test", "--settings", settings, "--", "--parallel", "2"],
+    );
+    assert_the_suite_passed(&parallel);
+    assert_eq!(
+        parallel.matches("Cloning test database for alias 'default'...").count(),
+        2,
+        "{parallel}"
+    );
+    assert_eq!(tests_ran(&parallel), tests_ran(&serial), "{parallel}");
+    assert_eq!(junit_testcases(&copy), cases, "{parallel}");
+    assert_eq!(covered_lines(&copy, "todo/views.py"), lines, "{parallel}");
+}
+
+#[test]
+fn two_workers_run_the_whole_suite_with_the_base_settings_and_the_reports_miss_nothing() {
+    let Some(_engine) = support::engine() else { return };
+    two_workers_run_the_suite_the_serial_run_runs("parallel-base", "base");
+}
+
+#[test]
+fn two_workers_run_the_whole_suite_on_the_database_and_the_reports_miss_nothing() {
+    let Some(_engine) = support::engine() else { return };
+    two_workers_run_the_suite_the_serial_run_runs("parallel-test", "test");
+}
+
+#[test]
+fn keepdb_twice_with_the_test_settings_passes() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("keepdb");
+    for _ in 0..2 {
+        let out = xtask_ok(&copy, copy.root(), &["test", "--settings", "test", "--", "--keepdb"]);
+        assert_the_suite_passed(&out);
+        assert!(out.contains("Preserving test database for alias 'default'..."), "{out}");
+        assert_the_reports_count_the_tests_that_ran(&copy, tests_ran(&out));
+    }
+}
+
+#[test]
+fn the_test_settings_make_a_test_database_of_their_own_and_never_find_one_there() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("test-database");
+    let out = xtask_ok(&copy, copy.root(), &["test", "--settings", "test"]);
+    assert_the_suite_passed(&out);
+    assert!(out.contains("Creating test database for alias 'default'..."), "{out}");
+    let complaints: Vec<&str> = out
+        .lines()
+        .filter(|line| line.contains("database exists") || line.contains("Got an error creating the test database"))
+        .collect();
+    assert_eq!(complaints, Vec::<&str>::new(), "{out}");
+}
+
 /// Sends `signal` to a run once its database is up: it stops within seconds with `code`,
 /// and what it made is gone.
 fn a_signal_once_the_database_is_up_stops_the_run_and_leaves_nothing(name: &str, signal: i32, code: i32) {

@@ -12,8 +12,7 @@ DATABASES = {
         'HOST': os.environ.get('MYSQL_HOST', 'localhost'),
         'PORT': os.environ.get('MYSQL_PORT', '3306'),
         'OPTIONS': {'init_command': "SET sql_mode='STRICT_TRANS_TABLES'"},
-        # The database is throw-away and the user may only touch its own (the mysql image's
-        # contract): the tests use it rather than creating test_<name>.
-        'TEST': {'NAME': os.environ.get('MYSQL_DATABASE', 'todobackend')},
+        # The tests make Django's own test database, test_<NAME> (and test_<NAME>_1..N for
+        # `--parallel N`), never the user's: the database image grants the user those too.
     }
 }
