@@ -491,3 +491,186 @@ fn an_engine_that_does_not_answer_is_reported_with_what_to_do() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// `cargo xtask manage`
+
+/// Runs `cargo xtask manage ARGS` in `copy` without a terminal (stdin null) to its end.
+fn manage(copy: &Checkout, args: &[&str]) -> Finished {
+    let mut all = vec!["manage"];
+    all.extend(args);
+    run_to_end(copy.xtask(&all), A_RUN_ENDS_WITHIN)
+}
+
+#[test]
+fn manage_check_runs_in_the_dev_container_and_exits_0() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-check");
+    let finished = manage(&copy, &["--", "check"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.contains("System check identified no issues"), "{out}");
+    assert!(out.contains(":/application "), "src/ was not mounted:\n{out}");
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{out}");
+}
+
+#[test]
+fn a_failing_manage_command_makes_the_task_fail_with_its_exit_code() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-fails");
+    // Django exits 1 for a command it does not know...
+    let finished = manage(&copy, &["--", "no_such_command"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+    assert!(out.contains("Unknown command: 'no_such_command'"), "{out}");
+    assert!(out.contains("failed with exit code 1"), "{out}");
+    // Whatever the code, it is forwarded as it is.
+    let finished = manage(&copy, &["--", "shell", "-c", "import sys; sys.exit(7)"]);
+    assert_eq!(finished.code(), Some(7), "{}:\n{}", finished.how(), finished.output());
+}
+
+#[test]
+fn makemigrations_writes_a_migration_into_src_owned_by_the_user_who_ran_it() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("makemigrations");
+    copy.edit("src/todo/models.py", |models| {
+        models.replace("    order = ", "    notes = models.TextField(blank=True)\n    order = ")
+    });
+    let finished = manage(&copy, &["--", "makemigrations", "todo"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    let migrations = copy.root().join("src/todo/migrations");
+    let made: Vec<_> = fs::read_dir(&migrations)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with("0002_"))
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}\n{out}");
+    let text = fs::read_to_string(&made[0]).unwrap();
+    assert!(text.contains("name='notes'"), "{text}");
+    let me = fs::metadata("/proc/self").unwrap();
+    let owner = fs::metadata(&made[0]).unwrap();
+    assert_eq!(
+        (owner.uid(), owner.gid()),
+        (me.uid(), me.gid()),
+        "{}",
+        made[0].display()
+    );
+    // Editable without sudo.
+    fs::OpenOptions::new().append(true).open(&made[0]).unwrap();
+}
+
+#[test]
+fn manage_migrate_with_the_test_settings_runs_against_a_database_that_is_gone_after() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-migrate");
+    let started = unix_time();
+    let finished = manage(&copy, &["--settings", "test", "--", "migrate", "--noinput"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.contains("Applying todo.0001_initial... OK"), "{out}");
+    assert_the_run_left_nothing(&run_name(&out), started, &out);
+}
+
+/// What the tmux pane `target` of the server on `socket` shows.
+fn pane(socket: &str, target: &str) -> String {
+    let output = Command::new("tmux")
+        .args(["-L", socket, "capture-pane", "-p", "-J", "-S", "-200", "-t", target])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits until the pane shows a line `matches` accepts; all it shows.
+fn wait_for_pane(socket: &str, target: &str, matches: impl Fn(&str) -> bool, within: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let shown = pane(socket, target);
+        if shown.lines().any(&matches) {
+            return shown;
+        }
+        assert!(started.elapsed() < within, "not seen within {within:?}:\n{shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux(String);
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).output();
+    }
+}
+
+#[test]
+fn manage_shell_on_a_terminal_is_interactive() {
+    let Some(_engine) = support::engine() else { return };
+    if which_tmux().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs tmux"
+        );
+        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `manage -- shell` a terminal");
+        return;
+    }
+    let copy = Checkout::copy("manage-shell");
+    let tmux = Tmux(format!("xtask-e2e-{}", std::process::id()));
+    // The run, then its exit code, on a real terminal; the pane stays to be read.
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' manage -- shell; \
+         echo \"exit code $?\"; sleep 600",
+        root = copy.root().display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    let started = Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.0,
+            "new-session",
+            "-d",
+            "-s",
+            "manage",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ])
+        .arg(script)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
+    let keys = |keys: &str| {
+        let sent = Command::new("tmux")
+            .args(["-L", &tmux.0, "send-keys", "-t", "manage", keys, "Enter"])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    keys("print(6*7)");
+    wait_for_pane(&tmux.0, "manage", |line| line.trim() == "42", Duration::from_secs(20));
+    keys("exit()");
+    let shown = wait_for_pane(
+        &tmux.0,
+        "manage",
+        |line| line.starts_with("exit code "),
+        Duration::from_secs(60),
+    );
+    assert!(shown.lines().any(|line| line.trim() == "exit code 0"), "{shown}");
+    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
+}
+
+fn which_tmux() -> Option<()> {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(drop)
+}
