@@ -655,6 +655,20 @@ fn manage_shell_on_a_terminal_is_interactive() {
     };
     keys("print(6*7)");
     wait_for_pane(&tmux.0, "manage", |line| line.trim() == "42", Duration::from_secs(20));
+    // Ctrl-C is the shell's, through the terminal: Python's KeyboardInterrupt, and the run goes on.
+    let sent = Command::new("tmux")
+        .args(["-L", &tmux.0, "send-keys", "-t", "manage", "C-c"])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    wait_for_pane(
+        &tmux.0,
+        "manage",
+        |line| line.contains("KeyboardInterrupt"),
+        Duration::from_secs(20),
+    );
+    keys("print(7*6+1)");
+    wait_for_pane(&tmux.0, "manage", |line| line.trim() == "43", Duration::from_secs(20));
     keys("exit()");
     let shown = wait_for_pane(
         &tmux.0,
@@ -673,4 +687,46 @@ fn which_tmux() -> Option<()> {
         .ok()
         .filter(|output| output.status.success())
         .map(drop)
+}
+
+#[test]
+fn a_user_other_than_root_gets_the_migration_as_their_own_through_docker_run_user() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-as-user");
+    // The tests run as root: an `id` first on PATH says the user is 1234:1234, whose checkout
+    // src/ is theirs, as on a developer's machine.
+    let bin = copy.root().join("fake-bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(
+        bin.join("id"),
+        "#!/bin/sh\ncase \"$1\" in -u|-g) echo 1234 ;; *) exec /usr/bin/id \"$@\" ;; esac\n",
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("id"), fs::Permissions::from_mode(0o755)).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "1234:1234"])
+        .arg(copy.root().join("src"))
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    copy.edit("src/todo/models.py", |models| {
+        models.replace("    order = ", "    notes = models.TextField(blank=True)\n    order = ")
+    });
+    let mut xtask = copy.xtask(&["manage", "--", "makemigrations", "todo"]);
+    xtask.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
+    let finished = run_to_end(xtask, A_RUN_ENDS_WITHIN);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(
+        out.contains(" --user 1234:1234 -v ") || out.contains(" --user 1234:1234 "),
+        "{out}"
+    );
+    let made = fs::read_dir(copy.root().join("src/todo/migrations"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("0002_"))
+        .unwrap_or_else(|| panic!("no migration:\n{out}"));
+    let owner = fs::metadata(&made).unwrap();
+    assert_eq!((owner.uid(), owner.gid()), (1234, 1234), "{}", made.display());
 }
