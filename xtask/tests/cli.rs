@@ -1093,3 +1093,32 @@ fn manage_without_a_command_is_bad_usage() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("cargo xtask manage -- makemigrations todo"));
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
+
+#[test]
+fn the_readmes_task_table_has_a_row_for_each_task_of_the_help_and_no_other() {
+    let fake = FakeDocker::new("readme");
+    let output = fake.xtask_ok(fake.root(), &["--help"]);
+    let help = String::from_utf8_lossy(&output.stdout).into_owned();
+    let tasks: Vec<String> = help
+        .split("Tasks:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(|line| line.split_whitespace().next().unwrap().to_string())
+        .collect();
+    let readme = fs::read_to_string(support::repository().join("README.md")).unwrap();
+    let rows: Vec<String> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|line| line.split_once("` | `cargo xtask "))
+        .map(|(task, _)| task.to_string())
+        .collect();
+    let (mut tasks_sorted, mut rows_sorted) = (tasks.clone(), rows.clone());
+    tasks_sorted.sort();
+    rows_sorted.sort();
+    assert_eq!(
+        rows_sorted, tasks_sorted,
+        "README rows {rows:?}, help's tasks {tasks:?}"
+    );
+}
