@@ -151,8 +151,9 @@ On a local engine the checkout's src/ is mounted, and the container runs as the 
 `makemigrations`) is yours, not root's. A remote engine cannot see this checkout: the command
 runs on the source baked into a fresh image, and what it writes stays there.
 
-With a terminal on stdin it is interactive (`shell`, `dbshell`, `createsuperuser`: docker's
--i and -t); without one (CI, a pipe) its stdin is empty, so it never waits for input.
+On a terminal (stdin and stdout) it is interactive (`shell`, `dbshell`, `createsuperuser`:
+docker's -i and -t; Ctrl-C goes to the command); without one (CI, a pipe, output redirected)
+its stdin is empty, so it never waits for input.
 Everything the run made is removed after. Exits with the command's exit code.
 
 Options:

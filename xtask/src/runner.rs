@@ -4,19 +4,20 @@
 //! failed, erred, panicked or was interrupted. What even that cannot remove (the xtask
 //! killed outright) is left to the run's watchdog (`session`).
 //!
-//! Every child runs in a process group apart from the terminal's: a Ctrl-C reaches the xtask
-//! alone, which stops its child and cleans up, however often it is pressed. Every child has
-//! a deadline, so an engine that accepts and never answers cannot hang a run.
+//! Every child but `interactive`'s runs in a process group apart from the terminal's: a
+//! Ctrl-C reaches the xtask alone, which stops its child and cleans up, however often it is
+//! pressed. Every child has a deadline, so an engine that accepts and never answers cannot
+//! hang a run.
 //!
-//! | verb        | echoes | output             | under --dry-run | deadline      | a signal          |
-//! |-------------|--------|--------------------|-----------------|---------------|-------------------|
-//! | `probe`     | no     | kept, stdout back  | runs            | `READ`        | interrupts it     |
-//! | `read`      | no     | kept, all back     | runs            | `READ`, given | interrupts it     |
-//! | `status`    | yes    | streamed           | printed only    | `LONG`        | interrupts it     |
-//! | `run`       | yes    | streamed           | printed only    | `LONG`        | interrupts it     |
-//! | `quiet`     | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it     |
-//! | `make`      | yes    | streamed           | printed only    | `MAKE`        | waits for it      |
-//! | `interactive` | yes  | the terminal's     | printed only    | `LONG`        | see below         |
+//! | verb          | echoes | output             | under --dry-run | deadline      | a signal      |
+//! |---------------|--------|--------------------|-----------------|---------------|---------------|
+//! | `probe`       | no     | kept, stdout back  | runs            | `READ`        | interrupts it |
+//! | `read`        | no     | kept, all back     | runs            | `READ`, given | interrupts it |
+//! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
+//! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
+//! | `quiet`       | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it |
+//! | `make`        | yes    | streamed           | printed only    | `MAKE`        | waits for it  |
+//! | `interactive` | yes    | the terminal's     | printed only    | `LONG`        | see below     |
 //!
 //! `interactive` is for a person at a terminal (`manage -- shell`): its child inherits the
 //! xtask's stdin, stdout and stderr and, alone of all children, stays in the terminal's

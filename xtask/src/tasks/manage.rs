@@ -23,7 +23,9 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) 
     let image = dev_image::for_run(project, runner, mount)?;
     cache::ensure(project, runner)?;
 
-    let terminal = std::io::stdin().is_terminal();
+    // Both ends: with its output redirected (`manage -- dumpdata > data.json`) a terminal in
+    // the container would mix stderr into the file and turn its newlines into CRLF.
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut container = manage_container(&image, run, &project.names.cache_container, settings, args);
     if mount {
         container = container.volume(&source_mount(project));
