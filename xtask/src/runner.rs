@@ -393,7 +393,11 @@ impl Runner {
                 break Some(status);
             }
             if interruptible && let Err(interrupted) = signals::check() {
-                stop(&mut child);
+                if own_group {
+                    stop(&mut child);
+                } else {
+                    stop_on_the_terminal(&mut child);
+                }
                 return Err(interrupted.into());
             }
             if started.elapsed() >= deadline {
@@ -501,6 +505,20 @@ fn joined(reader: Option<JoinHandle<String>>) -> String {
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Stops a child that holds the terminal: SIGTERM first, so docker's client can put the
+/// terminal back as it found it (out of raw mode), then SIGKILL if it has not gone in 2 s.
+fn stop_on_the_terminal(child: &mut Child) {
+    signals::terminate(child.id());
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(2) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop(child);
 }
 
 /// A non-zero exit code as an error.

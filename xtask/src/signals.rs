@@ -80,6 +80,16 @@ pub fn kill_group(pgid: u32, signum: i32) {
     }
 }
 
+/// Asks the process `pid` to end (SIGTERM).
+pub fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) on one process; no memory involved.
+        unsafe {
+            kill(pid, SIGTERM);
+        }
+    }
+}
+
 /// Output could not be written: whoever read it is gone.
 pub fn broken_pipe() {
     record(SIGPIPE);

@@ -680,6 +680,66 @@ fn manage_shell_on_a_terminal_is_interactive() {
     assert!(shown.contains("docker start --attach --interactive"), "{shown}");
 }
 
+#[test]
+fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_nothing() {
+    let Some(_engine) = support::engine() else { return };
+    if which_tmux().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs tmux"
+        );
+        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `manage -- shell` a terminal");
+        return;
+    }
+    let copy = Checkout::copy("manage-shell-sigterm");
+    let tmux = Tmux(format!("xtask-e2e-sigterm-{}", std::process::id()));
+    let pid_file = copy.root().join("xtask.pid");
+    // The xtask's pid, then its exit code and whether the terminal is back in cooked mode.
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 sh -c 'echo $$ > \"$0\"; exec \"$1\" manage -- shell' \
+         '{pid}' '{xtask}'; echo \"exit code $?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
+        root = copy.root().display(),
+        pid = pid_file.display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    let started = Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.0,
+            "new-session",
+            "-d",
+            "-s",
+            "manage",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ])
+        .arg(script)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    signal_process(pid, SIGTERM);
+    let shown = wait_for_pane(
+        &tmux.0,
+        "manage",
+        |line| line.trim().ends_with("icanon"),
+        Duration::from_secs(30),
+    );
+    assert!(shown.lines().any(|line| line.trim() == "exit code 143"), "{shown}");
+    assert!(
+        shown.lines().any(|line| line.trim() == "icanon"),
+        "the terminal was left in raw mode:\n{shown}"
+    );
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+}
+
 fn which_tmux() -> Option<()> {
     Command::new("tmux")
         .arg("-V")
