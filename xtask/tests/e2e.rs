@@ -787,3 +787,24 @@ fn a_user_other_than_root_gets_the_migration_as_their_own_through_docker_run_use
     let owner = fs::metadata(&made).unwrap();
     assert_eq!((owner.uid(), owner.gid()), (1234, 1234), "{}", made.display());
 }
+
+#[test]
+fn manage_dbshell_reaches_the_settings_database_with_its_client() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-dbshell");
+    let finished = manage(
+        &copy,
+        &[
+            "--settings",
+            "test",
+            "--",
+            "dbshell",
+            "--",
+            "-e",
+            "SELECT 6*7 AS answer",
+        ],
+    );
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.lines().any(|line| line.trim() == "42"), "{out}");
+}
