@@ -24,7 +24,9 @@
 //! foreground process group, so it may read the terminal (a background group reading it gets
 //! SIGTTIN and stops). Meanwhile the xtask ignores SIGINT: Ctrl-C is the child's (docker's
 //! client puts the terminal in raw mode and hands it to the container as a byte). SIGTERM and
-//! SIGHUP still stop the child and end the run, cleanup included. Its exit code is returned.
+//! SIGHUP still stop the child (SIGTERM first, so docker's client leaves raw mode) and end the
+//! run, cleanup included. Its exit code is returned. Outside the watchdog's group, it is not
+//! the watchdog's to stop if the xtask dies: the client ends when its container is removed.
 //!
 //! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
 //! makes, and is never cut short: an engine may still finish making something after its
