@@ -1122,3 +1122,22 @@ fn the_readmes_task_table_has_a_row_for_each_task_of_the_help_and_no_other() {
         "README rows {rows:?}, help's tasks {tasks:?}"
     );
 }
+
+#[test]
+fn manage_runs_the_container_as_the_invoking_user_when_not_root() {
+    let fake = FakeDocker::new("manage-user").env("FAKE_CACHE_VOLUME", "todobackend-cache");
+    // An `id` beside the fake docker: the user is 1000, their group 100.
+    let id = fake.dir.join("id");
+    fs::write(&id, "#!/bin/sh\ncase \"$1\" in -u) echo 1000 ;; -g) echo 100 ;; esac\n").unwrap();
+    fs::set_permissions(&id, fs::Permissions::from_mode(0o755)).unwrap();
+    fake.xtask_ok(fake.root(), &["manage", "--", "makemigrations", "todo"]);
+    let changes = fake.changes();
+    let create = changes
+        .iter()
+        .find(|args| args.starts_with("create --name ") && args.contains("-manage "))
+        .unwrap_or_else(|| panic!("{changes:#?}"));
+    assert!(
+        create.contains(" --user 1000:100 ") && create.contains(" -e HOME=/tmp "),
+        "{create}"
+    );
+}
