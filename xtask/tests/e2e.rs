@@ -808,3 +808,33 @@ fn manage_dbshell_reaches_the_settings_database_with_its_client() {
     assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
     assert!(out.lines().any(|line| line.trim() == "42"), "{out}");
 }
+
+#[test]
+fn manage_shell_without_a_terminal_never_waits_for_input_even_with_stdin_left_open() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-no-terminal");
+    // As in CI: stdin a pipe that nobody writes to or closes.
+    let mut child = copy
+        .xtask(&["manage", "--", "shell"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _open = child.stdin.take();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > A_RUN_ENDS_WITHIN {
+            let _ = child.kill();
+            panic!("`manage -- shell` without a terminal waited for input");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}");
+}
