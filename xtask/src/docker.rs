@@ -96,6 +96,10 @@ pub struct Run {
     pub network: Option<String>,
     pub network_alias: Option<String>,
     pub entrypoint: Option<String>,
+    /// `--user UID:GID`: who the command runs as.
+    pub user: Option<String>,
+    /// `--interactive --tty`: stdin kept open and a terminal, for a person at one.
+    pub terminal: bool,
     pub volumes: Vec<String>,
     pub volumes_from: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -114,6 +118,8 @@ impl Run {
             network: None,
             network_alias: None,
             entrypoint: None,
+            user: None,
+            terminal: false,
             volumes: Vec::new(),
             volumes_from: Vec::new(),
             env: Vec::new(),
@@ -152,6 +158,17 @@ impl Run {
 
     pub fn entrypoint(mut self, entrypoint: &str) -> Run {
         self.entrypoint = Some(entrypoint.into());
+        self
+    }
+
+    pub fn user(mut self, user: &str) -> Run {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// `--interactive --tty`: for a command a person answers at a terminal.
+    pub fn terminal(mut self) -> Run {
+        self.terminal = true;
         self
     }
 
@@ -195,6 +212,12 @@ impl From<Run> for Cmd {
         if let Some(alias) = run.network_alias {
             args.extend(["--network-alias".into(), alias]);
         }
+        if run.terminal {
+            args.extend(["--interactive".into(), "--tty".into()]);
+        }
+        if let Some(user) = run.user {
+            args.extend(["--user".into(), user]);
+        }
         for volume in run.volumes {
             args.extend(["-v".into(), volume]);
         }
@@ -228,6 +251,12 @@ pub fn create(run: Run) -> Cmd {
 /// Starts a created container with its output streamed; exits with the container's status.
 pub fn start_attached(container: &str) -> Cmd {
     Cmd::new("docker", ["start", "--attach", container])
+}
+
+/// Starts a created container with a terminal's input, output and signals wired to it, for a
+/// container created with `Run::terminal`; exits with the container's status.
+pub fn start_interactive(container: &str) -> Cmd {
+    Cmd::new("docker", ["start", "--attach", "--interactive", container])
 }
 
 /// The client's own version line; asks no engine, so it answers whatever the engine does.

@@ -29,6 +29,11 @@ pub enum Task {
         baked: bool,
         args: Vec<String>,
     },
+    /// `python manage.py ARGS` in the dev container, as `test` composes it.
+    Manage {
+        settings: String,
+        args: Vec<String>,
+    },
     Clean {
         all: bool,
         /// Also the shared images (OS, base, dev, services) no container uses.
@@ -56,6 +61,7 @@ Tasks:
   dev-image    Build the development image todobackend-dev
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
+  manage       Run any manage.py command (migrate, makemigrations, shell...) in the dev container
   build        Build wheels of the application and its dependencies into target/wheels/
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
   bench        Time the lab's flow and this one side by side, and check the speed goals
@@ -133,6 +139,30 @@ Options:
 
 Example:
   cargo xtask test --settings test -- todo.tests.TestCreateTodoItem -v 2";
+
+const MANAGE_HELP: &str = "\
+Usage: cargo xtask manage [--settings NAME] -- ARGS...
+
+Runs `python manage.py ARGS...` in a throw-away todobackend-dev container composed as for
+`test`: --volumes-from cache, DJANGO_SETTINGS_MODULE=todobackend.settings.NAME, and the
+services those settings need on a private network of the run's own, ready before it starts.
+On a local engine the checkout's src/ is mounted, and the container runs as the invoking user
+(--user UID:GID, HOME=/tmp), so what the command writes there (a migration of
+`makemigrations`) is yours, not root's. A remote engine cannot see this checkout: the command
+runs on the source baked into a fresh image, and what it writes stays there.
+
+On a terminal (stdin and stdout) it is interactive (`shell`, `dbshell`, `createsuperuser`:
+docker's -i and -t; Ctrl-C goes to the command); without one (CI, a pipe, output redirected)
+its stdin is empty, so it never waits for input.
+Everything the run made is removed after. Exits with the command's exit code.
+
+Options:
+  --settings NAME   A module of src/todobackend/settings/ [default: base]
+
+Examples:
+  cargo xtask manage -- makemigrations todo
+  cargo xtask manage --settings test -- migrate
+  cargo xtask manage -- check --deploy";
 
 const CLEAN_HELP: &str = "\
 Usage: cargo xtask clean [--all] [--images]
@@ -215,6 +245,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             },
             TEST_HELP,
         ),
+        "manage" => (
+            Task::Manage {
+                settings: "base".into(),
+                args: Vec::new(),
+            },
+            MANAGE_HELP,
+        ),
         "clean" => (
             Task::Clean {
                 all: false,
@@ -249,25 +286,31 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                     .filter(|&n| n > 0)
                     .ok_or("`--rounds` needs a number of rounds, 1 or more")?;
             }
-            (Task::Test { settings, .. }, "--settings") => {
+            (Task::Test { settings, .. } | Task::Manage { settings, .. }, "--settings") => {
                 *settings = args
                     .next()
                     .filter(|value| !value.starts_with('-'))
                     .ok_or("`--settings` needs a NAME")?;
             }
-            (Task::Test { settings, .. }, flag) if flag.starts_with("--settings=") => {
+            (Task::Test { settings, .. } | Task::Manage { settings, .. }, flag) if flag.starts_with("--settings=") => {
                 *settings = flag["--settings=".len()..].to_string();
             }
             (Task::Test { baked, .. }, "--baked") => *baked = true,
-            (Task::Test { args: test_args, .. }, "--") => {
-                test_args.extend(args.by_ref());
+            (Task::Test { args: task_args, .. } | Task::Manage { args: task_args, .. }, "--") => {
+                task_args.extend(args.by_ref());
                 // manage.py would take it, and the run would start the other settings' services.
-                if let Some(settings) = test_args.iter().find(|arg| arg.starts_with("--settings")) {
+                if let Some(settings) = task_args.iter().find(|arg| arg.starts_with("--settings")) {
                     return Err(format!(
                         "`{settings}` after `--` would reach manage.py, and the run would start the services of \
-                         other settings: give it before `--`, as in `cargo xtask test --settings NAME -- ARGS`"
+                         other settings: give it before `--`, as in `cargo xtask {name} --settings NAME -- ARGS`"
                     ));
                 }
+            }
+            (Task::Manage { .. }, other) => {
+                return Err(format!(
+                    "unexpected argument `{other}` for `manage`: the command for manage.py goes after `--`, \
+                     as in `cargo xtask manage -- migrate`"
+                ));
             }
             (Task::Test { .. }, other) => {
                 return Err(format!(
@@ -276,6 +319,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             }
             (_, other) => return Err(format!("unexpected argument `{other}` for `{name}`")),
         }
+    }
+    if let Task::Manage { args, .. } = &task
+        && args.is_empty()
+    {
+        return Err("`manage` needs a manage.py command after `--`, as in `cargo xtask manage -- migrate`".into());
     }
     Ok(Flags::Run(Invocation { task, dry_run }))
 }
@@ -369,6 +417,35 @@ mod tests {
                 all: true,
                 images: true
             })
+        );
+    }
+
+    #[test]
+    fn manage_takes_settings_and_passes_on_everything_after_the_separator() {
+        let expected = Task::Manage {
+            settings: "test".into(),
+            args: vec!["migrate".into(), "-v".into(), "2".into()],
+        };
+        assert_eq!(
+            parse_str(&["manage", "--settings", "test", "--", "migrate", "-v", "2"]),
+            run(expected)
+        );
+        assert!(
+            parse_str(&["manage", "--", "shell", "--settings=x"])
+                .unwrap_err()
+                .contains("after `--`")
+        );
+        assert_eq!(parse_str(&["manage", "-h"]), Ok(Flags::Help(MANAGE_HELP)));
+        for args in [&["manage"][..], &["manage", "--"], &["manage", "--settings", "test"]] {
+            assert!(
+                parse_str(args).unwrap_err().contains("needs a manage.py command"),
+                "{args:?}"
+            );
+        }
+        assert!(
+            parse_str(&["manage", "migrate"])
+                .unwrap_err()
+                .contains("goes after `--`")
         );
     }
 

@@ -4,18 +4,29 @@
 //! failed, erred, panicked or was interrupted. What even that cannot remove (the xtask
 //! killed outright) is left to the run's watchdog (`session`).
 //!
-//! Every child runs in a process group apart from the terminal's: a Ctrl-C reaches the xtask
-//! alone, which stops its child and cleans up, however often it is pressed. Every child has
-//! a deadline, so an engine that accepts and never answers cannot hang a run.
+//! Every child but `interactive`'s runs in a process group apart from the terminal's: a
+//! Ctrl-C reaches the xtask alone, which stops its child and cleans up, however often it is
+//! pressed. Every child has a deadline, so an engine that accepts and never answers cannot
+//! hang a run.
 //!
-//! | verb        | echoes | output             | under --dry-run | deadline      | a signal          |
-//! |-------------|--------|--------------------|-----------------|---------------|-------------------|
-//! | `probe`     | no     | kept, stdout back  | runs            | `READ`        | interrupts it     |
-//! | `read`      | no     | kept, all back     | runs            | `READ`, given | interrupts it     |
-//! | `status`    | yes    | streamed           | printed only    | `LONG`        | interrupts it     |
-//! | `run`       | yes    | streamed           | printed only    | `LONG`        | interrupts it     |
-//! | `quiet`     | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it     |
-//! | `make`      | yes    | streamed           | printed only    | `MAKE`        | waits for it      |
+//! | verb          | echoes | output             | under --dry-run | deadline      | a signal      |
+//! |---------------|--------|--------------------|-----------------|---------------|---------------|
+//! | `probe`       | no     | kept, stdout back  | runs            | `READ`        | interrupts it |
+//! | `read`        | no     | kept, all back     | runs            | `READ`, given | interrupts it |
+//! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
+//! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
+//! | `quiet`       | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it |
+//! | `make`        | yes    | streamed           | printed only    | `MAKE`        | waits for it  |
+//! | `interactive` | yes    | the terminal's     | printed only    | `LONG`        | see below     |
+//!
+//! `interactive` is for a person at a terminal (`manage -- shell`): its child inherits the
+//! xtask's stdin, stdout and stderr and, alone of all children, stays in the terminal's
+//! foreground process group, so it may read the terminal (a background group reading it gets
+//! SIGTTIN and stops). Meanwhile the xtask ignores SIGINT: Ctrl-C is the child's (docker's
+//! client puts the terminal in raw mode and hands it to the container as a byte). SIGTERM and
+//! SIGHUP still stop the child (SIGTERM first, so docker's client leaves raw mode) and end the
+//! run, cleanup included. Its exit code is returned. Outside the watchdog's group, it is not
+//! the watchdog's to stop if the xtask dies: the client ends when its container is removed.
 //!
 //! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
 //! makes, and is never cut short: an engine may still finish making something after its
@@ -258,6 +269,22 @@ impl Runner {
             .map_or(0, |finished| finished.code()))
     }
 
+    /// Runs `cmd` on the xtask's terminal, in its foreground process group, with Ctrl-C left
+    /// to it (see the module's table); returns its exit code.
+    pub fn interactive(&self, cmd: &Cmd) -> Result<u8> {
+        say!("$ {cmd}");
+        if self.dry_run {
+            return Ok(0);
+        }
+        self.start_session()?;
+        let finished = {
+            let _ctrl_c = signals::leave_ctrl_c_to_the_child();
+            self.execute_with(cmd, Stdio::inherit(), false, LONG, true, false)?
+        };
+        signals::check()?;
+        Ok(self.in_time(cmd, finished, LONG)?.code())
+    }
+
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
     /// runner goes away.
     pub fn make(&self, cmd: &Cmd, undo: Cmd) -> Result<()> {
@@ -336,8 +363,26 @@ impl Runner {
     /// Runs `cmd` to its end, its deadline, or (when `interruptible`) a signal to the xtask,
     /// which stops it and fails with `signals::Interrupted`.
     fn execute(&self, cmd: &Cmd, capture: bool, deadline: Duration, interruptible: bool) -> Result<Finished> {
-        let mut command = self.command(cmd);
-        command.stdin(Stdio::null());
+        self.execute_with(cmd, Stdio::null(), capture, deadline, interruptible, true)
+    }
+
+    /// `execute`, with `stdin` given and, unless `own_group`, the child left in the xtask's
+    /// process group (the terminal's foreground one, for `interactive`).
+    fn execute_with(
+        &self,
+        cmd: &Cmd,
+        stdin: Stdio,
+        capture: bool,
+        deadline: Duration,
+        interruptible: bool,
+        own_group: bool,
+    ) -> Result<Finished> {
+        let mut command = if own_group {
+            self.command(cmd)
+        } else {
+            self.plain_command(cmd)
+        };
+        command.stdin(stdin);
         if capture {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
@@ -350,7 +395,11 @@ impl Runner {
                 break Some(status);
             }
             if interruptible && let Err(interrupted) = signals::check() {
-                stop(&mut child);
+                if own_group {
+                    stop(&mut child);
+                } else {
+                    stop_on_the_terminal(&mut child);
+                }
                 return Err(interrupted.into());
             }
             if started.elapsed() >= deadline {
@@ -373,6 +422,16 @@ impl Runner {
     }
 
     fn command(&self, cmd: &Cmd) -> Command {
+        let mut command = self.plain_command(cmd);
+        // Out of the terminal's process group: Ctrl-C is the xtask's to handle. Into the
+        // watchdog's, when there is one, so it can stop what a dead run left running.
+        let group = self.session.borrow().as_ref().map_or(0, |session| session.group);
+        command.process_group(i32::try_from(group).unwrap_or(0));
+        command
+    }
+
+    /// `cmd` as a process in the xtask's own process group, run from the root.
+    fn plain_command(&self, cmd: &Cmd) -> Command {
         let program = if cmd.program == "docker" {
             self.docker.as_path()
         } else {
@@ -380,10 +439,6 @@ impl Runner {
         };
         let mut command: Command = self.sh.cmd(program).args(&cmd.args).into();
         command.envs(cmd.env.iter().chain(&cmd.secrets).map(|(key, value)| (key, value)));
-        // Out of the terminal's process group: Ctrl-C is the xtask's to handle. Into the
-        // watchdog's, when there is one, so it can stop what a dead run left running.
-        let group = self.session.borrow().as_ref().map_or(0, |session| session.group);
-        command.process_group(i32::try_from(group).unwrap_or(0));
         command
     }
 
@@ -452,6 +507,20 @@ fn joined(reader: Option<JoinHandle<String>>) -> String {
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Stops a child that holds the terminal: SIGTERM first, so docker's client can put the
+/// terminal back as it found it (out of raw mode), then SIGKILL if it has not gone in 2 s.
+fn stop_on_the_terminal(child: &mut Child) {
+    signals::terminate(child.id());
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(2) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop(child);
 }
 
 /// A non-zero exit code as an error.

@@ -36,6 +36,30 @@ pub fn install() {
     }
 }
 
+extern "C" fn nothing(_signum: i32) {}
+
+/// While it lives, SIGINT does nothing to the xtask: an `interactive` child on the terminal
+/// gets Ctrl-C instead. A handler rather than SIG_IGN, which a child would inherit: exec
+/// resets a handled signal to its default, so the child can still be interrupted.
+pub struct CtrlCToTheChild(());
+
+pub fn leave_ctrl_c_to_the_child() -> CtrlCToTheChild {
+    // SAFETY: `nothing` does nothing, which is async-signal-safe.
+    unsafe {
+        signal(SIGINT, nothing as extern "C" fn(i32) as usize);
+    }
+    CtrlCToTheChild(())
+}
+
+impl Drop for CtrlCToTheChild {
+    fn drop(&mut self) {
+        // SAFETY: as in `install`.
+        unsafe {
+            signal(SIGINT, record as extern "C" fn(i32) as usize);
+        }
+    }
+}
+
 /// For the watchdog: the terminal's signals are not for it, nor its own group's SIGTERM.
 pub fn ignore_all() {
     for signum in [SIGINT, SIGTERM, SIGHUP] {
@@ -52,6 +76,16 @@ pub fn kill_group(pgid: u32, signum: i32) {
         // SAFETY: kill(2) with a negative pid addresses a process group; no memory involved.
         unsafe {
             kill(-pgid, signum);
+        }
+    }
+}
+
+/// Asks the process `pid` to end (SIGTERM).
+pub fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) on one process; no memory involved.
+        unsafe {
+            kill(pid, SIGTERM);
         }
     }
 }

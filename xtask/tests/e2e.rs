@@ -594,3 +594,350 @@ fn an_engine_that_does_not_answer_is_reported_with_what_to_do() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// `cargo xtask manage`
+
+/// Runs `cargo xtask manage ARGS` in `copy` without a terminal (stdin null) to its end.
+fn manage(copy: &Checkout, args: &[&str]) -> Finished {
+    let mut all = vec!["manage"];
+    all.extend(args);
+    run_to_end(copy.xtask(&all), A_RUN_ENDS_WITHIN)
+}
+
+#[test]
+fn manage_check_runs_in_the_dev_container_and_exits_0() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-check");
+    let finished = manage(&copy, &["--", "check"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.contains("System check identified no issues"), "{out}");
+    assert!(out.contains(":/application "), "src/ was not mounted:\n{out}");
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{out}");
+}
+
+#[test]
+fn a_failing_manage_command_makes_the_task_fail_with_its_exit_code() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-fails");
+    // Django exits 1 for a command it does not know...
+    let finished = manage(&copy, &["--", "no_such_command"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+    assert!(out.contains("Unknown command: 'no_such_command'"), "{out}");
+    assert!(out.contains("failed with exit code 1"), "{out}");
+    // Whatever the code, it is forwarded as it is.
+    let finished = manage(&copy, &["--", "shell", "-c", "import sys; sys.exit(7)"]);
+    assert_eq!(finished.code(), Some(7), "{}:\n{}", finished.how(), finished.output());
+}
+
+#[test]
+fn makemigrations_writes_a_migration_into_src_owned_by_the_user_who_ran_it() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("makemigrations");
+    copy.edit("src/todo/models.py", |models| {
+        models.replace("    order = ", "    notes = models.TextField(blank=True)\n    order = ")
+    });
+    let finished = manage(&copy, &["--", "makemigrations", "todo"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    let migrations = copy.root().join("src/todo/migrations");
+    let made: Vec<_> = fs::read_dir(&migrations)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with("0002_"))
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}\n{out}");
+    let text = fs::read_to_string(&made[0]).unwrap();
+    assert!(text.contains("name='notes'"), "{text}");
+    let me = fs::metadata("/proc/self").unwrap();
+    let owner = fs::metadata(&made[0]).unwrap();
+    assert_eq!(
+        (owner.uid(), owner.gid()),
+        (me.uid(), me.gid()),
+        "{}",
+        made[0].display()
+    );
+    // Editable without sudo.
+    fs::OpenOptions::new().append(true).open(&made[0]).unwrap();
+}
+
+#[test]
+fn manage_migrate_with_the_test_settings_runs_against_a_database_that_is_gone_after() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-migrate");
+    let started = unix_time();
+    let finished = manage(&copy, &["--settings", "test", "--", "migrate", "--noinput"]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.contains("Applying todo.0001_initial... OK"), "{out}");
+    assert_the_run_left_nothing(&run_name(&out), started, &out);
+}
+
+/// What the tmux pane `target` of the server on `socket` shows.
+fn pane(socket: &str, target: &str) -> String {
+    let output = Command::new("tmux")
+        .args(["-L", socket, "capture-pane", "-p", "-J", "-S", "-200", "-t", target])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits until the pane shows a line `matches` accepts; all it shows.
+fn wait_for_pane(socket: &str, target: &str, matches: impl Fn(&str) -> bool, within: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let shown = pane(socket, target);
+        if shown.lines().any(&matches) {
+            return shown;
+        }
+        assert!(started.elapsed() < within, "not seen within {within:?}:\n{shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux(String);
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).output();
+    }
+}
+
+#[test]
+fn manage_shell_on_a_terminal_is_interactive() {
+    let Some(_engine) = support::engine() else { return };
+    if which_tmux().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs tmux"
+        );
+        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `manage -- shell` a terminal");
+        return;
+    }
+    let copy = Checkout::copy("manage-shell");
+    let tmux = Tmux(format!("xtask-e2e-{}", std::process::id()));
+    // The run, then its exit code, on a real terminal; the pane stays to be read.
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' manage -- shell; \
+         echo \"exit code $?\"; sleep 600",
+        root = copy.root().display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    let started = Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.0,
+            "new-session",
+            "-d",
+            "-s",
+            "manage",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ])
+        .arg(script)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
+    let keys = |keys: &str| {
+        let sent = Command::new("tmux")
+            .args(["-L", &tmux.0, "send-keys", "-t", "manage", keys, "Enter"])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    keys("print(6*7)");
+    wait_for_pane(&tmux.0, "manage", |line| line.trim() == "42", Duration::from_secs(20));
+    // Ctrl-C is the shell's, through the terminal: Python's KeyboardInterrupt, and the run goes on.
+    let sent = Command::new("tmux")
+        .args(["-L", &tmux.0, "send-keys", "-t", "manage", "C-c"])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    wait_for_pane(
+        &tmux.0,
+        "manage",
+        |line| line.contains("KeyboardInterrupt"),
+        Duration::from_secs(20),
+    );
+    keys("print(7*6+1)");
+    wait_for_pane(&tmux.0, "manage", |line| line.trim() == "43", Duration::from_secs(20));
+    keys("exit()");
+    let shown = wait_for_pane(
+        &tmux.0,
+        "manage",
+        |line| line.starts_with("exit code "),
+        Duration::from_secs(60),
+    );
+    assert!(shown.lines().any(|line| line.trim() == "exit code 0"), "{shown}");
+    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
+}
+
+#[test]
+fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_nothing() {
+    let Some(_engine) = support::engine() else { return };
+    if which_tmux().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs tmux"
+        );
+        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `manage -- shell` a terminal");
+        return;
+    }
+    let copy = Checkout::copy("manage-shell-sigterm");
+    let tmux = Tmux(format!("xtask-e2e-sigterm-{}", std::process::id()));
+    let pid_file = copy.root().join("xtask.pid");
+    // The xtask's pid, then its exit code and whether the terminal is back in cooked mode.
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 sh -c 'echo $$ > \"$0\"; exec \"$1\" manage -- shell' \
+         '{pid}' '{xtask}'; echo \"exit code $?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
+        root = copy.root().display(),
+        pid = pid_file.display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    let started = Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.0,
+            "new-session",
+            "-d",
+            "-s",
+            "manage",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ])
+        .arg(script)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    signal_process(pid, SIGTERM);
+    let shown = wait_for_pane(
+        &tmux.0,
+        "manage",
+        |line| line.trim().ends_with("icanon"),
+        Duration::from_secs(30),
+    );
+    assert!(shown.lines().any(|line| line.trim() == "exit code 143"), "{shown}");
+    assert!(
+        shown.lines().any(|line| line.trim() == "icanon"),
+        "the terminal was left in raw mode:\n{shown}"
+    );
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+}
+
+fn which_tmux() -> Option<()> {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(drop)
+}
+
+#[test]
+fn a_user_other_than_root_gets_the_migration_as_their_own_through_docker_run_user() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-as-user");
+    // The tests run as root: an `id` first on PATH says the user is 1234:1234, whose checkout
+    // src/ is theirs, as on a developer's machine.
+    let bin = copy.root().join("fake-bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(
+        bin.join("id"),
+        "#!/bin/sh\ncase \"$1\" in -u|-g) echo 1234 ;; *) exec /usr/bin/id \"$@\" ;; esac\n",
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("id"), fs::Permissions::from_mode(0o755)).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "1234:1234"])
+        .arg(copy.root().join("src"))
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    copy.edit("src/todo/models.py", |models| {
+        models.replace("    order = ", "    notes = models.TextField(blank=True)\n    order = ")
+    });
+    let mut xtask = copy.xtask(&["manage", "--", "makemigrations", "todo"]);
+    xtask.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
+    let finished = run_to_end(xtask, A_RUN_ENDS_WITHIN);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.contains(" --user 1234:1234 "), "{out}");
+    let made = fs::read_dir(copy.root().join("src/todo/migrations"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("0002_"))
+        .unwrap_or_else(|| panic!("no migration:\n{out}"));
+    let owner = fs::metadata(&made).unwrap();
+    assert_eq!((owner.uid(), owner.gid()), (1234, 1234), "{}", made.display());
+}
+
+#[test]
+fn manage_dbshell_reaches_the_settings_database_with_its_client() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-dbshell");
+    let finished = manage(
+        &copy,
+        &[
+            "--settings",
+            "test",
+            "--",
+            "dbshell",
+            "--",
+            "-e",
+            "SELECT 6*7 AS answer",
+        ],
+    );
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    assert!(out.lines().any(|line| line.trim() == "42"), "{out}");
+}
+
+#[test]
+fn manage_shell_without_a_terminal_never_waits_for_input_even_with_stdin_left_open() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("manage-no-terminal");
+    // As in CI: stdin a pipe that nobody writes to or closes.
+    let mut child = copy
+        .xtask(&["manage", "--", "shell"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _open = child.stdin.take();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > A_RUN_ENDS_WITHIN {
+            let _ = child.kill();
+            panic!("`manage -- shell` without a terminal waited for input");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}");
+}

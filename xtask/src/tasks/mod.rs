@@ -7,6 +7,7 @@ pub mod cache;
 pub mod clean;
 pub mod dev_image;
 pub mod doctor;
+pub mod manage;
 pub mod services;
 pub mod test;
 

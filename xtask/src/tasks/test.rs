@@ -23,32 +23,16 @@ const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
     session::recover(project, runner, false)?;
     let run = runner.run_name();
-    let mount = mounts_source(project, runner, baked)?;
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let mount = mounts_source(project, runner, baked || ci, "testing")?;
     let image = dev_image::for_run(project, runner, mount)?;
     cache::ensure(project, runner)?;
 
     let mut container = test_container(&image, run, &project.names.cache_container, settings, args);
     if mount {
-        container = container.volume(&format!("{}/src:{APPLICATION}", project.root));
+        container = container.volume(&source_mount(project));
     }
-    let needs = project.config.services_for(settings);
-    if !needs.is_empty() {
-        runner.step(&format!("Creating the network {}", run.name));
-        runner.make(
-            &docker::create_labelled(Kind::Network, &run.name, &run.labels),
-            docker::remove_network(&run.name),
-        )?;
-        container = container.network(&run.name, None);
-    }
-    for (name, service) in needs {
-        let started = services::start(project, runner, name, service)?;
-        for (key, value) in &started.env {
-            container = container.env(key, value);
-        }
-        for (key, value) in &started.secrets {
-            container = container.secret(key, value);
-        }
-    }
+    let container = with_services(project, runner, settings, container)?;
 
     runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
     let name = run.container("test");
@@ -67,23 +51,54 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     Ok(code)
 }
 
-/// Mounting `src/` over the image's copy saves a build per edit. CI, and remote engines that
-/// cannot see this checkout, test the source baked into the image instead.
-fn mounts_source(project: &Project, runner: &Runner, baked: bool) -> Result<bool> {
+/// `-v` of the checkout's `src/` over the image's copy of the application.
+pub(super) fn source_mount(project: &Project) -> String {
+    format!("{}/src:{APPLICATION}", project.root)
+}
+
+/// Starts the services `settings` need on a network of the run's own, and gives `container`
+/// that network and what reaches them (their host names, the secrets it may have).
+pub(super) fn with_services(project: &Project, runner: &Runner, settings: &str, mut container: Run) -> Result<Run> {
+    let run = runner.run_name();
+    let needs = project.config.services_for(settings);
+    if !needs.is_empty() {
+        runner.step(&format!("Creating the network {}", run.name));
+        runner.make(
+            &docker::create_labelled(Kind::Network, &run.name, &run.labels),
+            docker::remove_network(&run.name),
+        )?;
+        container = container.network(&run.name, None);
+    }
+    for (name, service) in needs {
+        let started = services::start(project, runner, name, service)?;
+        for (key, value) in &started.env {
+            container = container.env(key, value);
+        }
+        for (key, value) in &started.secrets {
+            container = container.secret(key, value);
+        }
+    }
+    Ok(container)
+}
+
+/// Mounting `src/` over the image's copy saves a build per edit. A `baked` run (`test` under
+/// `--baked` or CI), and remote engines that cannot see this checkout, use the source baked
+/// into the image instead; `doing` says what runs on it.
+pub(super) fn mounts_source(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<bool> {
     let engine = runner.engine()?;
     if !engine.is_local() {
         say!(
-            "   the engine at {} cannot see this checkout: testing the source baked into a fresh image",
+            "   the engine at {} cannot see this checkout: {doing} the source baked into a fresh image",
             engine.endpoint
         );
         return Ok(false);
     }
-    if baked || std::env::var("CI").as_deref() == Ok("true") {
+    if baked {
         return Ok(false);
     }
     if project.root.as_str().contains(':') {
         say!(
-            "   `-v` cannot mount a path with a `:` ({}): testing the source baked into a fresh image",
+            "   `-v` cannot mount a path with a `:` ({}): {doing} the source baked into a fresh image",
             project.root
         );
         return Ok(false);
