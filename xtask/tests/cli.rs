@@ -339,6 +339,14 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
                 format!("rm --force --volumes {}-test", run()),
             ]
         );
+        // Not on a terminal (stdin is not one here): neither -i nor -t, so pdb or a
+        // `breakpoint()` reads end of file rather than waits.
+        assert!(
+            !changes
+                .iter()
+                .any(|args| args.contains("--interactive") || args.contains("--tty")),
+            "{changes:#?}"
+        );
         // Every docker command runs from the root, so the build context is the root.
         let from_root = format!("{}: ", root.display());
         assert!(

@@ -941,3 +941,97 @@ fn manage_shell_without_a_terminal_never_waits_for_input_even_with_stdin_left_op
     let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
     assert!(left.is_empty(), "the run left containers {left:?}");
 }
+
+/// A test of the copy's `todo.tests` that stops at a `breakpoint()`: `todo.tests.Debugged`.
+fn add_a_test_with_a_breakpoint(copy: &Checkout) {
+    copy.edit("src/todo/tests.py", |tests| {
+        format!(
+            "{tests}\n\nclass Debugged(APITestCase):\n    def test_stops_at_a_breakpoint(self):\n        \
+             answer = 6 * 7\n        breakpoint()\n        self.assertEqual(answer, 42)\n"
+        )
+    });
+}
+
+#[test]
+fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the_run() {
+    let Some(_engine) = support::engine() else { return };
+    if which_tmux().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs tmux"
+        );
+        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `test` a terminal");
+        return;
+    }
+    let copy = Checkout::copy("test-pdb");
+    add_a_test_with_a_breakpoint(&copy);
+    let tmux = Tmux(format!("xtask-e2e-pdb-{}", std::process::id()));
+    // The run, then its exit code and whether the terminal is back in cooked mode.
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Debugged; \
+         echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
+        root = copy.root().display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    let started = Command::new("tmux")
+        .args(["-L", &tmux.0, "new-session", "-d", "-s", "pdb", "-x", "200", "-y", "50"])
+        .arg(script)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    wait_for_pane(&tmux.0, "pdb", |line| line.starts_with("(Pdb)"), A_RUN_ENDS_WITHIN);
+    let keys = |keys: &str| {
+        let sent = Command::new("tmux")
+            .args(["-L", &tmux.0, "send-keys", "-t", "pdb", keys, "Enter"])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    keys("p answer");
+    wait_for_pane(&tmux.0, "pdb", |line| line.trim() == "42", Duration::from_secs(20));
+    keys("p 7*6+1");
+    wait_for_pane(&tmux.0, "pdb", |line| line.trim() == "43", Duration::from_secs(20));
+    keys("c");
+    let shown = wait_for_pane(
+        &tmux.0,
+        "pdb",
+        |line| line.trim().ends_with("icanon"),
+        Duration::from_secs(120),
+    );
+    assert!(shown.lines().any(|line| line.trim() == "EXIT=0"), "{shown}");
+    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
+    assert!(shown.lines().any(|line| line.starts_with("Ran 1 test")), "{shown}");
+    assert!(shown.lines().any(|line| line.starts_with("=> Took ")), "{shown}");
+    assert!(
+        shown.contains("=> Reports (junit.xml, coverage.xml) are in target/reports/"),
+        "{shown}"
+    );
+    assert!(
+        shown.lines().any(|line| line.trim() == "icanon"),
+        "the terminal was left in raw mode:\n{shown}"
+    );
+    assert_the_reports_count_the_tests_that_ran(&copy, 1);
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+}
+
+#[test]
+fn a_breakpoint_in_a_test_without_a_terminal_reads_end_of_file_and_the_run_ends() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("test-pdb-no-terminal");
+    add_a_test_with_a_breakpoint(&copy);
+    // stdin null: pdb gets no terminal and no input, so it quits the test rather than waits.
+    let finished = run_to_end(copy.xtask(&["test", "--", "todo.tests.Debugged"]), A_RUN_ENDS_WITHIN);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+    assert!(!out.contains("--interactive") && !out.contains("--tty"), "{out}");
+    assert!(out.lines().any(|line| line.starts_with("Ran 1 test")), "{out}");
+    assert!(out.contains("BdbQuit"), "{out}");
+    assert!(out.contains("The test run failed with exit code 1"), "{out}");
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{out}");
+}

@@ -3,12 +3,10 @@
 //! on the run's private network. Run as the invoking user, so what it writes into `src/` is
 //! theirs; interactive on a terminal, never waiting for input without one.
 
-use std::io::IsTerminal;
-
 use anyhow::Result;
 
 use super::test::{mounts_source, source_mount, with_services};
-use super::{cache, dev_image};
+use super::{at_a_terminal, cache, dev_image, start};
 use crate::cmd::Cmd;
 use crate::docker::{self, Run};
 use crate::project::{Project, RunName};
@@ -23,9 +21,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) 
     let image = dev_image::for_run(project, runner, mount)?;
     cache::ensure(project, runner)?;
 
-    // Both ends: with its output redirected (`manage -- dumpdata > data.json`) a terminal in
-    // the container would mix stderr into the file and turn its newlines into CRLF.
-    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let terminal = at_a_terminal();
     let mut container = manage_container(&image, run, &project.names.cache_container, settings, args);
     if mount {
         container = container.volume(&source_mount(project));
@@ -43,11 +39,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) 
     runner.step(&format!("Running `{command}` with todobackend.settings.{settings}"));
     let name = run.container("manage");
     runner.make(&docker::create(container), docker::remove_container(&name))?;
-    let code = if terminal {
-        runner.interactive(&docker::start_interactive(&name))?
-    } else {
-        runner.status(&docker::start_attached(&name))?
-    };
+    let code = start(runner, &name, terminal)?;
     if code != 0 {
         runner.step(&format!("`{command}` failed with exit code {code}"));
     }

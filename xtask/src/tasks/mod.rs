@@ -22,6 +22,26 @@ use crate::docker;
 use crate::project::Project;
 use crate::runner::Runner;
 
+/// Whether a person may answer the container: stdin and stdout both terminals. Both ends:
+/// with its output redirected (`manage -- dumpdata > data.json`) a terminal in the container
+/// would mix stderr into the file and turn its newlines into CRLF; with stdin not a terminal
+/// (CI, a pipe) nothing may wait for input.
+fn at_a_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Starts the created `container` attached, returning its exit code: on a terminal
+/// (`terminal`, the container created with `Run::terminal`) through `runner.interactive`,
+/// so a person answers it; otherwise with stdin null, never waiting for input.
+fn start(runner: &Runner, container: &str, terminal: bool) -> Result<u8> {
+    if terminal {
+        runner.interactive(&docker::start_interactive(container))
+    } else {
+        runner.status(&docker::start_attached(container))
+    }
+}
+
 fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
     Ok(image_id(runner, image)?.is_some())
 }

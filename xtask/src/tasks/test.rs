@@ -1,11 +1,12 @@
 //! The suite in a throw-away container, with the services its settings need on a private
 //! network of the run's own; the reports are copied out to `target/reports/`.
+//! Interactive on a terminal (pdb: `--pdb`, a `breakpoint()`), never waiting for input without one.
 
 use std::fs;
 
 use anyhow::{Result, bail};
 
-use super::{cache, copy_out_staged, dev_image, put_in_place, services};
+use super::{at_a_terminal, cache, copy_out_staged, dev_image, put_in_place, services, start};
 use crate::console::say;
 use crate::docker::{self, Kind, Run};
 use crate::project::{Project, REPORTS_DIR, RunName};
@@ -32,12 +33,18 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     if mount {
         container = container.volume(&source_mount(project));
     }
+    // On a terminal, pdb (`--pdb`, a `breakpoint()`) reads the person at it; without one it
+    // reads EOF and the run goes on.
+    let terminal = at_a_terminal();
+    if terminal {
+        container = container.terminal();
+    }
     let container = with_services(project, runner, settings, container)?;
 
     runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
     let name = run.container("test");
     runner.make(&docker::create(container), docker::remove_container(&name))?;
-    let code = runner.status(&docker::start_attached(&name))?;
+    let code = start(runner, &name, terminal)?;
     if code != 0 {
         runner.step(&format!("The test run failed with exit code {code}"));
     }
