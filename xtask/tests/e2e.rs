@@ -1035,3 +1035,77 @@ fn a_breakpoint_in_a_test_without_a_terminal_reads_end_of_file_and_the_run_ends(
     let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
     assert!(left.is_empty(), "the run left containers {left:?}:\n{out}");
 }
+
+#[test]
+fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up() {
+    let Some(_engine) = support::engine() else { return };
+    if which_tmux().is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs tmux"
+        );
+        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `test` a terminal");
+        return;
+    }
+    let copy = Checkout::copy("test-ctrl-c-terminal");
+    copy.edit("src/todo/tests.py", |tests| {
+        format!(
+            "{tests}\n\nclass Slow(APITestCase):\n    def test_sleeps(self):\n        \
+             import time\n        print('sleeping', flush=True)\n        time.sleep(600)\n"
+        )
+    });
+    let tmux = Tmux(format!("xtask-e2e-ctrl-c-{}", std::process::id()));
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Slow; \
+         echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
+        root = copy.root().display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    let started = Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.0,
+            "new-session",
+            "-d",
+            "-s",
+            "slow",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ])
+        .arg(script)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    wait_for_pane(&tmux.0, "slow", |line| line.trim() == "sleeping", A_RUN_ENDS_WITHIN);
+    // Ctrl-C is the suite's, through the terminal, as Django has it: the first lets the
+    // running test finish, the second stops the suite at once. The run then reports and
+    // cleans up as after any failed run.
+    for _ in 0..2 {
+        let sent = Command::new("tmux")
+            .args(["-L", &tmux.0, "send-keys", "-t", "slow", "C-c"])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let shown = wait_for_pane(
+        &tmux.0,
+        "slow",
+        |line| line.trim().ends_with("icanon"),
+        Duration::from_secs(60),
+    );
+    assert!(shown.lines().any(|line| line.trim() == "EXIT=130"), "{shown}");
+    assert!(shown.contains("The test run failed with exit code 130"), "{shown}");
+    assert!(shown.lines().any(|line| line.starts_with("=> Took ")), "{shown}");
+    assert!(
+        shown.lines().any(|line| line.trim() == "icanon"),
+        "the terminal was left in raw mode:\n{shown}"
+    );
+    let label = format!("label={}", copy.label());
+    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
+    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+}
