@@ -1,9 +1,9 @@
 #!/bin/sh
+set -eu
 # Runs the Django suite under coverage. JUnit XML (see the settings) and coverage XML land in
 # $REPORTS_DIR; the exit status is the suite's, whatever happens to the reports. Coverage data
 # comes in one file per process (.coveragerc: `--parallel N` runs tests in workers): combine
 # them before the report.
-set -eu
 mkdir -p "$REPORTS_DIR"
 status=0
 coverage run manage.py test --noinput "$@" || status=$?

@@ -703,6 +703,40 @@ fn wait_for_pane(socket: &str, target: &str, matches: impl Fn(&str) -> bool, wit
 /// A tmux server of the test's own, killed when dropped.
 struct Tmux(String);
 
+impl Tmux {
+    /// Runs `script` in a new session `session` of its own, on a terminal of 200 by 50.
+    fn start(&self, session: &str, script: &str) {
+        let started = Command::new("tmux")
+            .args([
+                "-L",
+                &self.0,
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .arg(script)
+            .env_remove("TMUX")
+            .status()
+            .unwrap();
+        assert!(started.success());
+    }
+
+    /// Types `keys` (tmux's names: `Enter`, `C-c`) into `session`.
+    fn keys(&self, session: &str, keys: &[&str]) {
+        let sent = Command::new("tmux")
+            .args(["-L", &self.0, "send-keys", "-t", session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).output();
@@ -712,13 +746,7 @@ impl Drop for Tmux {
 #[test]
 fn manage_shell_on_a_terminal_is_interactive() {
     let Some(_engine) = support::engine() else { return };
-    if which_tmux().is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true: this test needs tmux"
-        );
-        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `manage -- shell` a terminal");
+    if !tmux_here("manage -- shell") {
         return;
     }
     let copy = Checkout::copy("manage-shell");
@@ -730,40 +758,13 @@ fn manage_shell_on_a_terminal_is_interactive() {
         root = copy.root().display(),
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
-    let started = Command::new("tmux")
-        .args([
-            "-L",
-            &tmux.0,
-            "new-session",
-            "-d",
-            "-s",
-            "manage",
-            "-x",
-            "200",
-            "-y",
-            "50",
-        ])
-        .arg(script)
-        .env_remove("TMUX")
-        .status()
-        .unwrap();
-    assert!(started.success());
+    tmux.start("manage", &script);
     wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
-    let keys = |keys: &str| {
-        let sent = Command::new("tmux")
-            .args(["-L", &tmux.0, "send-keys", "-t", "manage", keys, "Enter"])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let keys = |keys: &str| tmux.keys("manage", &[keys, "Enter"]);
     keys("print(6*7)");
     wait_for_pane(&tmux.0, "manage", |line| line.trim() == "42", Duration::from_secs(20));
     // Ctrl-C is the shell's, through the terminal: Python's KeyboardInterrupt, and the run goes on.
-    let sent = Command::new("tmux")
-        .args(["-L", &tmux.0, "send-keys", "-t", "manage", "C-c"])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    tmux.keys("manage", &["C-c"]);
     wait_for_pane(
         &tmux.0,
         "manage",
@@ -786,13 +787,7 @@ fn manage_shell_on_a_terminal_is_interactive() {
 #[test]
 fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_nothing() {
     let Some(_engine) = support::engine() else { return };
-    if which_tmux().is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true: this test needs tmux"
-        );
-        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `manage -- shell` a terminal");
+    if !tmux_here("manage -- shell") {
         return;
     }
     let copy = Checkout::copy("manage-shell-sigterm");
@@ -806,24 +801,7 @@ fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_no
         pid = pid_file.display(),
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
-    let started = Command::new("tmux")
-        .args([
-            "-L",
-            &tmux.0,
-            "new-session",
-            "-d",
-            "-s",
-            "manage",
-            "-x",
-            "200",
-            "-y",
-            "50",
-        ])
-        .arg(script)
-        .env_remove("TMUX")
-        .status()
-        .unwrap();
-    assert!(started.success());
+    tmux.start("manage", &script);
     wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     signal_process(pid, SIGTERM);
@@ -841,6 +819,21 @@ fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_no
     let label = format!("label={}", copy.label());
     let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
     assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+}
+
+/// Whether tmux is here to give `task` a terminal; says SKIPPED when not, and fails under
+/// CI=true instead.
+fn tmux_here(task: &str) -> bool {
+    if which_tmux().is_some() {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "CI=true: this test needs tmux"
+    );
+    eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `{task}` a terminal");
+    false
 }
 
 fn which_tmux() -> Option<()> {
@@ -955,13 +948,7 @@ fn add_a_test_with_a_breakpoint(copy: &Checkout) {
 #[test]
 fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the_run() {
     let Some(_engine) = support::engine() else { return };
-    if which_tmux().is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true: this test needs tmux"
-        );
-        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `test` a terminal");
+    if !tmux_here("test") {
         return;
     }
     let copy = Checkout::copy("test-pdb");
@@ -974,21 +961,9 @@ fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the
         root = copy.root().display(),
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
-    let started = Command::new("tmux")
-        .args(["-L", &tmux.0, "new-session", "-d", "-s", "pdb", "-x", "200", "-y", "50"])
-        .arg(script)
-        .env_remove("TMUX")
-        .status()
-        .unwrap();
-    assert!(started.success());
+    tmux.start("pdb", &script);
     wait_for_pane(&tmux.0, "pdb", |line| line.starts_with("(Pdb)"), A_RUN_ENDS_WITHIN);
-    let keys = |keys: &str| {
-        let sent = Command::new("tmux")
-            .args(["-L", &tmux.0, "send-keys", "-t", "pdb", keys, "Enter"])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let keys = |keys: &str| tmux.keys("pdb", &[keys, "Enter"]);
     keys("p answer");
     wait_for_pane(&tmux.0, "pdb", |line| line.trim() == "42", Duration::from_secs(20));
     keys("p 7*6+1");
@@ -1039,13 +1014,7 @@ fn a_breakpoint_in_a_test_without_a_terminal_reads_end_of_file_and_the_run_ends(
 #[test]
 fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up() {
     let Some(_engine) = support::engine() else { return };
-    if which_tmux().is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true: this test needs tmux"
-        );
-        eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `test` a terminal");
+    if !tmux_here("test") {
         return;
     }
     let copy = Checkout::copy("test-ctrl-c-terminal");
@@ -1062,34 +1031,13 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
         root = copy.root().display(),
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
-    let started = Command::new("tmux")
-        .args([
-            "-L",
-            &tmux.0,
-            "new-session",
-            "-d",
-            "-s",
-            "slow",
-            "-x",
-            "200",
-            "-y",
-            "50",
-        ])
-        .arg(script)
-        .env_remove("TMUX")
-        .status()
-        .unwrap();
-    assert!(started.success());
+    tmux.start("slow", &script);
     wait_for_pane(&tmux.0, "slow", |line| line.trim() == "sleeping", A_RUN_ENDS_WITHIN);
     // Ctrl-C is the suite's, through the terminal, as Django has it: the first lets the
     // running test finish, the second stops the suite at once. The run then reports and
     // cleans up as after any failed run.
     for _ in 0..2 {
-        let sent = Command::new("tmux")
-            .args(["-L", &tmux.0, "send-keys", "-t", "slow", "C-c"])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        tmux.keys("slow", &["C-c"]);
         std::thread::sleep(Duration::from_secs(1));
     }
     let shown = wait_for_pane(
