@@ -19,6 +19,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /health answers whatever the Host, and every response says the version.
+    'todobackend.health.HealthMiddleware',
     'django.middleware.security.SecurityMiddleware',
     'corsheaders.middleware.CorsMiddleware',
     'django.middleware.common.CommonMiddleware',
@@ -46,6 +48,8 @@ DEFAULT_AUTO_FIELD = 'django.db.models.BigAutoField'
 APPEND_SLASH = False
 
 CORS_ALLOW_ALL_ORIGINS = True
+# A page on another origin may read which version answered it.
+CORS_EXPOSE_HEADERS = ['X-Todobackend-Version']
 
 # The API is public: no authentication, JSON only.
 REST_FRAMEWORK = {

@@ -1,0 +1,22 @@
+"""Release settings: the release image runs these (docker/release/). Nothing insecure has a
+default: SECRET_KEY and ALLOWED_HOSTS come from the environment and the app refuses to start
+without them; the database is MySQL from MYSQL_*, as in the test settings."""
+import os
+
+from .test import *  # noqa: F401,F403
+
+DEBUG = False
+
+SECRET_KEY = os.environ['DJANGO_SECRET_KEY']
+
+# Comma-separated host names the app answers to, e.g. `todos.example.com,app`.
+ALLOWED_HOSTS = [host.strip() for host in os.environ['DJANGO_ALLOWED_HOSTS'].split(',') if host.strip()]
+
+# gunicorn writes requests to stdout; Django's own warnings and errors go to stderr, for
+# `docker logs` and whatever collects them.
+LOGGING = {
+    'version': 1,
+    'disable_existing_loggers': False,
+    'handlers': {'console': {'class': 'logging.StreamHandler'}},
+    'root': {'handlers': ['console'], 'level': 'WARNING'},
+}
