@@ -102,6 +102,8 @@ pub struct Run {
     pub terminal: bool,
     pub volumes: Vec<String>,
     pub volumes_from: Vec<String>,
+    /// `-p`: ports published on the engine's host, `[ADDRESS:][HOST_PORT:]CONTAINER_PORT`.
+    pub publish: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Passed by name (`-e KEY`): the value travels in the client's environment, never in argv.
     pub secrets: Vec<(String, String)>,
@@ -122,6 +124,7 @@ impl Run {
             terminal: false,
             volumes: Vec::new(),
             volumes_from: Vec::new(),
+            publish: Vec::new(),
             env: Vec::new(),
             secrets: Vec::new(),
             command: Vec::new(),
@@ -177,6 +180,13 @@ impl Run {
         self
     }
 
+    /// Publishes a port of the container on the engine's host (`127.0.0.1::8000`: any free
+    /// port of the host's loopback; `docker port` tells which).
+    pub fn publish(mut self, spec: &str) -> Run {
+        self.publish.push(spec.into());
+        self
+    }
+
     pub fn volumes_from(mut self, container: &str) -> Run {
         self.volumes_from.push(container.into());
         self
@@ -223,6 +233,9 @@ impl From<Run> for Cmd {
         }
         for container in run.volumes_from {
             args.extend(["--volumes-from".into(), container]);
+        }
+        for spec in run.publish {
+            args.extend(["-p".into(), spec]);
         }
         for (key, value) in run.env {
             args.extend(["-e".into(), format!("{key}={value}")]);
@@ -432,6 +445,17 @@ pub fn copy_out(container: &str, from: &str, to: &str) -> Cmd {
     Cmd::new("docker", ["cp", &format!("{container}:{from}"), to])
 }
 
+/// Copies a file or directory of the host into a container (running or not): what is at
+/// `from` becomes `to`.
+pub fn copy_in(from: &str, container: &str, to: &str) -> Cmd {
+    Cmd::new("docker", ["cp", from, &format!("{container}:{to}")])
+}
+
+/// Where a published port of a container is on the host: `ADDRESS:PORT`.
+pub fn port(container: &str, port: &str) -> Cmd {
+    Cmd::new("docker", ["port", container, port])
+}
+
 /// The last lines a container printed.
 pub fn logs_tail(container: &str, lines: u32) -> Cmd {
     Cmd::new("docker", ["logs", "--tail", &lines.to_string(), container])
@@ -571,6 +595,35 @@ mod tests {
         );
         // The password travels in the client's environment only.
         assert_eq!(cmd.secrets, [("MYSQL_PASSWORD".to_string(), "hunter2".to_string())]);
+    }
+
+    #[test]
+    fn a_published_port_and_copies_in_and_out_name_the_container() {
+        let run = Run::new("todobackend-release")
+            .name("run-app")
+            .publish("127.0.0.1::8000");
+        assert_eq!(
+            argv(run),
+            [
+                "docker",
+                "run",
+                "--name",
+                "run-app",
+                "--label",
+                "application=todobackend",
+                "-p",
+                "127.0.0.1::8000",
+                "todobackend-release",
+            ]
+        );
+        assert_eq!(
+            argv(copy_in("acceptance", "run-acceptance", "/acceptance")),
+            ["docker", "cp", "acceptance", "run-acceptance:/acceptance"]
+        );
+        assert_eq!(
+            argv(port("run-app", "8000/tcp")),
+            ["docker", "port", "run-app", "8000/tcp"]
+        );
     }
 
     #[test]

@@ -44,6 +44,12 @@ pub enum Task {
     },
     Doctor,
     Build,
+    /// The release image, run as production runs it, checked by the acceptance tests.
+    Release {
+        settings: String,
+        /// Leave the environment up, the app published on a loopback port.
+        keep: bool,
+    },
     /// Internal: the watchdog of run `run` (see `session`); not for people.
     Watchdog {
         run: String,
@@ -64,6 +70,7 @@ Tasks:
   manage       Run any manage.py command (migrate, makemigrations, shell...) in the dev container
   build        Build wheels of the application and its dependencies into target/wheels/
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
+  release      Build the release image and run the acceptance tests against it
   bench        Time the lab's flow and this one side by side, and check the speed goals
 
 Options for every task:
@@ -227,6 +234,29 @@ Options:
 Example:
   cargo xtask bench --rounds 1";
 
+const RELEASE_HELP: &str = "\
+Usage: cargo xtask release [--settings NAME] [--keep]
+
+Builds the wheels (as `build` does), the base image and the release image todobackend-release
+(docker/release/: the wheels installed offline on the base image, served by gunicorn as a
+user who is not root, versioned from `git describe --tags --always --dirty` in its OCI labels
+and its X-Todobackend-Version header). Then, on a private network of the run's own: the
+services the settings need (the database, with fresh passwords), the migrations as a one-off
+container of the release image, the app, proved healthy on GET /health (it answers once the
+database does); then the acceptance tests (acceptance/: every behaviour of the Todo-Backend
+spec, the CORS preflight a browser sends, 404 and 400) from a container of their own, over
+HTTP, against the app's address on that network. Their JUnit XML lands in
+target/reports/acceptance.xml. Everything is removed afterwards, however the run ends.
+Exits with the acceptance tests' exit code.
+
+Options:
+  --settings NAME   The settings module the app runs with [default: release]
+  --keep            Leave the environment up, the app published on a port of the host's
+                    loopback, and print its URL; `cargo xtask clean` removes it
+
+Example:
+  cargo xtask release --keep";
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> {
     let mut args = args.into_iter().map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter();
     let Some(name) = args.next() else {
@@ -269,6 +299,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
         "build" => (Task::Build, BUILD_HELP),
+        "release" => (
+            Task::Release {
+                settings: "release".into(),
+                keep: false,
+            },
+            RELEASE_HELP,
+        ),
         other => return Err(format!("unknown task `{other}`")),
     };
     let mut dry_run = false;
@@ -296,6 +333,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 *settings = flag["--settings=".len()..].to_string();
             }
             (Task::Test { baked, .. }, "--baked") => *baked = true,
+            (Task::Release { keep, .. }, "--keep") => *keep = true,
+            (Task::Release { settings, .. }, "--settings") => {
+                *settings = args
+                    .next()
+                    .filter(|value| !value.starts_with('-'))
+                    .ok_or("`--settings` needs a NAME")?;
+            }
             (Task::Test { args: task_args, .. } | Task::Manage { args: task_args, .. }, "--") => {
                 task_args.extend(args.by_ref());
                 // manage.py would take it, and the run would start the other settings' services.
@@ -446,6 +490,24 @@ mod tests {
             parse_str(&["manage", "migrate"])
                 .unwrap_err()
                 .contains("goes after `--`")
+        );
+    }
+
+    #[test]
+    fn release_defaults_to_the_release_settings_and_takes_keep() {
+        let release = |settings: &str, keep| Task::Release {
+            settings: settings.into(),
+            keep,
+        };
+        assert_eq!(parse_str(&["release"]), run(release("release", false)));
+        assert_eq!(
+            parse_str(&["release", "--keep", "--settings", "test"]),
+            run(release("test", true))
+        );
+        assert_eq!(parse_str(&["release", "--help"]), Ok(Flags::Help(RELEASE_HELP)));
+        assert_eq!(
+            parse_str(&["release", "--settings"]),
+            Err("`--settings` needs a NAME".into())
         );
     }
 

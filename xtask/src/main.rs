@@ -64,6 +64,10 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
     if let Task::Test { settings, .. } | Task::Manage { settings, .. } = &task {
         project.check_settings(settings)?;
     }
+    if let Task::Release { settings, .. } = &task {
+        project.check_settings(settings)?;
+        tasks::release::check(&project)?;
+    }
     match task {
         Task::Doctor => return tasks::doctor::run(&project, Runner::new(&project, dry_run)),
         Task::Watchdog { run } => return session::watch(&project, &run),
@@ -84,6 +88,7 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         Task::Clean { all, images } => tasks::clean::run(&project, &runner, all, images).map(|()| 0),
         Task::Bench { rounds } => tasks::bench::run(&project, &runner, rounds).map(|()| 0),
         Task::Build => tasks::build::run(&project, &runner).map(|()| 0),
+        Task::Release { settings, keep } => tasks::release::run(&project, &runner, &settings, keep),
         Task::Doctor | Task::Watchdog { .. } => unreachable!("handled above"),
     }
 }

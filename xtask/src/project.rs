@@ -19,6 +19,9 @@ pub const STAGED_CA_DIR: &str = "docker/base/host-ca";
 const NO_HOST_CA: &str = "docker/base/host-ca/none";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
 pub const REPORTS_DIR: &str = "target/reports";
+pub const RELEASE_DOCKERFILE: &str = "docker/release/Dockerfile";
+/// The acceptance tests `cargo xtask release` runs against the release image.
+pub const ACCEPTANCE_DIR: &str = "acceptance";
 /// Where `cargo xtask build` leaves the wheels.
 pub const WHEELS_DIR: &str = "target/wheels";
 
@@ -57,6 +60,8 @@ pub struct Names {
     pub os_image: String,
     pub base_image: String,
     pub dev_image: String,
+    /// What `cargo xtask release` builds: the application from its wheels, on the base image.
+    pub release_image: String,
     /// The lab's volume container, and the named volume that holds its data.
     pub cache_container: String,
     pub cache_volume: String,
@@ -68,6 +73,7 @@ impl Names {
             os_image: format!("{DEFAULT_NAME}-os:bookworm"),
             base_image: format!("{prefix}-base"),
             dev_image: format!("{prefix}-dev"),
+            release_image: format!("{prefix}-release"),
             // The lab's own name, in the project's own set.
             cache_container: if prefix == DEFAULT_NAME {
                 "cache".into()
@@ -251,14 +257,14 @@ mod tests {
 
     #[test]
     fn settings_are_the_modules_of_the_settings_package() {
-        assert_eq!(checkout().settings_names().unwrap(), ["base", "test"]);
+        assert_eq!(checkout().settings_names().unwrap(), ["base", "release", "test"]);
     }
 
     #[test]
     fn an_unknown_settings_name_is_refused_with_the_valid_ones() {
         let err = checkout().check_settings("nosuch").unwrap_err().to_string();
         assert!(err.contains("unknown settings `nosuch`"), "{err}");
-        assert!(err.contains("base, test"), "{err}");
+        assert!(err.contains("base, release, test"), "{err}");
         checkout().check_settings("test").unwrap();
     }
 

@@ -295,6 +295,12 @@ impl Runner {
         succeeded(cmd, code)
     }
 
+    /// Leaves everything the run made so far in place when the runner goes away (`release
+    /// --keep`): nothing is removed, and the watchdog is told the run ended well.
+    pub fn keep_what_was_made(&self) {
+        self.undo.borrow_mut().clear();
+    }
+
     /// Runs `cmd` quietly to learn something: its stdout if it succeeded, `None` if not.
     pub fn probe(&self, cmd: &Cmd) -> Result<Option<String>> {
         let finished = self.in_time(cmd, self.read(cmd, READ)?, READ)?;

@@ -27,6 +27,9 @@ use crate::signals;
 
 /// Where each run keeps its directory, relative to the root.
 pub const RUNS_DIR: &str = "target/xtask/runs";
+/// Set on the containers of an environment a run left up on purpose (`release --keep`): its
+/// run is over, but it is not abandoned. `clean` removes it (`remove_kept`), recovery does not.
+pub const KEPT_LABEL: &str = "todobackend.kept";
 /// What a run that cleaned up after itself tells its watchdog.
 const DONE: &str = "done";
 /// How long the watchdog keeps looking after a run died: an engine may still finish making
@@ -126,12 +129,13 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
     let mut dead: BTreeSet<String> = dead.into_iter().collect();
     if engine {
         let label = format!("label={CHECKOUT_LABEL}={}", project.root);
+        let kept = kept_runs(project, runner)?;
         for kind in [Kind::Container, Kind::Network] {
             let runs = runner.probe(&docker::list(kind, &[&label], &docker::label_value(RUN_LABEL)))?;
             dead.extend(
                 runs.unwrap_or_default()
                     .lines()
-                    .filter(|run| !run.is_empty() && !live.iter().any(|live| live == run))
+                    .filter(|run| !run.is_empty() && !live.iter().chain(&kept).any(|other| other == run))
                     .map(String::from),
             );
         }
@@ -146,6 +150,34 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
         }
     }
     Ok(dead.into_iter().collect())
+}
+
+/// The runs of this checkout that left an environment up on purpose (`KEPT_LABEL`).
+pub fn kept_runs(project: &Project, runner: &Runner) -> Result<Vec<String>> {
+    let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
+    let kept = format!("label={KEPT_LABEL}");
+    let runs = runner.probe(&docker::list(
+        Kind::Container,
+        &[&checkout, &kept],
+        &docker::label_value(RUN_LABEL),
+    ))?;
+    let mut runs: Vec<String> = runs.unwrap_or_default().lines().map(String::from).collect();
+    runs.sort();
+    runs.dedup();
+    Ok(runs)
+}
+
+/// Removes the environments runs of this checkout kept up (`release --keep`), saying which;
+/// whether there were any.
+pub fn remove_kept(project: &Project, runner: &Runner) -> Result<bool> {
+    let kept = kept_runs(project, runner)?;
+    for run in &kept {
+        runner.step(&format!(
+            "Removing the environment run {run} kept up (`release --keep`)"
+        ));
+        remove_run(runner, run)?;
+    }
+    Ok(!kept.is_empty())
 }
 
 /// Removes the run's containers (with their anonymous volumes), then its network; whether

@@ -711,7 +711,7 @@ fn an_unknown_settings_name_is_refused_before_docker_is_asked_anything() {
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
-        err.contains("unknown settings `nosuch`") && err.contains("base, test"),
+        err.contains("unknown settings `nosuch`") && err.contains("base, release, test"),
         "{err}"
     );
     assert_eq!(fake.calls(), Vec::<String>::new());

@@ -18,6 +18,7 @@ const OLD_SCRATCH: &[&str] = &["target/xtask-os"];
 
 pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
     let mut removed = !session::recover(project, runner, true)?.is_empty();
+    removed |= session::remove_kept(project, runner)?;
     // The cache container first: made from a dev image a rebuild has since untagged, it would
     // keep that image.
     if all {
@@ -157,7 +158,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let mut found = false;
     for image in os_image
         .into_iter()
-        .chain([&names.base_image, &names.dev_image])
+        .chain([&names.base_image, &names.dev_image, &names.release_image])
         .chain(services)
     {
         let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;

@@ -82,7 +82,13 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
 /// lines when it exits or `timeout` passes first, counted from `started`: its `docker run`.
 /// A probe that hangs is cut off when the time is up.
-fn wait_until_ready(runner: &Runner, container: &str, ready: &str, started: Instant, timeout: Duration) -> Result<()> {
+pub(super) fn wait_until_ready(
+    runner: &Runner,
+    container: &str,
+    ready: &str,
+    started: Instant,
+    timeout: Duration,
+) -> Result<()> {
     runner.step(&format!(
         "Waiting for {container} to accept queries (at most {} s)",
         timeout.as_secs()
