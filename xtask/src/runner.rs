@@ -295,10 +295,12 @@ impl Runner {
         succeeded(cmd, code)
     }
 
-    /// Leaves everything the run made so far in place when the runner goes away (`release
-    /// --keep`): nothing is removed, and the watchdog is told the run ended well.
-    pub fn keep_what_was_made(&self) {
-        self.undo.borrow_mut().clear();
+    /// Leaves the containers and networks named `names` in place when the runner goes away
+    /// (`release --keep`); the rest of what the run made goes as usual.
+    pub fn keep(&self, names: &[String]) {
+        self.undo
+            .borrow_mut()
+            .retain(|undo| !undo.args.iter().any(|arg| names.contains(arg)));
     }
 
     /// Runs `cmd` quietly to learn something: its stdout if it succeeded, `None` if not.

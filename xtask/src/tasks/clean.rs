@@ -74,7 +74,9 @@ fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
 
 /// Of the `dangling` images, those a build here made. An image someone built FROM one of
 /// ours inherits its labels; its layers give it away: they extend those of an image built
-/// here. (No build here starts from another: every Dockerfile starts from the OS image.)
+/// here. Every build here starts from the OS image but the release image's (both its
+/// stages), which starts from the base image: a release-kind image is judged against the
+/// release-kind images built here alone.
 fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> Result<Vec<String>> {
     if dangling.is_empty() {
         return Ok(dangling);
@@ -94,16 +96,47 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
     let (Some(ours), Some(candidates)) = (layers(&labelled)?, layers(&dangling)?) else {
         return Ok(Vec::new());
     };
+    let releases = release_kind(runner, &labelled)?;
+    let ours: Vec<(&String, Vec<String>)> = labelled.iter().zip(ours).collect();
+    let candidate_releases = release_kind(runner, &dangling)?;
     Ok(dangling
         .into_iter()
         .zip(candidates)
-        .filter(|(_, layers)| {
+        .filter(|(id, layers)| {
+            let release = candidate_releases.contains(id);
             !ours
                 .iter()
+                .filter(|(base, _)| !release || releases.contains(base))
                 // An image of no layers (Podman keeps a FROM-scratch stage's) is no base.
-                .any(|base| !base.is_empty() && base.len() < layers.len() && layers.starts_with(base))
+                .any(|(_, base)| !base.is_empty() && base.len() < layers.len() && layers.starts_with(base))
         })
         .map(|(id, _)| id)
+        .collect())
+}
+
+/// Which of `ids` are release images (`todobackend.image=release`); none when docker cannot
+/// tell.
+fn release_kind(runner: &Runner, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let out = runner.probe(&docker::image_labels(&refs, "todobackend.image"))?;
+    // Ids come back whole (`sha256:...`), as they were asked or not: matched by prefix.
+    let released: Vec<&str> = out
+        .iter()
+        .flat_map(|out| out.lines())
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(_, kind)| *kind == "release")
+        .map(|(id, _)| id.trim_start_matches("sha256:"))
+        .collect();
+    Ok(ids
+        .iter()
+        .filter(|id| {
+            let id = id.trim_start_matches("sha256:");
+            released.iter().any(|full| full.starts_with(id))
+        })
+        .cloned()
         .collect())
 }
 

@@ -101,7 +101,15 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
 
     if keep {
         let published = runner.probe(&docker::port(&name, &format!("{APP_PORT}/tcp")))?;
-        runner.keep_what_was_made();
+        // The services, the app and their network; the one-off containers go.
+        let mut kept: Vec<String> = project
+            .config
+            .services_for(settings)
+            .iter()
+            .map(|(service, _)| run.container(service))
+            .collect();
+        kept.extend([name.clone(), run.name.clone()]);
+        runner.keep(&kept);
         let address = published
             .as_deref()
             .and_then(|line| line.lines().next())
