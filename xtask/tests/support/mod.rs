@@ -129,7 +129,15 @@ pub fn repository() -> PathBuf {
 
 /// What a checkout holds for the xtask (the bench's fixture included): the xtask's own sources,
 /// `target/` and `.git/` it never reads.
-const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src", "xtask/bench"];
+const CHECKOUT: &[&str] = &[
+    "Cargo.toml",
+    ".dockerignore",
+    "docker",
+    "scripts",
+    "src",
+    "xtask/bench",
+    "acceptance",
+];
 
 /// A private copy of what a checkout holds for the xtask. The tests run the built xtask in
 /// copies only, never in the checkout they belong to: its `target/wheels/`, `target/reports/`,
