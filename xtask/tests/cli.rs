@@ -1170,7 +1170,7 @@ fn release_dry_run_prints_the_whole_release_in_order_from_any_directory_and_runs
         format!("docker cp {run}-build:/wheelhouse target/wheels"),
         "docker build -t todobackend-base -f docker/base/Dockerfile".into(),
         "docker build -t todobackend-release -f docker/release/Dockerfile --force-rm --build-arg BASE_IMAGE=todobackend-base --build-arg VERSION=unknown".into(),
-        format!("docker network create"),
+        "docker network create".to_string(),
         "MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach".into(),
         format!("docker exec {run}-db"),
         format!("DJANGO_SECRET_KEY=*** MYSQL_PASSWORD=*** docker create --name {run}-migrate"),
