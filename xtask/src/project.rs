@@ -232,6 +232,16 @@ pub struct RunName {
 }
 
 impl RunName {
+    /// A run of the checkout `main`, as unit tests of command values name it.
+    #[cfg(test)]
+    pub fn example() -> RunName {
+        let name = "todobackend-main-abc123";
+        RunName {
+            name: name.into(),
+            labels: vec![("todobackend.run".into(), name.into())],
+        }
+    }
+
     /// The name of one of the run's containers.
     pub fn container(&self, role: &str) -> String {
         format!("{}-{role}", self.name)

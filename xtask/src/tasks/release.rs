@@ -248,13 +248,6 @@ pub fn check(project: &Project) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn run_name() -> RunName {
-        RunName {
-            name: "todobackend-main-abc123".into(),
-            labels: vec![("todobackend.run".into(), "todobackend-main-abc123".into())],
-        }
-    }
-
     #[test]
     fn the_release_image_is_built_on_the_base_image_with_its_version_in_build_args() {
         let project = Project::locate().unwrap();
@@ -285,7 +278,7 @@ mod tests {
     #[test]
     fn the_acceptance_container_runs_the_tests_in_the_dev_images_python_against_the_app() {
         let project = Project::locate().unwrap();
-        let run = run_name();
+        let run = RunName::example();
         let cmd: Cmd = acceptance_container(&project, &run, &run.labels, "http://app:8000/todos").into();
         assert_eq!(
             cmd.to_string(),
