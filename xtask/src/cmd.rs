@@ -10,6 +10,9 @@ pub struct Cmd {
     pub env: Vec<(String, String)>,
     /// Environment given to the process only: printed masked, never on its command line.
     pub secrets: Vec<(String, String)>,
+    /// Written to the process's standard input, then closed; never printed (a password for
+    /// `docker login --password-stdin`).
+    pub input: Option<String>,
 }
 
 impl Cmd {
@@ -23,6 +26,7 @@ impl Cmd {
             args: args.into_iter().map(Into::into).collect(),
             env: Vec::new(),
             secrets: Vec::new(),
+            input: None,
         }
     }
 

@@ -456,6 +456,40 @@ pub fn port(container: &str, port: &str) -> Cmd {
     Cmd::new("docker", ["port", container, port])
 }
 
+/// Gives `image` another name, `reference` (`HOST:PORT/REPOSITORY:TAG`).
+pub fn tag(image: &str, reference: &str) -> Cmd {
+    Cmd::new("docker", ["tag", image, reference])
+}
+
+pub fn push(reference: &str) -> Cmd {
+    Cmd::new("docker", ["push", reference])
+}
+
+/// Logs in to `registry` as `username`, the password on standard input: never in argv, in
+/// the output, or in the client's environment.
+pub fn login(registry: &str, username: &str, password: &str) -> Cmd {
+    let mut cmd = Cmd::new(
+        "docker",
+        ["login", "--username", username, "--password-stdin", registry],
+    );
+    cmd.input = Some(format!("{password}\n"));
+    cmd
+}
+
+/// Prints the digests an image has in registries, `HOST/REPOSITORY@sha256:...`, one a line.
+pub fn repo_digests(image: &str) -> Cmd {
+    Cmd::new(
+        "docker",
+        [
+            "image",
+            "inspect",
+            "--format",
+            "{{range .RepoDigests}}{{println .}}{{end}}",
+            image,
+        ],
+    )
+}
+
 /// The last lines a container printed.
 pub fn logs_tail(container: &str, lines: u32) -> Cmd {
     Cmd::new("docker", ["logs", "--tail", &lines.to_string(), container])
@@ -624,6 +658,25 @@ mod tests {
             argv(port("run-app", "8000/tcp")),
             ["docker", "port", "run-app", "8000/tcp"]
         );
+    }
+
+    #[test]
+    fn login_takes_the_password_on_stdin_and_never_shows_it() {
+        let cmd = login("127.0.0.1:5000", "ci", "hunter2");
+        assert_eq!(
+            argv(cmd.clone()),
+            [
+                "docker",
+                "login",
+                "--username",
+                "ci",
+                "--password-stdin",
+                "127.0.0.1:5000"
+            ]
+        );
+        assert_eq!(cmd.input.as_deref(), Some("hunter2\n"));
+        assert!(!cmd.to_string().contains("hunter2"), "{cmd}");
+        assert!(cmd.secrets.is_empty() && cmd.env.is_empty());
     }
 
     #[test]

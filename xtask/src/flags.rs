@@ -44,6 +44,13 @@ pub enum Task {
     },
     Doctor,
     Build,
+    /// The release image that passed its acceptance tests, pushed to a registry.
+    Publish {
+        registry: String,
+        repository: String,
+        /// Publish even an image that is refused (not accepted, dirty, no version).
+        force: bool,
+    },
     /// The release image, run as production runs it, checked by the acceptance tests.
     Release {
         settings: String,
@@ -71,6 +78,7 @@ Tasks:
   build        Build wheels of the application and its dependencies into target/wheels/
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
+  publish      Push the release image that passed its acceptance tests to a registry
   bench        Time the lab's flow and this one side by side, and check the speed goals
 
 Options for every task:
@@ -257,6 +265,30 @@ Options:
 Example:
   cargo xtask release --keep";
 
+const PUBLISH_HELP: &str = "\
+Usage: cargo xtask publish --registry HOST[:PORT] [--repository NAME] [--force]
+
+Pushes the release image todobackend-release to HOST[:PORT]/NAME under three tags: its
+version (from `git describe --tags --always --dirty` when `release` built it), its short
+commit, and `latest`; then prints the digest the registry gave it (the last line on stdout,
+after docker's own output). The
+image is refused, unless --force, when it is not the one whose acceptance tests passed in
+the last `cargo xtask release`, when its version is `unknown` or `-dirty`, or when the tree
+has uncommitted changes. Publishing the same image again pushes nothing new and prints the
+same digest.
+
+Credentials: TODOBACKEND_REGISTRY_USERNAME and TODOBACKEND_REGISTRY_PASSWORD, when both are
+set, go to `docker login --password-stdin` (the password never in argv or the output);
+otherwise the docker client's existing login is used, if the registry asks for one.
+
+Options:
+  --registry HOST[:PORT]   The registry, e.g. registry.example.com or 127.0.0.1:5000
+  --repository NAME        The repository in it [default: todobackend]
+  --force                  Publish an image that would be refused
+
+Example:
+  cargo xtask publish --registry 127.0.0.1:5000";
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> {
     let mut args = args.into_iter().map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter();
     let Some(name) = args.next() else {
@@ -299,6 +331,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
         "build" => (Task::Build, BUILD_HELP),
+        "publish" => (
+            Task::Publish {
+                registry: String::new(),
+                repository: "todobackend".into(),
+                force: false,
+            },
+            PUBLISH_HELP,
+        ),
         "release" => (
             Task::Release {
                 settings: "release".into(),
@@ -334,6 +374,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             }
             (Task::Test { baked, .. }, "--baked") => *baked = true,
             (Task::Release { keep, .. }, "--keep") => *keep = true,
+            (Task::Publish { force, .. }, "--force") => *force = true,
+            (Task::Publish { registry, .. }, "--registry") => {
+                *registry = args
+                    .next()
+                    .filter(|value| is_registry(value))
+                    .ok_or("`--registry` needs HOST or HOST:PORT, without a scheme or a path")?;
+            }
+            (Task::Publish { repository, .. }, "--repository") => {
+                *repository = args
+                    .next()
+                    .filter(|value| is_repository(value))
+                    .ok_or("`--repository` needs a NAME of lower-case letters, digits, `.`, `_`, `-` and `/`")?;
+            }
             (Task::Release { settings, .. }, "--settings") => {
                 *settings = args
                     .next()
@@ -369,7 +422,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
     {
         return Err("`manage` needs a manage.py command after `--`, as in `cargo xtask manage -- migrate`".into());
     }
+    if let Task::Publish { registry, .. } = &task
+        && registry.is_empty()
+    {
+        return Err("`publish` needs `--registry HOST[:PORT]`".into());
+    }
     Ok(Flags::Run(Invocation { task, dry_run }))
+}
+
+/// `HOST` or `HOST:PORT`, as docker names a registry in an image reference.
+fn is_registry(value: &str) -> bool {
+    let (host, port) = value.split_once(':').unwrap_or((value, "1"));
+    !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+        && !port.is_empty()
+        && port.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A repository path docker accepts.
+fn is_repository(value: &str) -> bool {
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
+    !value.is_empty() && value.chars().all(valid) && !value.starts_with(['.', '_', '-', '/'])
 }
 
 fn utf8(arg: OsString) -> Result<String, String> {
@@ -508,6 +581,47 @@ mod tests {
         assert_eq!(
             parse_str(&["release", "--settings"]),
             Err("`--settings` needs a NAME".into())
+        );
+    }
+
+    #[test]
+    fn publish_needs_a_registry_and_takes_a_repository_and_force() {
+        assert_eq!(
+            parse_str(&["publish", "--registry", "127.0.0.1:5000"]),
+            run(Task::Publish {
+                registry: "127.0.0.1:5000".into(),
+                repository: "todobackend".into(),
+                force: false,
+            })
+        );
+        assert_eq!(
+            parse_str(&[
+                "publish",
+                "--force",
+                "--registry",
+                "r.example.com",
+                "--repository",
+                "team/todo"
+            ]),
+            run(Task::Publish {
+                registry: "r.example.com".into(),
+                repository: "team/todo".into(),
+                force: true,
+            })
+        );
+        assert!(parse_str(&["publish"]).unwrap_err().contains("needs `--registry"));
+        for bad in ["http://r.example.com", "r.example.com/x", "r:port", ""] {
+            assert!(
+                parse_str(&["publish", "--registry", bad])
+                    .unwrap_err()
+                    .contains("HOST or HOST:PORT"),
+                "{bad}"
+            );
+        }
+        assert!(
+            parse_str(&["publish", "--registry", "r", "--repository", "Todo"])
+                .unwrap_err()
+                .contains("lower-case")
         );
     }
 

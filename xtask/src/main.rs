@@ -89,6 +89,11 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         Task::Bench { rounds } => tasks::bench::run(&project, &runner, rounds).map(|()| 0),
         Task::Build => tasks::build::run(&project, &runner).map(|()| 0),
         Task::Release { settings, keep } => tasks::release::run(&project, &runner, &settings, keep),
+        Task::Publish {
+            registry,
+            repository,
+            force,
+        } => tasks::publish::run(&project, &runner, &registry, &repository, force),
         Task::Doctor | Task::Watchdog { .. } => unreachable!("handled above"),
     }
 }

@@ -390,11 +390,23 @@ impl Runner {
         } else {
             self.plain_command(cmd)
         };
-        command.stdin(stdin);
+        if cmd.input.is_some() {
+            command.stdin(Stdio::piped());
+        } else {
+            command.stdin(stdin);
+        }
         if capture {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
         let mut child = command.spawn().with_context(|| format!("cannot run `{cmd}`"))?;
+        if let (Some(input), Some(mut pipe)) = (cmd.input.clone(), child.stdin.take()) {
+            // On a thread of its own, as the output is read: a child that never reads cannot
+            // block the run; the pipe closes when it is written.
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = pipe.write_all(input.as_bytes());
+            });
+        }
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         let started = Instant::now();

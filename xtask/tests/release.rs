@@ -201,3 +201,193 @@ fn release_keep_leaves_the_app_answering_on_loopback_until_clean() {
     assert!(said.contains("kept up (`release --keep`)"), "{said}");
     assert!(left_on_engine(&copy).is_empty(), "{:?}", left_on_engine(&copy));
 }
+
+/// A real registry (Debian's `docker-registry`) on a free port of the loopback, asking for a
+/// user and password, its storage in a directory of its own; stopped and removed when dropped.
+/// `None` (SKIPPED said) where the package is not installed; under CI=true that fails.
+struct Registry {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    address: String,
+}
+
+const REGISTRY_USER: &str = "publisher";
+const REGISTRY_PASSWORD: &str = "s3cret-Pa55word-for-the-test";
+
+impl Registry {
+    fn start(name: &str) -> Option<Registry> {
+        if std::process::Command::new("docker-registry")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI=true: the publish test needs Debian's docker-registry"
+            );
+            eprintln!("SKIPPED: no docker-registry (`apt-get install docker-registry`)");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-registry-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        // bcrypt, the one scheme the registry's htpasswd takes, from the C library's crypt(3).
+        let hashed = std::process::Command::new("python3")
+            .args([
+                "-W",
+                "ignore",
+                "-c",
+                "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                REGISTRY_PASSWORD,
+            ])
+            .output()
+            .unwrap();
+        let hashed = String::from_utf8(hashed.stdout).unwrap();
+        assert!(hashed.starts_with("$2"), "no bcrypt hash: {hashed:?}");
+        fs::write(dir.join("htpasswd"), format!("{REGISTRY_USER}:{}", hashed.trim())).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\n\
+             http:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: test\n    path: {dir}/htpasswd\n",
+            dir = dir.display()
+        );
+        fs::write(dir.join("config.yml"), config).unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(dir.join("registry.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let registry = Registry { child, dir, address };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&registry.address).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the registry did not listen on {}",
+                registry.address
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(registry)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Makes the copy a git repository whose one commit is tagged `tag`, as a clone is.
+fn commit_and_tag(copy: &Checkout, tag: &str) {
+    copy.write(".gitignore", "/target/\n__pycache__/\n/docker/base/host-ca/*.crt\n");
+    let git = |args: &[&str]| {
+        let status = copy
+            .command("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "release"]);
+    git(&["tag", tag]);
+}
+
+/// The pushed reference `publish` printed last on stdout.
+fn pushed_digest(finished: &Finished) -> String {
+    finished
+        .stdout
+        .last()
+        .map(|(_, line)| line.clone())
+        .unwrap_or_else(|| panic!("nothing on stdout:\n{}", finished.output()))
+}
+
+#[test]
+fn publish_pushes_the_accepted_release_to_a_registry_as_version_commit_and_latest_again_and_again() {
+    let Some(_engine) = support::engine() else { return };
+    let Some(registry) = Registry::start("publish") else {
+        return;
+    };
+    let docker_config = registry.dir.join("docker-config");
+    fs::create_dir_all(&docker_config).unwrap();
+    // The client's login lands in a configuration of the test's own, not the user's.
+    let copy = Checkout::copy("publish").env("DOCKER_CONFIG", docker_config.to_str().unwrap());
+    commit_and_tag(&copy, "v1.0.0");
+    let released = release(&copy, &[]);
+    assert_eq!(released.code(), Some(0), "{}", released.output());
+    let repository = copy.prefix().to_string();
+    let publish = |extra_env: bool| {
+        let mut command = copy.xtask(&["publish", "--registry", &registry.address, "--repository", &repository]);
+        if extra_env {
+            command
+                .env("TODOBACKEND_REGISTRY_USERNAME", REGISTRY_USER)
+                .env("TODOBACKEND_REGISTRY_PASSWORD", REGISTRY_PASSWORD);
+        }
+        run_to_end(command, A_RELEASE_ENDS_WITHIN)
+    };
+    let name = format!("{}/{repository}", registry.address);
+    let pulled: Vec<String> = ["v1.0.0", "latest"].iter().map(|tag| format!("{name}:{tag}")).collect();
+    // What the test pulls is its to remove, before the copy's clean looks for leftovers.
+    struct Untag<'a>(&'a Checkout, &'a [String]);
+    impl Drop for Untag<'_> {
+        fn drop(&mut self) {
+            for reference in self.1 {
+                let _ = self.0.docker_lines(&["rmi", reference]);
+            }
+        }
+    }
+    let _untag = Untag(&copy, &pulled);
+
+    let first = publish(true);
+    let out = first.output();
+    assert_eq!(first.code(), Some(0), "{}:\n{out}", first.how());
+    assert!(
+        !out.contains(REGISTRY_PASSWORD),
+        "the password is in the output:\n{out}"
+    );
+    assert!(out.contains("--password-stdin"), "{out}");
+    let digest = pushed_digest(&first);
+    assert!(digest.starts_with(&format!("{name}@sha256:")), "{digest}\n{out}");
+    for tag in ["v1.0.0", "latest"] {
+        assert!(
+            out.contains(&format!("{tag}: digest: {}", &digest[name.len() + 1..])),
+            "{tag}:\n{out}"
+        );
+    }
+
+    // Pulled back from the registry, the version's tag is the same image.
+    let pull = copy.docker_lines(&["pull", &pulled[0]]).unwrap();
+    assert!(
+        pull.iter()
+            .any(|line| line == &format!("Digest: {}", &digest[name.len() + 1..])),
+        "{pull:?} against {digest}"
+    );
+
+    // Again, with the login the first run left: nothing new is pushed, the digest is the same.
+    let again = publish(false);
+    let out = again.output();
+    assert_eq!(again.code(), Some(0), "{}:\n{out}", again.how());
+    assert_eq!(pushed_digest(&again), digest, "{out}");
+    assert!(!out.contains(": Pushed"), "{out}");
+
+    // A change not committed is refused, and nothing is pushed.
+    copy.write("src/todo/uncommitted.py", "\n");
+    let dirty = publish(false);
+    let out = dirty.output();
+    assert_eq!(dirty.code(), Some(1), "{out}");
+    assert!(out.contains("uncommitted changes") && out.contains("--force"), "{out}");
+    assert!(!out.contains("$ docker push"), "{out}");
+}

@@ -8,6 +8,7 @@ pub mod clean;
 pub mod dev_image;
 pub mod doctor;
 pub mod manage;
+pub mod publish;
 pub mod release;
 pub mod services;
 pub mod test;

@@ -34,16 +34,30 @@ const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
 const HEALTHY: &str = "/appenv/bin/python -c \"import urllib.request; \
                        urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)\"";
 
+/// Where a release records the id of the release image that passed its acceptance tests,
+/// relative to the root: `publish` pushes that image and no other.
+pub const ACCEPTED: &str = "target/xtask/release-accepted";
+
 /// Runs the release; the result is the acceptance tests' exit code.
 pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result<u8> {
     session::recover(project, runner, false)?;
     let run = runner.run_name();
+    let accepted = project.root.join(ACCEPTED);
+    if !runner.dry_run() {
+        // Whatever passed before, the image this run builds has not passed yet.
+        let _ = fs::remove_file(&accepted);
+    }
     build::run(project, runner)?;
     base_image::build(project, runner)?;
     let version = Version::of(project, runner)?;
     let image = &project.names.release_image;
     runner.step(&format!("Building the release image {image} ({})", version.version));
-    runner.run(&release_build(project, &version).into())?;
+    let mut release = release_build(project, &version);
+    let iidfile = (!runner.dry_run()).then(|| runner.scratch("release.iid")).transpose()?;
+    if let Some(iidfile) = &iidfile {
+        release = release.iidfile(iidfile.as_str());
+    }
+    runner.run(&release.into())?;
 
     // What every container of the release environment is given: the settings, a secret key
     // of the run's own, the hosts it answers to, and what reaches the settings' services.
@@ -98,6 +112,12 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
         runner.step(&format!("The acceptance tests failed with exit code {code}"));
     }
     report(project, runner, &tests)?;
+    if code == 0
+        && let Some(iidfile) = &iidfile
+    {
+        let id = fs::read_to_string(iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
+        fs::write(&accepted, id.trim()).with_context(|| format!("cannot write {accepted}"))?;
+    }
 
     if keep {
         let published = runner.probe(&docker::port(&name, &format!("{APP_PORT}/tcp")))?;

@@ -1,0 +1,166 @@
+//! `cargo xtask publish`: the course's `make tag` and `make publish`. Pushes the release image
+//! that passed its acceptance tests (`release` records which) to a registry under three tags:
+//! its version (`git describe` when it was built), its short commit, and `latest`; then prints
+//! the digest the registry gave it. Pushing the same image again changes nothing.
+
+use anyhow::{Result, bail};
+
+use crate::cmd::Cmd;
+use crate::console::{say, show};
+use crate::docker;
+use crate::project::Project;
+use crate::runner::Runner;
+
+use super::release::ACCEPTED;
+
+/// Where the credentials come from, when they are not those of an existing `docker login`.
+pub const USERNAME_ENV: &str = "TODOBACKEND_REGISTRY_USERNAME";
+pub const PASSWORD_ENV: &str = "TODOBACKEND_REGISTRY_PASSWORD";
+
+pub fn run(project: &Project, runner: &Runner, registry: &str, repository: &str, force: bool) -> Result<u8> {
+    let image = &project.names.release_image;
+    let Some(id) = runner.probe(&docker::image_id(image))? else {
+        bail!("there is no release image {image} to publish: `cargo xtask release` builds and tests it");
+    };
+    let label = |key: &str| -> Result<String> {
+        let line = runner.probe(&docker::image_label(image, key))?.unwrap_or_default();
+        Ok(line
+            .split_once(' ')
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty() && *value != "<no value>")
+            .unwrap_or("unknown")
+            .to_string())
+    };
+    let version = label("org.opencontainers.image.version")?;
+    let revision = label("org.opencontainers.image.revision")?;
+
+    let refusals = refusals(project, runner, &id, &version)?;
+    if !refusals.is_empty() {
+        if !force {
+            bail!(
+                "{image} ({version}) is not published: {}.\nFix that, or publish anyway with --force.",
+                refusals.join("; ")
+            );
+        }
+        say!("   publishing anyway (--force): {}", refusals.join("; "));
+    }
+
+    login(runner, registry)?;
+    let name = format!("{registry}/{repository}");
+    runner.step(&format!("Publishing {image} ({version}) as {name}"));
+    let tags = tags(&version, &revision);
+    for tag in &tags {
+        let reference = format!("{name}:{tag}");
+        // The registry's names are the run's: the image keeps its own when they go.
+        runner.make(
+            &docker::tag(image, &reference),
+            docker::remove_all(docker::Kind::Image, std::slice::from_ref(&reference)),
+        )?;
+        runner.run(&docker::push(&reference))?;
+    }
+    if runner.dry_run() {
+        return Ok(0);
+    }
+    let digests = runner.probe(&docker::repo_digests(&format!("{name}:{}", tags[0])))?;
+    let prefix = format!("{name}@");
+    let Some(digest) = digests
+        .unwrap_or_default()
+        .lines()
+        .find(|line| line.starts_with(&prefix))
+        .map(String::from)
+    else {
+        bail!("the registry gave {name} no digest: see docker's output above");
+    };
+    runner.step(&format!("Pushed {} as {}", tags.join(", "), digest));
+    show!("{digest}");
+    Ok(0)
+}
+
+/// The tags an image of `version` built from commit `revision` is pushed under: the version,
+/// the short commit (when known and not the version already), and `latest`.
+fn tags(version: &str, revision: &str) -> Vec<String> {
+    let mut tags = vec![tag_safe(version)];
+    if revision != "unknown" {
+        let short: String = revision.chars().take(7).collect();
+        if !tags.contains(&short) {
+            tags.push(short);
+        }
+    }
+    tags.push("latest".into());
+    tags
+}
+
+/// A tag docker takes: letters, digits, `_`, `.` and `-`, at most 128 (a version from `git
+/// describe` of a tag named `release/1.0` has a `/`).
+fn tag_safe(version: &str) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+    let tag: String = version
+        .chars()
+        .map(|c| if valid(c) { c } else { '-' })
+        .take(128)
+        .collect();
+    match tag.strip_prefix(['.', '-']) {
+        Some(_) => format!("v{tag}"),
+        None => tag,
+    }
+}
+
+/// Why the image must not be published: it is not the one whose acceptance tests passed, its
+/// version is not a clean commit's, or the tree has changes it was not built from.
+fn refusals(project: &Project, runner: &Runner, id: &str, version: &str) -> Result<Vec<String>> {
+    let mut refusals = Vec::new();
+    let accepted = std::fs::read_to_string(project.root.join(ACCEPTED)).unwrap_or_default();
+    if accepted.trim() != id {
+        refusals.push(format!(
+            "its acceptance tests have not passed (`cargo xtask release` runs them; {ACCEPTED} names the image that passed)"
+        ));
+    }
+    if version == "unknown" {
+        refusals.push("it has no version: it was built without git history".into());
+    } else if version.ends_with("-dirty") {
+        refusals.push(format!("it was built from a tree with uncommitted changes ({version})"));
+    }
+    let status = runner.probe(&Cmd::new("git", ["-C", project.root.as_str(), "status", "--porcelain"]))?;
+    if status.is_some_and(|changes| !changes.is_empty()) {
+        refusals.push("the tree has uncommitted changes (`git status`)".into());
+    }
+    Ok(refusals)
+}
+
+/// Logs in with the credentials of the environment, when both are set; otherwise the client's
+/// existing login (or none: a registry that asks for nothing).
+fn login(runner: &Runner, registry: &str) -> Result<()> {
+    let credentials = (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV));
+    if let (Ok(username), Ok(password)) = credentials
+        && !username.is_empty()
+        && !password.is_empty()
+    {
+        runner.step(&format!(
+            "Logging in to {registry} as {username} (password from {PASSWORD_ENV}, on stdin)"
+        ));
+        return runner.run(&docker::login(registry, &username, &password));
+    }
+    say!("   no {USERNAME_ENV} and {PASSWORD_ENV}: using the docker client's own login for {registry}, if any");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_is_tagged_with_its_version_its_short_commit_and_latest() {
+        assert_eq!(
+            tags("v1.2.0", "0123456789abcdef"),
+            ["v1.2.0", "0123456"]
+                .map(String::from)
+                .into_iter()
+                .chain(["latest".into()])
+                .collect::<Vec<_>>()
+        );
+        // `git describe --always` of an untagged commit is the short commit itself.
+        assert_eq!(tags("0123456", "0123456789abcdef"), ["0123456", "latest"]);
+        assert_eq!(tags("release/1.0-2-gabc", "unknown"), ["release-1.0-2-gabc", "latest"]);
+        assert_eq!(tag_safe("-x"), "v-x");
+    }
+}
