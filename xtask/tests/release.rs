@@ -130,6 +130,16 @@ fn a_serializer_that_drops_order_fails_release_with_a_report_naming_the_failing_
     }
     assert!(!failed("test_responds_to_a_get"), "{report}");
     assert!(left_on_engine(&copy).is_empty(), "{:?}", left_on_engine(&copy));
+
+    // An image whose acceptance tests failed is never published: refused before any push.
+    let publish = run_to_end(
+        copy.xtask(&["publish", "--registry", "127.0.0.1:9"]),
+        Duration::from_secs(60),
+    );
+    let said = publish.output();
+    assert_eq!(publish.code(), Some(1), "{said}");
+    assert!(said.contains("acceptance tests have not passed"), "{said}");
+    assert!(!said.contains("$ docker"), "{said}");
 }
 
 #[test]
