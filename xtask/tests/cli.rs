@@ -1221,3 +1221,43 @@ fn release_is_refused_before_docker_is_asked_when_its_acceptance_tests_are_missi
     );
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
+
+#[test]
+fn publish_dry_run_prints_the_tags_and_pushes_and_runs_none_and_an_unaccepted_image_needs_force() {
+    let fake = FakeDocker::new("publish-dry-run").env("FAKE_IMAGES", &format!("{ALL_IMAGES} todobackend-release"));
+    let refused = fake.xtask(fake.root(), &["publish", "--registry", "127.0.0.1:5000", "--dry-run"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("acceptance tests have not passed") && stderr(&refused).contains("--force"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let output = fake.xtask_ok(
+        &fake.root().join("src"),
+        &[
+            "publish",
+            "--registry",
+            "127.0.0.1:5000",
+            "--repository",
+            "team/todo",
+            "--force",
+            "--dry-run",
+        ],
+    );
+    assert!(fake.changes().is_empty(), "{:?}", fake.changes());
+    // Built without git history, the image's version is `unknown`: tagged so, and latest.
+    let echoed: Vec<Vec<String>> = echoed_docker_commands(&output);
+    let expected: Vec<Vec<String>> = [
+        "tag todobackend-release 127.0.0.1:5000/team/todo:unknown",
+        "push 127.0.0.1:5000/team/todo:unknown",
+        "tag todobackend-release 127.0.0.1:5000/team/todo:latest",
+        "push 127.0.0.1:5000/team/todo:latest",
+        "rmi 127.0.0.1:5000/team/todo:latest",
+        "rmi 127.0.0.1:5000/team/todo:unknown",
+    ]
+    .iter()
+    .map(|line| line.split(' ').map(String::from).collect())
+    .collect();
+    assert_eq!(echoed, expected, "{}", stderr(&output));
+}
