@@ -111,7 +111,9 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
     if code != 0 {
         runner.step(&format!("The acceptance tests failed with exit code {code}"));
     }
-    report(project, runner, &tests)?;
+    if !report(project, runner, &tests)? && code == 0 && std::env::var("CI").as_deref() == Ok("true") {
+        bail!("Under CI=true a release without its acceptance report fails: CI would archive nothing.");
+    }
     if code == 0
         && let Some(iidfile) = &iidfile
     {
@@ -171,21 +173,18 @@ fn acceptance_container(project: &Project, run: &RunName, labels: &[(String, Str
 }
 
 /// Copies the acceptance report out to `target/reports/acceptance.xml`, by a rename, so a
-/// reader never sees half of it; the test run's reports beside it stay.
-fn report(project: &Project, runner: &Runner, container: &str) -> Result<()> {
+/// reader never sees half of it; the test run's reports beside it stay. Whether there was one.
+fn report(project: &Project, runner: &Runner, container: &str) -> Result<bool> {
     let to = format!("{REPORTS_DIR}/{ACCEPTANCE_REPORT}");
+    let from = format!("/reports/{ACCEPTANCE_REPORT}");
     if runner.dry_run() {
-        return runner.run(&docker::copy_out(
-            container,
-            &format!("/reports/{ACCEPTANCE_REPORT}"),
-            &to,
-        ));
+        runner.run(&docker::copy_out(container, &from, &to))?;
+        return Ok(true);
     }
     let staged = runner.scratch(ACCEPTANCE_REPORT)?;
-    let from = format!("/reports/{ACCEPTANCE_REPORT}");
     if runner.status(&docker::copy_out(container, &from, staged.as_str()))? != 0 {
         say!("warning: the acceptance tests wrote no {from}: see their output above");
-        return Ok(());
+        return Ok(false);
     }
     let dest = project.root.join(&to);
     if let Some(parent) = dest.parent() {
@@ -193,7 +192,7 @@ fn report(project: &Project, runner: &Runner, container: &str) -> Result<()> {
     }
     fs::rename(&staged, &dest).with_context(|| format!("cannot move the report to {dest}"))?;
     runner.step(&format!("The acceptance report is {to}"));
-    Ok(())
+    Ok(true)
 }
 
 /// What the release image says it is (its OCI labels), from git: `git describe --tags
