@@ -19,19 +19,6 @@ use support::{Checkout, Finished, left_on_engine, run_to_end, tests_ran};
 /// A whole story's step, images built if need be: a bound so a broken run fails, not a goal.
 const A_STEP_ENDS_WITHIN: Duration = Duration::from_secs(600);
 
-/// Whether `what` can be had here; says SKIPPED when not, and fails under CI=true.
-fn available(what: &str, present: bool) -> bool {
-    if !present {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true: the engine tests need {what}"
-        );
-        eprintln!("SKIPPED: {what} is not here");
-    }
-    present
-}
-
 fn step(copy: &Checkout, cwd: &Path, args: &[&str]) -> Finished {
     let mut command = copy.xtask(args);
     command.current_dir(cwd);
@@ -139,9 +126,9 @@ fn buildkit_runs_every_task_from_a_copy_named_with_spaces_dots_and_capitals() {
         return;
     }
     // Debian's docker.io puts a 20.10 client with BuildKit built in at /usr/bin/docker.
-    if !available(
-        "the 20.10 client at /usr/bin/docker",
+    if !support::here(
         Path::new("/usr/bin/docker").exists(),
+        "the engine tests need the 20.10 client at /usr/bin/docker",
     ) {
         return;
     }
@@ -202,7 +189,7 @@ impl Drop for PodmanShim {
 
 #[test]
 fn podman_behind_a_docker_shim_runs_every_task_and_doctor_is_truthful_about_its_limits() {
-    if !available("podman", which("podman")) {
+    if !support::here(which("podman"), "the engine tests need podman") {
         return;
     }
     let shim = PodmanShim::new();
@@ -353,9 +340,9 @@ impl Drop for RemoteEngine {
 #[test]
 fn a_remote_engine_runs_every_task_on_the_source_baked_into_its_images() {
     let root = fs::metadata("/proc/self").is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0);
-    if !available(
-        "root, `ip` and `dockerd` to start a second engine",
+    if !support::here(
         root && which("ip") && which("dockerd"),
+        "the engine tests need root, `ip` and `dockerd` to start a second engine",
     ) {
         return;
     }

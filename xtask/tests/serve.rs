@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, left_on_engine, run_to_end, signal_process};
+use support::{
+    Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, Tmux, left_on_engine, run_to_end, signal_process,
+};
 
 /// A port nothing listens on now.
 fn free_port() -> u16 {
@@ -163,4 +165,43 @@ fn a_port_in_use_is_refused_by_name_before_anything_starts() {
     );
     assert!(!out.contains("$ docker"), "something started:\n{out}");
     assert!(volumes(&copy).is_empty() && left_on_engine(&copy).is_empty());
+}
+
+#[test]
+fn on_a_terminal_a_breakpoint_in_a_view_stops_the_request_in_pdb_and_ctrl_c_ends_serve() {
+    let Some(_engine) = support::engine() else { return };
+    let Some(tmux) = Tmux::here("xtask-serve-pdb", "serve") else {
+        return;
+    };
+    let copy = Checkout::copy("serve pdb");
+    copy.edit("src/todo/views.py", |views| {
+        views.replace(
+            "    def destroy_all(",
+            "    def list(self, request, *args, **kwargs):\n        \
+             breakpoint()\n        \
+             return super().list(request, *args, **kwargs)\n\n    def destroy_all(",
+        )
+    });
+    let port = free_port();
+    let script = format!(
+        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' serve --port {port}; \
+         echo \"exit code $?\"; sleep 600",
+        root = copy.root().display(),
+        xtask = env!("CARGO_BIN_EXE_xtask"),
+    );
+    tmux.start("serve", &script);
+    // Announced once it answers: the question it asks runs no view, so no breakpoint stops it.
+    tmux.wait_for("serve", |line| line.contains("=> Serving at "), DATABASE_READY_WITHIN);
+    let request = std::thread::spawn(move || http(port, "GET", "/todos", None));
+    tmux.wait_for("serve", |line| line.starts_with("(Pdb)"), Duration::from_secs(30));
+    tmux.keys("serve", &["p request.method", "Enter"]);
+    tmux.wait_for("serve", |line| line.trim() == "'GET'", Duration::from_secs(20));
+    tmux.keys("serve", &["c", "Enter"]);
+    let (status, _, body) = request.join().unwrap();
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    // Ctrl-C is the server's, through the terminal: it stops, and the run cleans up.
+    tmux.keys("serve", &["C-c"]);
+    let shown = tmux.wait_for("serve", |line| line.starts_with("exit code "), Duration::from_secs(30));
+    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
+    assert!(left_on_engine(&copy).is_empty(), "{:?}\n{shown}", left_on_engine(&copy));
 }
