@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Checkout, Finished, left_on_engine, run_to_end, tests_ran};
+use support::{
+    Checkout, Finished, Running, SIGINT, free_port, http, left_on_engine, run_to_end, signal_process, tests_ran,
+};
 
 /// A whole story's step, images built if need be: a bound so a broken run fails, not a goal.
 const A_STEP_ENDS_WITHIN: Duration = Duration::from_secs(600);
@@ -97,6 +99,27 @@ fn the_whole_story(copy: &Checkout, engine: Engine) {
         "{with_db}"
     );
     assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{with_db}");
+
+    // Served on the engine's host (this machine's loopback for each engine here), from the
+    // baked source where the engine cannot see the checkout.
+    let port = free_port();
+    let mut serve = copy.xtask(&["serve", "--settings", "test", "--port", &port.to_string()]);
+    serve.current_dir(&cwd);
+    let mut serving = Running::start(serve);
+    serving.wait_for_line(
+        &format!("=> Serving at http://127.0.0.1:{port}/todos"),
+        A_STEP_ENDS_WITHIN,
+    );
+    let (status, _, created) = http(port, "POST", "/todos", Some(r#"{"title":"served"}"#));
+    assert_eq!(status, 201, "{created}");
+    signal_process(serving.pid(), SIGINT);
+    let served = serving.finish(Duration::from_secs(30));
+    assert_eq!(served.code(), Some(130), "{}:\n{}", served.how(), served.output());
+    let says_why = served
+        .output()
+        .contains("cannot see this checkout: serving the source baked into a fresh image");
+    assert_eq!(says_why, !engine.local, "{}", served.output());
+    assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{}", served.output());
 
     step(copy, &cwd, &["build"]);
     let wheels: Vec<String> = fs::read_dir(copy.root().join("target/wheels"))

@@ -4,42 +4,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use support::{
-    Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, Tmux, left_on_engine, run_to_end, signal_process,
+    Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, Tmux, free_port, http, left_on_engine, run_to_end,
+    signal_process, try_http,
 };
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// An HTTP/1.0 request to 127.0.0.1:`port`: the status, the headers and the body.
-fn http(port: u16, method: &str, path: &str, json: Option<&str>) -> (u16, String, String) {
-    try_http(port, method, path, json).unwrap_or_else(|| panic!("no HTTP answer to {method} {path} on port {port}"))
-}
-
-/// `http`, or `None` when nothing answers (while the server restarts, docker's proxy accepts
-/// a connection and closes it unanswered).
-fn try_http(port: u16, method: &str, path: &str, json: Option<&str>) -> Option<(u16, String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = json.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, head.to_string(), body.to_string()))
-}
 
 /// `serve` of `copy` with `args` on `port`, once it says where it serves.
 fn serve(copy: &Checkout, port: u16, args: &[&str]) -> Running {

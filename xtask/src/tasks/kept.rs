@@ -48,6 +48,10 @@ pub fn secrets(
     if ensure(runner, volume)? {
         return Ok(None);
     }
+    if runner.dry_run() {
+        // Reading them takes a container: a dry run starts none, and shows secrets as *** anyway.
+        return Ok(Some(keys.iter().map(|key| (key.clone(), "kept".into())).collect()));
+    }
     let read = Run::new(image)
         .remove_after()
         .labels(&runner.run_name().labels)
