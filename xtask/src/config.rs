@@ -21,9 +21,13 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Names of `services` a test run with these settings needs.
+    /// Names of `services` a run with these settings needs.
     #[serde(default)]
     pub services: Vec<String>,
+    /// A directory of the dev container where these settings keep their own data (SQLite's
+    /// file), told to the application as DJANGO_DATA_DIR: `serve` keeps it in a volume of
+    /// the checkout's.
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +52,16 @@ pub struct Service {
     pub ready: Option<String>,
     #[serde(default = "default_ready_timeout")]
     pub ready_timeout_secs: u64,
+    /// The directory the service keeps its data in: `serve` keeps it in a volume of the
+    /// checkout's, with the service's secrets beside it, so data entered while serving
+    /// outlives the run.
+    pub data: Option<String>,
+}
+
+fn is_variable_name(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn default_ready_timeout() -> u64 {
@@ -87,6 +101,15 @@ impl Config {
             }
         }
         for (name, service) in &config.services {
+            // They are passed by name, and written into scripts (`kept`) unquoted.
+            let variables = service
+                .env
+                .keys()
+                .chain(&service.secrets)
+                .chain(&service.service_secrets);
+            if let Some(bad) = variables.chain(&service.host_env).find(|key| !is_variable_name(key)) {
+                bail!("service `{name}`: `{bad}` is not an environment variable's name (letters, digits, `_`)");
+            }
             if service.ready_timeout_secs == 0 {
                 bail!("service `{name}`: ready_timeout_secs must be 1 or more (seconds to wait for `ready`)");
             }
@@ -103,7 +126,12 @@ impl Config {
         Ok(config)
     }
 
-    /// The services a test run with `settings` needs, by name.
+    /// The dev container's directory for `settings`' own data, if they keep any.
+    pub fn data_of(&self, settings: &str) -> Option<&str> {
+        self.settings.get(settings)?.data.as_deref()
+    }
+
+    /// The services a run with `settings` needs, by name.
     pub fn services_for(&self, settings: &str) -> Vec<(&str, &Service)> {
         let Some(declared) = self.settings.get(settings) else {
             return Vec::new();
@@ -153,6 +181,10 @@ mod tests {
         let name = "[workspace.metadata.todobackend]\nname = \"Todo Backend\"\n";
         let err = format!("{:#}", Config::parse(name).unwrap_err());
         assert!(err.contains("lower-case letters, digits and dashes"), "{err}");
+
+        let variable = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nsecrets = [\"A;B\"]\n";
+        let err = format!("{:#}", Config::parse(variable).unwrap_err());
+        assert!(err.contains("`A;B` is not an environment variable's name"), "{err}");
 
         let typo = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout = 5\n";
         let err = format!("{:#}", Config::parse(typo).unwrap_err());

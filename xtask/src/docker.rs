@@ -9,6 +9,8 @@ pub const PROJECT_LABEL: (&str, &str) = ("application", "todobackend");
 /// and the run. Selection for removal uses these alone, never a label an image passes on.
 pub const CHECKOUT_LABEL: &str = "todobackend.checkout";
 pub const RUN_LABEL: &str = "todobackend.run";
+/// On a volume that keeps what `serve` served, between runs: the settings it is for.
+pub const DATA_LABEL: &str = "todobackend.data";
 /// Set on the images a checkout builds, so its `clean` finds its dangling ones. Under a key
 /// of its own: containers made from the image inherit it, and it selects no container.
 pub const BUILT_IN_LABEL: &str = "todobackend.built-in";
@@ -92,6 +94,8 @@ pub struct Run {
     pub image: String,
     pub name: Option<String>,
     pub detach: bool,
+    /// `--rm`: removed by the engine once it exits.
+    pub remove: bool,
     pub labels: Vec<(String, String)>,
     pub network: Option<String>,
     pub network_alias: Option<String>,
@@ -102,7 +106,7 @@ pub struct Run {
     pub terminal: bool,
     pub volumes: Vec<String>,
     pub volumes_from: Vec<String>,
-    /// `-p`: ports published on the engine's host, `[ADDRESS:][HOST_PORT:]CONTAINER_PORT`.
+    /// `-p`: ports published on the engine's host.
     pub publish: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Passed by name (`-e KEY`): the value travels in the client's environment, never in argv.
@@ -116,6 +120,7 @@ impl Run {
             image: image.into(),
             name: None,
             detach: false,
+            remove: false,
             labels: Vec::new(),
             network: None,
             network_alias: None,
@@ -134,6 +139,18 @@ impl Run {
     /// `--detach`: runs in the background, printing the container's id.
     pub fn detach(mut self) -> Run {
         self.detach = true;
+        self
+    }
+
+    /// `--rm`: for a container that only answers a question.
+    pub fn remove_after(mut self) -> Run {
+        self.remove = true;
+        self
+    }
+
+    /// `-p SPEC`: `[HOST_IP:]HOST_PORT:CONTAINER_PORT`.
+    pub fn publish(mut self, spec: &str) -> Run {
+        self.publish.push(spec.into());
         self
     }
 
@@ -180,13 +197,6 @@ impl Run {
         self
     }
 
-    /// Publishes a port of the container on the engine's host (`127.0.0.1::8000`: any free
-    /// port of the host's loopback; `docker port` tells which).
-    pub fn publish(mut self, spec: &str) -> Run {
-        self.publish.push(spec.into());
-        self
-    }
-
     pub fn volumes_from(mut self, container: &str) -> Run {
         self.volumes_from.push(container.into());
         self
@@ -208,6 +218,9 @@ impl From<Run> for Cmd {
         let mut args: Vec<String> = vec!["run".into()];
         if run.detach {
             args.push("--detach".into());
+        }
+        if run.remove {
+            args.push("--rm".into());
         }
         if let Some(name) = run.name {
             args.extend(["--name".into(), name]);
@@ -396,6 +409,12 @@ pub fn create_labelled(kind: Kind, name: &str, labels: &[(String, String)]) -> C
 /// Prints a volume's name; fails when there is no such volume.
 pub fn volume_name(volume: &str) -> Cmd {
     Cmd::new("docker", ["volume", "inspect", "--format", "{{.Name}}", volume])
+}
+
+/// Prints the value of a volume's label `key`; fails when there is no such volume.
+pub fn volume_label(volume: &str, key: &str) -> Cmd {
+    let format = format!("{{{{index .Labels \"{key}\"}}}}");
+    Cmd::new("docker", ["volume", "inspect", "--format", format.as_str(), volume])
 }
 
 pub fn pull(image: &str) -> Cmd {
@@ -592,10 +611,12 @@ mod tests {
     fn run_puts_options_before_the_image_and_secrets_in_the_environment() {
         let run = Run::new("todobackend-db")
             .detach()
+            .remove_after()
             .name("run-db")
             .labels(&[("todobackend.run".into(), "run".into())])
             .network("run", Some("db"))
             .volumes_from("cache")
+            .publish("127.0.0.1:8000:8000")
             .env("MYSQL_USER", "todo")
             .secret("MYSQL_PASSWORD", "hunter2")
             .command(["mariadbd", "--verbose"]);
@@ -606,6 +627,7 @@ mod tests {
                 "docker",
                 "run",
                 "--detach",
+                "--rm",
                 "--name",
                 "run-db",
                 "--label",
@@ -618,6 +640,8 @@ mod tests {
                 "db",
                 "--volumes-from",
                 "cache",
+                "-p",
+                "127.0.0.1:8000:8000",
                 "-e",
                 "MYSQL_USER=todo",
                 "-e",

@@ -104,6 +104,29 @@ impl Engine {
         self.endpoint.starts_with("unix://") || self.endpoint.starts_with("npipe://")
     }
 
+    /// The host the engine runs on, where what it publishes is reached: the endpoint's host
+    /// (`tcp://10.0.0.5:2376`, `ssh://ci@builder:22`), this machine for a local engine.
+    pub fn host(&self) -> String {
+        if self.is_local() {
+            return "127.0.0.1".into();
+        }
+        let rest = self
+            .endpoint
+            .split_once("://")
+            .map_or(self.endpoint.as_str(), |(_, rest)| rest);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => host.split(':').next().unwrap_or(host),
+        };
+        if host.is_empty() {
+            "127.0.0.1".into()
+        } else {
+            host.into()
+        }
+    }
+
     /// The Docker client's major version, from `Docker version 28.2.2, build ...`.
     fn client_major(&self) -> Option<u32> {
         let version = self.client.split_whitespace().nth(2)?;
@@ -306,6 +329,10 @@ mod tests {
         assert!(docker_on("unix:///var/run/docker.sock").is_local());
         assert!(!docker_on("tcp://127.0.0.1:2375").is_local());
         assert!(!docker_on("ssh://ci@builder").is_local());
+        assert_eq!(docker_on("unix:///var/run/docker.sock").host(), "127.0.0.1");
+        assert_eq!(docker_on("tcp://10.0.0.5:2376").host(), "10.0.0.5");
+        assert_eq!(docker_on("ssh://ci@builder:2222").host(), "builder");
+        assert_eq!(docker_on("tcp://[fd00::5]:2375").host(), "fd00::5");
         assert!(Engine::new("podman version 4.3.1", "4.3.1", "").is_local());
         assert!(!Engine::new("podman-remote version 4.3.1", "4.3.1", "").is_local());
     }

@@ -29,6 +29,11 @@ pub enum Task {
         baked: bool,
         args: Vec<String>,
     },
+    /// The API from the dev container on `http://HOST:port/todos`, until Ctrl-C.
+    Serve {
+        settings: String,
+        port: u16,
+    },
     /// `python manage.py ARGS` in the dev container, as `test` composes it.
     Manage {
         settings: String,
@@ -74,6 +79,7 @@ Tasks:
   dev-image    Build the development image todobackend-dev
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
+  serve        Serve the API on http://127.0.0.1:8000/todos, reloading on every edit
   manage       Run any manage.py command (migrate, makemigrations, shell...) in the dev container
   build        Build wheels of the application and its dependencies into target/wheels/
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
@@ -154,6 +160,30 @@ Options:
 
 Example:
   cargo xtask test --settings test -- todo.tests.TestCreateTodoItem -v 2";
+
+const SERVE_HELP: &str = "\
+Usage: cargo xtask serve [--settings NAME] [--port N]
+
+Serves the API with Django's development server (`manage.py runserver`) from a todobackend-dev
+container composed as for `test`: src/ mounted, so the server reloads within a second or two
+of an edit; the services the settings need on a private network of the run's own, proved
+ready first; the migrations applied first (`migrate --noinput`). Prints the URL once the
+server answers: http://127.0.0.1:N/todos (published on this machine's loopback only).
+
+The data entered is kept between runs in volumes of this checkout's: the SQLite file of the
+base settings, the database of the test settings (with its passwords). `cargo xtask clean`
+removes them. Ctrl-C stops the server and removes everything else the run made. A port in
+use is refused before anything starts. On a terminal, a breakpoint() in a view stops in pdb
+there. A remote engine cannot see this checkout: it serves the source baked into a fresh
+image, published on the engine's host, and says so.
+
+Options:
+  --settings NAME   A module of src/todobackend/settings/ [default: base]
+  --port N          The port to serve on [default: 8000]
+
+Examples:
+  cargo xtask serve
+  cargo xtask serve --settings test --port 8080";
 
 const MANAGE_HELP: &str = "\
 Usage: cargo xtask manage [--settings NAME] -- ARGS...
@@ -307,6 +337,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             },
             TEST_HELP,
         ),
+        "serve" => (
+            Task::Serve {
+                settings: "base".into(),
+                port: 8000,
+            },
+            SERVE_HELP,
+        ),
         "manage" => (
             Task::Manage {
                 settings: "base".into(),
@@ -363,13 +400,25 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                     .filter(|&n| n > 0)
                     .ok_or("`--rounds` needs a number of rounds, 1 or more")?;
             }
-            (Task::Test { settings, .. } | Task::Manage { settings, .. }, "--settings") => {
+            (Task::Serve { port, .. }, "--port") => {
+                *port = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("`--port` needs a port number, 1 to 65535")?;
+            }
+            (
+                Task::Test { settings, .. } | Task::Manage { settings, .. } | Task::Serve { settings, .. },
+                "--settings",
+            ) => {
                 *settings = args
                     .next()
                     .filter(|value| !value.starts_with('-'))
                     .ok_or("`--settings` needs a NAME")?;
             }
-            (Task::Test { settings, .. } | Task::Manage { settings, .. }, flag) if flag.starts_with("--settings=") => {
+            (Task::Test { settings, .. } | Task::Manage { settings, .. } | Task::Serve { settings, .. }, flag)
+                if flag.starts_with("--settings=") =>
+            {
                 *settings = flag["--settings=".len()..].to_string();
             }
             (Task::Test { baked, .. }, "--baked") => *baked = true,
@@ -622,6 +671,33 @@ mod tests {
             parse_str(&["publish", "--registry", "r", "--repository", "Todo"])
                 .unwrap_err()
                 .contains("lower-case")
+        );
+    }
+
+    #[test]
+    fn serve_takes_settings_and_a_port() {
+        let expected = Task::Serve {
+            settings: "base".into(),
+            port: 8000,
+        };
+        assert_eq!(parse_str(&["serve"]), run(expected));
+        let expected = Task::Serve {
+            settings: "test".into(),
+            port: 8080,
+        };
+        assert_eq!(
+            parse_str(&["serve", "--port", "8080", "--settings=test"]),
+            run(expected)
+        );
+        for port in ["0", "65536", "http", "-1"] {
+            assert_eq!(
+                parse_str(&["serve", "--port", port]),
+                Err("`--port` needs a port number, 1 to 65535".into())
+            );
+        }
+        assert_eq!(
+            parse_str(&["serve", "--", "x"]),
+            Err("unexpected argument `--` for `serve`".into())
         );
     }
 

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
     let project = Project::locate()?;
     // Input is checked before docker is looked for, so a typo costs nothing.
-    if let Task::Test { settings, .. } | Task::Manage { settings, .. } = &task {
+    if let Task::Test { settings, .. } | Task::Manage { settings, .. } | Task::Serve { settings, .. } = &task {
         project.check_settings(settings)?;
     }
     if let Task::Release { settings, .. } = &task {
@@ -84,6 +84,7 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         Task::DevImage => tasks::dev_image::build(&project, &runner).map(|_| 0),
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
         Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
+        Task::Serve { settings, port } => tasks::serve::run(&project, &runner, &settings, port),
         Task::Manage { settings, args } => tasks::manage::run(&project, &runner, &settings, &args),
         Task::Clean { all, images } => tasks::clean::run(&project, &runner, all, images).map(|()| 0),
         Task::Bench { rounds } => tasks::bench::run(&project, &runner, rounds).map(|()| 0),

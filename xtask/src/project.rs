@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Config;
+use crate::docker::{CHECKOUT_LABEL, DATA_LABEL, RUN_LABEL};
 use crate::fingerprint::Fingerprint;
 
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
@@ -131,10 +132,31 @@ impl Project {
         let dir = name_part(self.root.file_name().unwrap_or("root"));
         let name = format!("{}-{dir}-{}", self.names.prefix, random_hex(3)?);
         let labels = vec![
-            ("todobackend.checkout".to_string(), self.root.to_string()),
-            ("todobackend.run".to_string(), name.clone()),
+            (CHECKOUT_LABEL.to_string(), self.root.to_string()),
+            (RUN_LABEL.to_string(), name.clone()),
         ];
         Ok(RunName { name, labels })
+    }
+
+    /// The volume in which `serve` keeps the data of `settings` (`service`'s, or the
+    /// settings' own), and the labels that say whose it is. Named for the checkout by its
+    /// directory and a digest of its path, so checkouts in directories of the same name never
+    /// share one; not a run's, so no run's cleanup removes it (`clean` does).
+    pub fn data_volume(&self, settings: &str, service: Option<&str>) -> DataVolume {
+        let dir = name_part(self.root.file_name().unwrap_or("root"));
+        let mut digest = Fingerprint::new();
+        digest.record(b'p', self.root.as_str().as_bytes());
+        let name = format!(
+            "{}-{dir}-{}-{settings}-{}",
+            self.names.prefix,
+            &digest.hex()[..8],
+            service.unwrap_or("data")
+        );
+        let labels = vec![
+            (CHECKOUT_LABEL.to_string(), self.root.to_string()),
+            (DATA_LABEL.to_string(), settings.to_string()),
+        ];
+        DataVolume { name, labels }
     }
 
     /// The settings modules a test run can use: the `.py` files of the settings package.
@@ -224,6 +246,12 @@ fn name_part(dir: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A volume of the checkout's that keeps data between runs (`Project::data_volume`).
+pub struct DataVolume {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
 }
 
 pub struct RunName {

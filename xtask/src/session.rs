@@ -285,7 +285,14 @@ mod tests {
         let half_made_gone = !runs.join(".half-made").exists();
         let being_made_kept = runs.join(".being-made").exists();
         drop(held);
-        let after = live_runs(&root);
+        // A process another test is spawning shares the lock's open file until its exec
+        // closes it: give such a fork a moment.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut after = live_runs(&root);
+        while !after.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            after = live_runs(&root);
+        }
         fs::remove_dir_all(&root).unwrap();
 
         assert_eq!(live, ["alive"]);

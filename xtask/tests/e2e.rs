@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{
-    A_RUN_ENDS_WITHIN, Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, SIGTERM, docker_lines, docker_ok,
-    run_name, run_to_end, signal_process, tests_ran,
+    A_RUN_ENDS_WITHIN, Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, SIGTERM, Tmux, docker_lines,
+    docker_ok, left_on_engine, run_name, run_to_end, signal_process, tests_ran,
 };
 
 /// Runs the xtask of `copy` from `cwd` to its end; fails the test unless it exits 0. All it printed.
@@ -614,9 +614,8 @@ fn manage_check_runs_in_the_dev_container_and_exits_0() {
     assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
     assert!(out.contains("System check identified no issues"), "{out}");
     assert!(out.contains(":/application "), "src/ was not mounted:\n{out}");
-    let label = format!("label={}", copy.label());
-    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
-    assert!(left.is_empty(), "the run left containers {left:?}:\n{out}");
+    let left = left_on_engine(&copy);
+    assert!(left.is_empty(), "the run left {left:?}:\n{out}");
 }
 
 #[test]
@@ -678,79 +677,13 @@ fn manage_migrate_with_the_test_settings_runs_against_a_database_that_is_gone_af
     assert_the_run_left_nothing(&run_name(&out), started, &out);
 }
 
-/// What the tmux pane `target` of the server on `socket` shows.
-fn pane(socket: &str, target: &str) -> String {
-    let output = Command::new("tmux")
-        .args(["-L", socket, "capture-pane", "-p", "-J", "-S", "-200", "-t", target])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Waits until the pane shows a line `matches` accepts; all it shows.
-fn wait_for_pane(socket: &str, target: &str, matches: impl Fn(&str) -> bool, within: Duration) -> String {
-    let started = Instant::now();
-    loop {
-        let shown = pane(socket, target);
-        if shown.lines().any(&matches) {
-            return shown;
-        }
-        assert!(started.elapsed() < within, "not seen within {within:?}:\n{shown}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A tmux server of the test's own, killed when dropped.
-struct Tmux(String);
-
-impl Tmux {
-    /// Runs `script` in a new session `session` of its own, on a terminal of 200 by 50.
-    fn start(&self, session: &str, script: &str) {
-        let started = Command::new("tmux")
-            .args([
-                "-L",
-                &self.0,
-                "new-session",
-                "-d",
-                "-s",
-                session,
-                "-x",
-                "200",
-                "-y",
-                "50",
-            ])
-            .arg(script)
-            .env_remove("TMUX")
-            .status()
-            .unwrap();
-        assert!(started.success());
-    }
-
-    /// Types `keys` (tmux's names: `Enter`, `C-c`) into `session`.
-    fn keys(&self, session: &str, keys: &[&str]) {
-        let sent = Command::new("tmux")
-            .args(["-L", &self.0, "send-keys", "-t", session])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).output();
-    }
-}
-
 #[test]
 fn manage_shell_on_a_terminal_is_interactive() {
     let Some(_engine) = support::engine() else { return };
-    if !tmux_here("manage -- shell") {
+    let Some(tmux) = Tmux::here("xtask-e2e", "manage -- shell") else {
         return;
-    }
+    };
     let copy = Checkout::copy("manage-shell");
-    let tmux = Tmux(format!("xtask-e2e-{}", std::process::id()));
     // The run, then its exit code, on a real terminal; the pane stays to be read.
     let script = format!(
         "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' manage -- shell; \
@@ -759,27 +692,21 @@ fn manage_shell_on_a_terminal_is_interactive() {
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
     tmux.start("manage", &script);
-    wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
+    tmux.wait_for("manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
     let keys = |keys: &str| tmux.keys("manage", &[keys, "Enter"]);
     keys("print(6*7)");
-    wait_for_pane(&tmux.0, "manage", |line| line.trim() == "42", Duration::from_secs(20));
+    tmux.wait_for("manage", |line| line.trim() == "42", Duration::from_secs(20));
     // Ctrl-C is the shell's, through the terminal: Python's KeyboardInterrupt, and the run goes on.
     tmux.keys("manage", &["C-c"]);
-    wait_for_pane(
-        &tmux.0,
+    tmux.wait_for(
         "manage",
         |line| line.contains("KeyboardInterrupt"),
         Duration::from_secs(20),
     );
     keys("print(7*6+1)");
-    wait_for_pane(&tmux.0, "manage", |line| line.trim() == "43", Duration::from_secs(20));
+    tmux.wait_for("manage", |line| line.trim() == "43", Duration::from_secs(20));
     keys("exit()");
-    let shown = wait_for_pane(
-        &tmux.0,
-        "manage",
-        |line| line.starts_with("exit code "),
-        Duration::from_secs(60),
-    );
+    let shown = tmux.wait_for("manage", |line| line.starts_with("exit code "), Duration::from_secs(60));
     assert!(shown.lines().any(|line| line.trim() == "exit code 0"), "{shown}");
     assert!(shown.contains("docker start --attach --interactive"), "{shown}");
 }
@@ -787,11 +714,10 @@ fn manage_shell_on_a_terminal_is_interactive() {
 #[test]
 fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_nothing() {
     let Some(_engine) = support::engine() else { return };
-    if !tmux_here("manage -- shell") {
+    let Some(tmux) = Tmux::here("xtask-e2e-sigterm", "manage -- shell") else {
         return;
-    }
+    };
     let copy = Checkout::copy("manage-shell-sigterm");
-    let tmux = Tmux(format!("xtask-e2e-sigterm-{}", std::process::id()));
     let pid_file = copy.root().join("xtask.pid");
     // The xtask's pid, then its exit code and whether the terminal is back in cooked mode.
     let script = format!(
@@ -802,11 +728,10 @@ fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_no
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
     tmux.start("manage", &script);
-    wait_for_pane(&tmux.0, "manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
+    tmux.wait_for("manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     signal_process(pid, SIGTERM);
-    let shown = wait_for_pane(
-        &tmux.0,
+    let shown = tmux.wait_for(
         "manage",
         |line| line.trim().ends_with("icanon"),
         Duration::from_secs(30),
@@ -816,33 +741,8 @@ fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_no
         shown.lines().any(|line| line.trim() == "icanon"),
         "the terminal was left in raw mode:\n{shown}"
     );
-    let label = format!("label={}", copy.label());
-    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
-    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
-}
-
-/// Whether tmux is here to give `task` a terminal; says SKIPPED when not, and fails under
-/// CI=true instead.
-fn tmux_here(task: &str) -> bool {
-    if which_tmux().is_some() {
-        return true;
-    }
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "CI=true: this test needs tmux"
-    );
-    eprintln!("SKIPPED: no tmux (`apt-get install tmux`) to give `{task}` a terminal");
-    false
-}
-
-fn which_tmux() -> Option<()> {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map(drop)
+    let left = left_on_engine(&copy);
+    assert!(left.is_empty(), "the run left {left:?}:\n{shown}");
 }
 
 #[test]
@@ -930,9 +830,8 @@ fn manage_shell_without_a_terminal_never_waits_for_input_even_with_stdin_left_op
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
-    let label = format!("label={}", copy.label());
-    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
-    assert!(left.is_empty(), "the run left containers {left:?}");
+    let left = left_on_engine(&copy);
+    assert!(left.is_empty(), "the run left {left:?}");
 }
 
 /// A test of the copy's `todo.tests` that stops at a `breakpoint()`: `todo.tests.Debugged`.
@@ -948,12 +847,11 @@ fn add_a_test_with_a_breakpoint(copy: &Checkout) {
 #[test]
 fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the_run() {
     let Some(_engine) = support::engine() else { return };
-    if !tmux_here("test") {
+    let Some(tmux) = Tmux::here("xtask-e2e-pdb", "test") else {
         return;
-    }
+    };
     let copy = Checkout::copy("test-pdb");
     add_a_test_with_a_breakpoint(&copy);
-    let tmux = Tmux(format!("xtask-e2e-pdb-{}", std::process::id()));
     // The run, then its exit code and whether the terminal is back in cooked mode.
     let script = format!(
         "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Debugged; \
@@ -962,19 +860,14 @@ fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
     tmux.start("pdb", &script);
-    wait_for_pane(&tmux.0, "pdb", |line| line.starts_with("(Pdb)"), A_RUN_ENDS_WITHIN);
+    tmux.wait_for("pdb", |line| line.starts_with("(Pdb)"), A_RUN_ENDS_WITHIN);
     let keys = |keys: &str| tmux.keys("pdb", &[keys, "Enter"]);
     keys("p answer");
-    wait_for_pane(&tmux.0, "pdb", |line| line.trim() == "42", Duration::from_secs(20));
+    tmux.wait_for("pdb", |line| line.trim() == "42", Duration::from_secs(20));
     keys("p 7*6+1");
-    wait_for_pane(&tmux.0, "pdb", |line| line.trim() == "43", Duration::from_secs(20));
+    tmux.wait_for("pdb", |line| line.trim() == "43", Duration::from_secs(20));
     keys("c");
-    let shown = wait_for_pane(
-        &tmux.0,
-        "pdb",
-        |line| line.trim().ends_with("icanon"),
-        Duration::from_secs(120),
-    );
+    let shown = tmux.wait_for("pdb", |line| line.trim().ends_with("icanon"), Duration::from_secs(120));
     assert!(shown.lines().any(|line| line.trim() == "EXIT=0"), "{shown}");
     assert!(shown.contains("docker start --attach --interactive"), "{shown}");
     assert!(shown.lines().any(|line| line.starts_with("Ran 1 test")), "{shown}");
@@ -988,9 +881,8 @@ fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the
         "the terminal was left in raw mode:\n{shown}"
     );
     assert_the_reports_count_the_tests_that_ran(&copy, 1);
-    let label = format!("label={}", copy.label());
-    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
-    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+    let left = left_on_engine(&copy);
+    assert!(left.is_empty(), "the run left {left:?}:\n{shown}");
 }
 
 #[test]
@@ -1006,17 +898,16 @@ fn a_breakpoint_in_a_test_without_a_terminal_reads_end_of_file_and_the_run_ends(
     assert!(out.lines().any(|line| line.starts_with("Ran 1 test")), "{out}");
     assert!(out.contains("BdbQuit"), "{out}");
     assert!(out.contains("The test run failed with exit code 1"), "{out}");
-    let label = format!("label={}", copy.label());
-    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
-    assert!(left.is_empty(), "the run left containers {left:?}:\n{out}");
+    let left = left_on_engine(&copy);
+    assert!(left.is_empty(), "the run left {left:?}:\n{out}");
 }
 
 #[test]
 fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up() {
     let Some(_engine) = support::engine() else { return };
-    if !tmux_here("test") {
+    let Some(tmux) = Tmux::here("xtask-e2e-ctrl-c", "test") else {
         return;
-    }
+    };
     let copy = Checkout::copy("test-ctrl-c-terminal");
     copy.edit("src/todo/tests.py", |tests| {
         format!(
@@ -1024,7 +915,6 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
              import time\n        print('sleeping', flush=True)\n        time.sleep(600)\n"
         )
     });
-    let tmux = Tmux(format!("xtask-e2e-ctrl-c-{}", std::process::id()));
     let script = format!(
         "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Slow; \
          echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
@@ -1032,7 +922,7 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
         xtask = env!("CARGO_BIN_EXE_xtask"),
     );
     tmux.start("slow", &script);
-    wait_for_pane(&tmux.0, "slow", |line| line.trim() == "sleeping", A_RUN_ENDS_WITHIN);
+    tmux.wait_for("slow", |line| line.trim() == "sleeping", A_RUN_ENDS_WITHIN);
     // Ctrl-C is the suite's, through the terminal, as Django has it: the first lets the
     // running test finish, the second stops the suite at once. The run then reports and
     // cleans up as after any failed run.
@@ -1040,12 +930,7 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
         tmux.keys("slow", &["C-c"]);
         std::thread::sleep(Duration::from_secs(1));
     }
-    let shown = wait_for_pane(
-        &tmux.0,
-        "slow",
-        |line| line.trim().ends_with("icanon"),
-        Duration::from_secs(60),
-    );
+    let shown = tmux.wait_for("slow", |line| line.trim().ends_with("icanon"), Duration::from_secs(60));
     assert!(shown.lines().any(|line| line.trim() == "EXIT=130"), "{shown}");
     assert!(shown.contains("The test run failed with exit code 130"), "{shown}");
     assert!(shown.lines().any(|line| line.starts_with("=> Took ")), "{shown}");
@@ -1053,7 +938,6 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
         shown.lines().any(|line| line.trim() == "icanon"),
         "the terminal was left in raw mode:\n{shown}"
     );
-    let label = format!("label={}", copy.label());
-    let left = docker_lines(&["container", "ls", "--all", "--quiet", "--filter", &label]).unwrap();
-    assert!(left.is_empty(), "the run left containers {left:?}:\n{shown}");
+    let left = left_on_engine(&copy);
+    assert!(left.is_empty(), "the run left {left:?}:\n{shown}");
 }

@@ -14,23 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Checkout, Finished, left_on_engine, run_to_end, tests_ran};
+use support::{
+    Checkout, Finished, Running, SIGINT, free_port, http, left_on_engine, run_to_end, signal_process, tests_ran,
+};
 
 /// A whole story's step, images built if need be: a bound so a broken run fails, not a goal.
 const A_STEP_ENDS_WITHIN: Duration = Duration::from_secs(600);
-
-/// Whether `what` can be had here; says SKIPPED when not, and fails under CI=true.
-fn available(what: &str, present: bool) -> bool {
-    if !present {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true: the engine tests need {what}"
-        );
-        eprintln!("SKIPPED: {what} is not here");
-    }
-    present
-}
 
 fn step(copy: &Checkout, cwd: &Path, args: &[&str]) -> Finished {
     let mut command = copy.xtask(args);
@@ -111,6 +100,27 @@ fn the_whole_story(copy: &Checkout, engine: Engine) {
     );
     assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{with_db}");
 
+    // Served on the engine's host (this machine's loopback for each engine here), from the
+    // baked source where the engine cannot see the checkout.
+    let port = free_port();
+    let mut serve = copy.xtask(&["serve", "--settings", "test", "--port", &port.to_string()]);
+    serve.current_dir(&cwd);
+    let mut serving = Running::start(serve);
+    serving.wait_for_line(
+        &format!("=> Serving at http://127.0.0.1:{port}/todos"),
+        A_STEP_ENDS_WITHIN,
+    );
+    let (status, _, created) = http(port, "POST", "/todos", Some(r#"{"title":"served"}"#));
+    assert_eq!(status, 201, "{created}");
+    signal_process(serving.pid(), SIGINT);
+    let served = serving.finish(Duration::from_secs(30));
+    assert_eq!(served.code(), Some(130), "{}:\n{}", served.how(), served.output());
+    let says_why = served
+        .output()
+        .contains("cannot see this checkout: serving the source baked into a fresh image");
+    assert_eq!(says_why, !engine.local, "{}", served.output());
+    assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{}", served.output());
+
     step(copy, &cwd, &["build"]);
     let wheels: Vec<String> = fs::read_dir(copy.root().join("target/wheels"))
         .unwrap()
@@ -139,9 +149,9 @@ fn buildkit_runs_every_task_from_a_copy_named_with_spaces_dots_and_capitals() {
         return;
     }
     // Debian's docker.io puts a 20.10 client with BuildKit built in at /usr/bin/docker.
-    if !available(
-        "the 20.10 client at /usr/bin/docker",
+    if !support::here(
         Path::new("/usr/bin/docker").exists(),
+        "the engine tests need the 20.10 client at /usr/bin/docker",
     ) {
         return;
     }
@@ -202,7 +212,7 @@ impl Drop for PodmanShim {
 
 #[test]
 fn podman_behind_a_docker_shim_runs_every_task_and_doctor_is_truthful_about_its_limits() {
-    if !available("podman", which("podman")) {
+    if !support::here(which("podman"), "the engine tests need podman") {
         return;
     }
     let shim = PodmanShim::new();
@@ -353,9 +363,9 @@ impl Drop for RemoteEngine {
 #[test]
 fn a_remote_engine_runs_every_task_on_the_source_baked_into_its_images() {
     let root = fs::metadata("/proc/self").is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0);
-    if !available(
-        "root, `ip` and `dockerd` to start a second engine",
+    if !support::here(
         root && which("ip") && which("dockerd"),
+        "the engine tests need root, `ip` and `dockerd` to start a second engine",
     ) {
         return;
     }

@@ -30,10 +30,13 @@ ROOT_URLCONF = 'todobackend.urls'
 
 WSGI_APPLICATION = 'todobackend.wsgi.application'
 
+# `cargo xtask serve` keeps the database in a volume mounted at DJANGO_DATA_DIR.
+DATA_DIR = Path(os.environ.get('DJANGO_DATA_DIR', BASE_DIR))
+
 DATABASES = {
     'default': {
         'ENGINE': 'django.db.backends.sqlite3',
-        'NAME': BASE_DIR / 'db.sqlite3',
+        'NAME': DATA_DIR / 'db.sqlite3',
     }
 }
 

@@ -1,12 +1,13 @@
 //! `cargo xtask clean`: removes what this checkout made and no longer uses, as the course's
 //! `make clean` did, but scoped: runs over (never one in progress, here or elsewhere), found
-//! by the labels a run sets itself; the checkout's dangling build images; its scratch files.
+//! by the labels a run sets itself; the data `serve` kept; the checkout's dangling build
+//! images; its scratch files.
 //! The pip cache (`--all`) and the shared images (`--images`) only when asked; the Debian OS
 //! image, which every checkout shares, only in a checkout without a name of its own.
 
 use anyhow::Result;
 
-use super::cache;
+use super::{cache, kept};
 use crate::cmd::Cmd;
 use crate::docker::{self, BUILT_IN_LABEL, Kind};
 use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR};
@@ -24,6 +25,7 @@ pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Resul
     if all {
         removed |= cache::remove(project, runner)?;
     }
+    removed |= kept::remove(project, runner)?;
     let mut live = session::live_runs(&project.root);
     live.retain(|run| *run != runner.run_name().name);
     if live.is_empty() {

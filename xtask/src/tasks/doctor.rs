@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::base_image::State;
-use super::{base_image, cache, dev_image, image_exists, is_root};
+use super::{base_image, cache, dev_image, image_exists, is_root, kept};
 use crate::cmd::Cmd;
 use crate::console::{paint, show};
 use crate::docker;
@@ -139,6 +139,18 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         ),
         Ok(true) => report(true, &format!("pip cache container `{cache_container}`")),
         Err(err) => report(false, &format!("{err:#}")),
+    }
+    let kept = kept::volumes(project, &runner)?;
+    if kept.is_empty() {
+        report(true, "data kept by `serve`: none yet");
+    } else {
+        report(
+            true,
+            &format!(
+                "data kept by `serve`: {} (`cargo xtask clean` removes it)",
+                kept.join(", ")
+            ),
+        );
     }
     let ca = match base_image::host_ca_bundle() {
         Some(bundle) => {

@@ -5,55 +5,34 @@
 
 use anyhow::Result;
 
-use super::test::{mounts_source, source_mount, with_services};
-use super::{at_a_terminal, cache, dev_image, start};
+use super::{at_a_terminal, dev_container, run_attached};
 use crate::cmd::Cmd;
-use crate::docker::{self, Run};
-use crate::project::{Project, RunName};
+use crate::docker::Run;
+use crate::project::Project;
 use crate::runner::Runner;
-use crate::session;
 
 /// Runs `python manage.py ARGS`; the result is its exit code.
 pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) -> Result<u8> {
-    session::recover(project, runner, false)?;
-    let run = runner.run_name();
-    let mount = mounts_source(project, runner, false, "running on")?;
-    let image = dev_image::for_run(project, runner, mount)?;
-    cache::ensure(project, runner)?;
-
-    let terminal = at_a_terminal();
-    let mut container = manage_container(&image, run, &project.names.cache_container, settings, args);
-    if mount {
-        container = container.volume(&source_mount(project));
+    let (container, mounted) = dev_container::prepare(project, runner, "manage", settings, false, "running on")?;
+    let mut container = container.command(["python", "manage.py"]).command(args);
+    if mounted {
         // Files written into the mounted src/ are the invoking user's. (On a remote engine
         // nothing comes back to this checkout: whoever writes there does not matter.)
         let (uid, gid) = (id(runner, "-u")?, id(runner, "-g")?);
         container = as_user(container, uid, gid);
     }
-    if terminal {
+    if at_a_terminal() {
         container = container.terminal();
     }
-    let container = with_services(project, runner, settings, container)?;
+    let container = dev_container::with_services(project, runner, settings, false, container)?;
 
     let command = format!("manage.py {}", args.join(" "));
     runner.step(&format!("Running `{command}` with todobackend.settings.{settings}"));
-    let name = run.container("manage");
-    runner.make(&docker::create(container), docker::remove_container(&name))?;
-    let code = start(runner, &name, terminal)?;
+    let code = run_attached(runner, container)?;
     if code != 0 {
         runner.step(&format!("`{command}` failed with exit code {code}"));
     }
     Ok(code)
-}
-
-fn manage_container(image: &str, run: &RunName, cache: &str, settings: &str, args: &[String]) -> Run {
-    Run::new(image)
-        .name(&run.container("manage"))
-        .labels(&run.labels)
-        .volumes_from(cache)
-        .env("DJANGO_SETTINGS_MODULE", &format!("todobackend.settings.{settings}"))
-        .command(["python", "manage.py"])
-        .command(args)
 }
 
 /// The container run as `uid:gid` where that is not root, with a HOME it may write to (the
@@ -77,34 +56,14 @@ fn id(runner: &Runner, which: &str) -> Result<u32> {
 mod tests {
     use super::*;
 
-    fn run_name() -> RunName {
-        RunName {
-            name: "todobackend-main-abc123".into(),
-            labels: vec![("todobackend.run".into(), "todobackend-main-abc123".into())],
-        }
-    }
-
-    #[test]
-    fn the_manage_container_runs_manage_py_with_the_settings_and_the_cache() {
-        let args = ["makemigrations".into(), "todo".into()];
-        let cmd: Cmd = manage_container("sha256:1d", &run_name(), "cache", "test", &args).into();
-        assert_eq!(
-            cmd.to_string(),
-            "docker run --name todobackend-main-abc123-manage --label application=todobackend \
-             --label todobackend.run=todobackend-main-abc123 --volumes-from cache \
-             -e DJANGO_SETTINGS_MODULE=todobackend.settings.test sha256:1d python manage.py makemigrations todo"
-        );
-    }
-
     #[test]
     fn a_user_other_than_root_runs_the_container_as_themselves_with_a_home_to_write_to() {
-        let container = || manage_container("img", &run_name(), "cache", "base", &["shell".into()]);
+        let container = || Run::new("img").command(["python", "manage.py", "shell"]);
         let cmd = |run: Run| Cmd::from(run).to_string();
         assert_eq!(cmd(as_user(container(), 0, 0)), cmd(container()));
-        let theirs = cmd(as_user(container(), 1000, 100));
-        assert!(
-            theirs.contains(" --user 1000:100 ") && theirs.contains(" -e HOME=/tmp "),
-            "{theirs}"
+        assert_eq!(
+            cmd(as_user(container(), 1000, 100)),
+            "docker run --label application=todobackend --user 1000:100 -e HOME=/tmp img python manage.py shell"
         );
         let on_a_terminal = cmd(container().terminal());
         assert!(on_a_terminal.contains(" --interactive --tty "), "{on_a_terminal}");

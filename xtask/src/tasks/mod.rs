@@ -5,11 +5,14 @@ pub mod bench;
 pub mod build;
 pub mod cache;
 pub mod clean;
+pub mod dev_container;
 pub mod dev_image;
 pub mod doctor;
+pub mod kept;
 pub mod manage;
 pub mod publish;
 pub mod release;
+pub mod serve;
 pub mod services;
 pub mod test;
 
@@ -20,7 +23,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
-use crate::docker;
+use crate::docker::{self, Run};
 use crate::project::Project;
 use crate::runner::Runner;
 
@@ -33,14 +36,17 @@ fn at_a_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
-/// Starts the created `container` attached, returning its exit code: on a terminal
-/// (`terminal`, the container created with `Run::terminal`) through `runner.interactive`,
-/// so a person answers it; otherwise with stdin null, never waiting for input.
-fn start(runner: &Runner, container: &str, terminal: bool) -> Result<u8> {
+/// Creates `container` (its removal registered) and runs it attached, returning its exit
+/// code: one made with `Run::terminal` through `runner.interactive`, so a person answers it;
+/// otherwise with stdin null, never waiting for input.
+fn run_attached(runner: &Runner, container: Run) -> Result<u8> {
+    let name = container.name.clone().expect("a container the run removes has a name");
+    let terminal = container.terminal;
+    runner.make(&docker::create(container), docker::remove_container(&name))?;
     if terminal {
-        runner.interactive(&docker::start_interactive(container))
+        runner.interactive(&docker::start_interactive(&name))
     } else {
-        runner.status(&docker::start_attached(container))
+        runner.status(&docker::start_attached(&name))
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::{base_image, build, services, test};
+use super::{base_image, build, dev_container, services};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build, Kind, Run};
@@ -78,7 +78,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
         )?;
         app = app.network(&run.name, None);
     }
-    let app = test::with_services(project, runner, settings, app)?;
+    let app = dev_container::with_services(project, runner, settings, false, app)?;
 
     runner.step("Migrating the database with a one-off container of the release image");
     let migrate = run.container("migrate");

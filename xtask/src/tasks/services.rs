@@ -1,5 +1,5 @@
 //! The services a settings module needs (see `config`), one container each on the run's
-//! private network, started and proved ready before the tests run.
+//! private network, started and proved ready before the application runs.
 
 use std::time::{Duration, Instant};
 
@@ -11,28 +11,46 @@ use super::base_image::{self, State};
 use crate::config::Service;
 use crate::console::say;
 use crate::docker::{self, Build, Run};
-use crate::project::{INPUTS_LABEL, Project, random_hex};
+use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
 use crate::runner::{READ, Runner};
 use crate::signals;
 
-/// What the test container needs to reach a started service.
+/// What the application's container needs to reach a started service.
 pub struct Started {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
 }
 
-/// Starts `service` as `name` on the run's network and waits until it is ready.
-pub fn start(project: &Project, runner: &Runner, name: &str, service: &Service) -> Result<Started> {
+/// Starts `service` as `name` on the run's network and waits until it is ready. With
+/// `kept`, a service that keeps data (`data`) keeps it in that volume, with its secrets.
+pub fn start(
+    project: &Project,
+    runner: &Runner,
+    name: &str,
+    service: &Service,
+    kept: Option<&DataVolume>,
+) -> Result<Started> {
     ensure_image(project, runner, service)?;
     let run = runner.run_name();
     let container = run.container(name);
-    let fresh = |keys: &[String]| {
-        keys.iter()
-            .map(|key| Ok((key.clone(), random_hex(16)?)))
-            .collect::<Result<Vec<_>>>()
+    let keys: Vec<String> = service
+        .secrets
+        .iter()
+        .chain(&service.service_secrets)
+        .cloned()
+        .collect();
+    let kept = kept.zip(service.data.as_deref());
+    let known = match kept {
+        Some((volume, data)) => super::kept::secrets(runner, volume, &service.image, data, &keys)?,
+        None => None,
     };
-    let secrets = fresh(&service.secrets)?;
-    let own_secrets = fresh(&service.service_secrets)?;
+    let all_secrets = match &known {
+        Some(known) => known.clone(),
+        None => keys
+            .iter()
+            .map(|key| Ok((key.clone(), random_hex(16)?)))
+            .collect::<Result<Vec<_>>>()?,
+    };
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
     runner.step(&format!("Starting {name} ({}) as {container}", service.image));
@@ -41,10 +59,13 @@ pub fn start(project: &Project, runner: &Runner, name: &str, service: &Service) 
         .name(&container)
         .labels(&run.labels)
         .network(&run.name, Some(name));
+    if let Some((volume, data)) = kept {
+        start = start.volume(&format!("{}:{data}", volume.name));
+    }
     for (key, value) in &env {
         start = start.env(key, value);
     }
-    for (key, value) in secrets.iter().chain(&own_secrets) {
+    for (key, value) in &all_secrets {
         start = start.secret(key, value);
     }
     let started = Instant::now();
@@ -53,8 +74,16 @@ pub fn start(project: &Project, runner: &Runner, name: &str, service: &Service) 
         let timeout = Duration::from_secs(service.ready_timeout_secs);
         wait_until_ready(runner, &container, ready, started, timeout)?;
     }
+    if let (Some((_, data)), None) = (kept, &known) {
+        super::kept::remember(runner, &container, data, &keys)?;
+    }
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), name.to_string())));
+    // The service's own (`service_secrets`) stay with it.
+    let secrets = all_secrets
+        .into_iter()
+        .filter(|(key, _)| service.secrets.contains(key))
+        .collect();
     Ok(Started { env, secrets })
 }
 

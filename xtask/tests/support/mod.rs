@@ -9,7 +9,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -37,15 +37,20 @@ pub fn engine_answers() -> bool {
     let up = Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output();
-    if up.is_ok_and(|output| output.status.success()) {
+    here(
+        up.is_ok_and(|output| output.status.success()),
+        "no Docker engine answers (`dockerd &` starts one)",
+    )
+}
+
+/// Whether what a test needs is `present`. When not, the test says SKIPPED with `missing`
+/// (what is missing and how to get it) and goes no further; under CI=true it fails instead.
+pub fn here(present: bool, missing: &str) -> bool {
+    if present {
         return true;
     }
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "CI=true: the end-to-end tests need a Docker engine"
-    );
-    eprintln!("SKIPPED: no Docker engine answers (`dockerd &` starts one); set CI=true to make this a failure");
+    assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true: {missing}");
+    eprintln!("SKIPPED: {missing}; set CI=true to make this a failure");
     false
 }
 
@@ -905,4 +910,120 @@ pub fn tests_ran(output: &str) -> usize {
         .find(|line| line.starts_with("Ran "))
         .unwrap_or_else(|| panic!("no `Ran N tests`:\n{output}"));
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// A real terminal
+
+/// A tmux server of the test's own, killed when dropped: a terminal a test types into and
+/// reads, as a person at it would.
+pub struct Tmux(String);
+
+impl Tmux {
+    /// A server named `<name>-<pid>` for a test that runs `task` on a terminal; `None` (SKIPPED
+    /// said, or failing under CI=true) without tmux.
+    pub fn here(name: &str, task: &str) -> Option<Tmux> {
+        let tmux = Command::new("tmux").arg("-V").output();
+        here(
+            tmux.is_ok_and(|output| output.status.success()),
+            &format!("no tmux (`apt-get install tmux`) to give `{task}` a terminal"),
+        )
+        .then(|| Tmux(format!("{name}-{}", std::process::id())))
+    }
+
+    /// Runs `script` in a new session `session` of its own, on a terminal of 200 by 50.
+    pub fn start(&self, session: &str, script: &str) {
+        let started = Command::new("tmux")
+            .args([
+                "-L",
+                &self.0,
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .arg(script)
+            .env_remove("TMUX")
+            .status()
+            .unwrap();
+        assert!(started.success());
+    }
+
+    /// Types `keys` (tmux's names: `Enter`, `C-c`) into `session`.
+    pub fn keys(&self, session: &str, keys: &[&str]) {
+        let sent = Command::new("tmux")
+            .args(["-L", &self.0, "send-keys", "-t", session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// What `session` shows, its last 200 lines of history included.
+    pub fn pane(&self, session: &str) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.0, "capture-pane", "-p", "-J", "-S", "-200", "-t", session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Waits until `session` shows a line `matches` accepts; all it shows.
+    pub fn wait_for(&self, session: &str, matches: impl Fn(&str) -> bool, within: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let shown = self.pane(session);
+            if shown.lines().any(&matches) {
+                return shown;
+            }
+            assert!(started.elapsed() < within, "not seen within {within:?}:\n{shown}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).output();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP, as a client of the served API
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP/1.0 request to 127.0.0.1:`port`: the status, the headers and the body.
+pub fn http(port: u16, method: &str, path: &str, json: Option<&str>) -> (u16, String, String) {
+    try_http(port, method, path, json).unwrap_or_else(|| panic!("no HTTP answer to {method} {path} on port {port}"))
+}
+
+/// `http`, or `None` when nothing answers (while the server restarts, docker's proxy accepts
+/// a connection and closes it unanswered).
+pub fn try_http(port: u16, method: &str, path: &str, json: Option<&str>) -> Option<(u16, String, String)> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = json.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, head.to_string(), body.to_string()))
 }

@@ -1,0 +1,132 @@
+//! The dev container as the tasks that run the application compose it (`test`, `manage`,
+//! `serve`): the dev image, pip's cache, the settings, `src/` mounted where the engine can see
+//! this checkout, and the settings' services on a private network of the run's own.
+
+use anyhow::Result;
+
+use super::{cache, dev_image, services};
+use crate::console::say;
+use crate::docker::{self, Kind, Run};
+use crate::project::{Project, RunName};
+use crate::runner::Runner;
+use crate::session;
+
+/// Where the image keeps the application's source.
+const APPLICATION: &str = "/application";
+
+/// The run's dev container `<run>-<role>` with `settings`, its command still to give: dead
+/// runs recovered first, the dev image made current and the cache made. `baked`: the source
+/// baked into the image even where `src/` could be mounted; `doing` says what runs on it.
+/// The second value: whether `src/` is mounted.
+pub fn prepare(
+    project: &Project,
+    runner: &Runner,
+    role: &str,
+    settings: &str,
+    baked: bool,
+    doing: &str,
+) -> Result<(Run, bool)> {
+    session::recover(project, runner, false)?;
+    let mount = mounts_source(project, runner, baked, doing)?;
+    let image = dev_image::for_run(project, runner, mount)?;
+    cache::ensure(project, runner)?;
+    let mut container = container(
+        &image,
+        runner.run_name(),
+        &project.names.cache_container,
+        settings,
+        role,
+    );
+    if mount {
+        container = container.volume(&format!("{}/src:{APPLICATION}", project.root));
+    }
+    Ok((container, mount))
+}
+
+fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str) -> Run {
+    Run::new(image)
+        .name(&run.container(role))
+        .labels(&run.labels)
+        .volumes_from(cache)
+        .env("DJANGO_SETTINGS_MODULE", &format!("todobackend.settings.{settings}"))
+}
+
+/// Starts the services `settings` need on a network of the run's own, and gives `container`
+/// that network and what reaches them (their host names, the secrets it may have). With
+/// `keep`, the services that keep data keep it in volumes of the checkout's (`services`).
+pub fn with_services(
+    project: &Project,
+    runner: &Runner,
+    settings: &str,
+    keep: bool,
+    mut container: Run,
+) -> Result<Run> {
+    let run = runner.run_name();
+    let needs = project.config.services_for(settings);
+    if !needs.is_empty() {
+        runner.step(&format!("Creating the network {}", run.name));
+        runner.make(
+            &docker::create_labelled(Kind::Network, &run.name, &run.labels),
+            docker::remove_network(&run.name),
+        )?;
+        container = container.network(&run.name, None);
+    }
+    for (name, service) in needs {
+        let kept = keep.then(|| project.data_volume(settings, Some(name)));
+        let started = services::start(project, runner, name, service, kept.as_ref())?;
+        for (key, value) in &started.env {
+            container = container.env(key, value);
+        }
+        for (key, value) in &started.secrets {
+            container = container.secret(key, value);
+        }
+    }
+    Ok(container)
+}
+
+/// Mounting `src/` over the image's copy saves a build per edit. A `baked` run, and remote
+/// engines that cannot see this checkout, use the source baked into the image instead.
+fn mounts_source(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<bool> {
+    let engine = runner.engine()?;
+    if !engine.is_local() {
+        say!(
+            "   the engine at {} cannot see this checkout: {doing} the source baked into a fresh image",
+            engine.endpoint
+        );
+        return Ok(false);
+    }
+    if baked {
+        return Ok(false);
+    }
+    if project.root.as_str().contains(':') {
+        say!(
+            "   `-v` cannot mount a path with a `:` ({}): {doing} the source baked into a fresh image",
+            project.root
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::Cmd;
+
+    #[test]
+    fn the_dev_container_gets_the_run_s_name_and_labels_the_cache_and_the_settings() {
+        let run = RunName {
+            name: "todobackend-main-abc123".into(),
+            labels: vec![("todobackend.run".into(), "todobackend-main-abc123".into())],
+        };
+        let cmd: Cmd = container("sha256:1d", &run, "cache", "test", "manage")
+            .command(["python", "manage.py", "migrate"])
+            .into();
+        assert_eq!(
+            cmd.to_string(),
+            "docker run --name todobackend-main-abc123-manage --label application=todobackend \
+             --label todobackend.run=todobackend-main-abc123 --volumes-from cache \
+             -e DJANGO_SETTINGS_MODULE=todobackend.settings.test sha256:1d python manage.py migrate"
+        );
+    }
+}
