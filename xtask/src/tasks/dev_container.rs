@@ -53,26 +53,20 @@ fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str
 
 /// Starts the services `settings` need on a network of the run's own, and gives `container`
 /// that network and what reaches them (their host names, the secrets it may have). With
-/// `keep`, the services that keep data keep it in volumes of the checkout's (`services`).
+/// `keep_data`, the services that keep data keep it in volumes of the checkout's (`kept`).
 pub fn with_services(
     project: &Project,
     runner: &Runner,
     settings: &str,
-    keep: bool,
+    keep_data: bool,
     mut container: Run,
 ) -> Result<Run> {
-    let run = runner.run_name();
     let needs = project.config.services_for(settings);
     if !needs.is_empty() {
-        runner.step(&format!("Creating the network {}", run.name));
-        runner.make(
-            &docker::create_labelled(Kind::Network, &run.name, &run.labels),
-            docker::remove_network(&run.name),
-        )?;
-        container = container.network(&run.name, None);
+        container = on_the_run_s_network(runner, container)?;
     }
     for (name, service) in needs {
-        let kept = keep.then(|| project.data_volume(settings, Some(name)));
+        let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
         let started = services::start(project, runner, name, service, kept.as_ref())?;
         for (key, value) in &started.env {
             container = container.env(key, value);
@@ -82,6 +76,17 @@ pub fn with_services(
         }
     }
     Ok(container)
+}
+
+/// Makes the run's private network and puts `container` on it.
+pub fn on_the_run_s_network(runner: &Runner, container: Run) -> Result<Run> {
+    let run = runner.run_name();
+    runner.step(&format!("Creating the network {}", run.name));
+    runner.make(
+        &docker::create_labelled(Kind::Network, &run.name, &run.labels),
+        docker::remove_network(&run.name),
+    )?;
+    Ok(container.network(&run.name, None))
 }
 
 /// Mounting `src/` over the image's copy saves a build per edit. A `baked` run, and remote

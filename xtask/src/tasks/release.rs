@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use super::{base_image, build, dev_container, services};
 use crate::cmd::Cmd;
 use crate::console::say;
-use crate::docker::{self, BUILT_IN_LABEL, Build, Kind, Run};
+use crate::docker::{self, BUILT_IN_LABEL, Build, Run};
 use crate::project::{ACCEPTANCE_DIR, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex};
 use crate::runner::Runner;
 use crate::session::{self, KEPT_LABEL};
@@ -70,13 +70,9 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
         .env("DJANGO_SETTINGS_MODULE", &format!("todobackend.settings.{settings}"))
         .env("DJANGO_ALLOWED_HOSTS", &format!("{APP_HOST},localhost,127.0.0.1"))
         .secret("DJANGO_SECRET_KEY", &random_hex(32)?);
+    // The acceptance tests reach the app over the run's network, services or none.
     if project.config.services_for(settings).is_empty() {
-        runner.step(&format!("Creating the network {}", run.name));
-        runner.make(
-            &docker::create_labelled(Kind::Network, &run.name, &run.labels),
-            docker::remove_network(&run.name),
-        )?;
-        app = app.network(&run.name, None);
+        app = dev_container::on_the_run_s_network(runner, app)?;
     }
     let app = dev_container::with_services(project, runner, settings, false, app)?;
 
