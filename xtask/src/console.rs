@@ -19,10 +19,13 @@ macro_rules! show {
 pub(crate) use {say, show};
 
 pub fn line(stdout: bool, text: fmt::Arguments) {
+    // One write of the whole line: `writeln!` would write each piece as it is formatted, and a
+    // container streaming to the same terminal or pipe meanwhile could land inside the line.
+    let line = format!("{text}\n");
     let written = if stdout {
-        writeln!(std::io::stdout().lock(), "{text}")
+        std::io::stdout().lock().write_all(line.as_bytes())
     } else {
-        writeln!(std::io::stderr().lock(), "{text}")
+        std::io::stderr().lock().write_all(line.as_bytes())
     };
     if let Err(err) = written
         && err.kind() == ErrorKind::BrokenPipe

@@ -48,7 +48,8 @@ struct Engine {
 
 /// The tasks a user runs, in order, from a subdirectory of the copy: what doctor says, the
 /// images and the cache, the suite (src/ mounted only on a local engine), the suite against a
-/// database that is gone after, the wheels, and a clean that leaves nothing of the copy's.
+/// database that is gone after, serving it, the wheels, the release image accepted over HTTP,
+/// and a clean that leaves nothing of the copy's.
 fn the_whole_story(copy: &Checkout, engine: Engine) {
     let prefix = copy.prefix();
     let cwd = copy.root().join("src/todo");
@@ -132,6 +133,15 @@ fn the_whole_story(copy: &Checkout, engine: Engine) {
             "no {wheel}*.whl in {wheels:?}"
         );
     }
+
+    // The release image from those wheels, run with its database and accepted over HTTP.
+    let release = step(copy, &cwd, &["release"]).output();
+    let acceptance = fs::read_to_string(copy.root().join("target/reports/acceptance.xml")).unwrap();
+    assert!(
+        acceptance.matches("<testcase ").count() >= 20 && !acceptance.contains("<failure"),
+        "{acceptance}\n{release}"
+    );
+    assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{release}");
 
     step(copy, &cwd, &["clean", "--all", "--images"]);
     assert_eq!(left_on_engine(copy), Vec::<String>::new());
