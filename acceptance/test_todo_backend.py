@@ -12,6 +12,7 @@ The tests empty the list: never point them at data you want to keep.
 import json
 import os
 import sys
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -227,7 +228,27 @@ class TheRelease(unittest.TestCase):
         self.assertEqual(response.json()['version'], version)
 
 
+def wait_for_the_api(within=60):
+    """Waits until the API root answers from here: the app proved healthy inside its container,
+    but its name on a fresh network may take a moment to resolve (Podman's DNS takes seconds)."""
+    started = time.monotonic()
+    while True:
+        try:
+            urllib.request.urlopen(ROOT, timeout=2).close()
+            break
+        except urllib.error.HTTPError:
+            break  # an answer: the tests judge it
+        except (urllib.error.URLError, OSError) as error:
+            if time.monotonic() - started > within:
+                sys.exit(f'{ROOT} did not answer within {within} s: {error}')
+            time.sleep(0.2)
+    waited = time.monotonic() - started
+    if waited > 1:
+        print(f'{ROOT} answered after {waited:.1f} s', flush=True)
+
+
 def main():
+    wait_for_the_api()
     report = sys.argv[1] if len(sys.argv) > 1 else None
     argv = [sys.argv[0], '-v']
     if report is None:
