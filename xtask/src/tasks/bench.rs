@@ -5,6 +5,9 @@
 //! under names of its own (`todobackend-bench-*`): the bench edits sources and removes images
 //! and caches, and none of them is the user's.
 
+mod release;
+mod wrk;
+
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -23,7 +26,7 @@ const FIXTURE: &str = "xtask/bench/lab";
 const COPY: &str = "target/bench";
 const COPY_NAME: &str = "todobackend-bench";
 /// What a checkout holds for the xtask to work on.
-const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src"];
+const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src", "acceptance"];
 /// The lab's build context, in the copy: its files laid out as the lab had them, with src/.
 const LAB_CONTEXT: &str = "target/bench-lab";
 const LAB_BASE: &str = "todobackend-bench-lab-base";
@@ -82,7 +85,9 @@ struct Results {
     clean_build: Times,
 }
 
-pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
+/// Runs the bench: both flows' scenarios then the release section, or (`release_only`) the
+/// release section alone.
+pub fn run(project: &Project, runner: &Runner, rounds: usize, release_only: bool) -> Result<()> {
     let copy = Temporary::new(project.root.join(COPY));
     copy_checkout(project, &copy.0)?;
     let copy = Project::at(&copy.0)?;
@@ -96,13 +101,21 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
         xtask: std::env::current_exe().context("cannot find the xtask's own executable")?,
     };
     let mut results = Results::default();
-    let outcome = bench
-        .rounds(rounds, &mut results)
-        .and_then(|()| bench.xtask_itself(project, rounds, &mut results));
+    let outcome = if release_only {
+        Ok(())
+    } else {
+        bench
+            .rounds(rounds, &mut results)
+            .and_then(|()| bench.xtask_itself(project, rounds, &mut results))
+    };
+    let release = outcome.and_then(|()| bench.release(rounds));
     bench.remove_all();
-    outcome?;
+    let release = release?;
     if !runner.dry_run() {
-        report(rounds, &results);
+        if !release_only {
+            report(rounds, &results);
+        }
+        release::report(rounds, &release);
     }
     Ok(())
 }
@@ -441,6 +454,10 @@ impl Bench<'_> {
     fn remove_all(&self) {
         let _ = self.quiet(&docker::remove_container(FLOOR));
         let _ = self.remove_images();
+        let _ = self.quiet(&docker::remove_all(
+            docker::Kind::Image,
+            std::slice::from_ref(&self.copy.names.release_image),
+        ));
         let images: Vec<String> = self
             .copy
             .config
