@@ -46,8 +46,10 @@ pub struct Figures {
     pub base_size: Option<u64>,
     pub healthy: Times,
     pub stop: Times,
-    pub gunicorn: Option<Load>,
-    pub runserver: Option<Load>,
+    pub gunicorn: Vec<Load>,
+    pub runserver: Vec<Load>,
+    /// The machine's 1-minute load average before each load test: other work on it shows.
+    pub load_averages: Vec<f64>,
 }
 
 impl Bench<'_> {
@@ -78,27 +80,37 @@ impl Bench<'_> {
             );
         }
         let env = Environment::start(self.copy, &runner)?;
+        // Up all along, idle while gunicorn is loaded: each round loads both servers in turn,
+        // so the machine's other work weighs on both alike.
+        runner.step("Starting manage.py runserver (dev image) on the same database");
+        let runserver = env.serve(
+            &runner,
+            env.runserver.clone(),
+            &runner.run_name().container("runserver"),
+            &mut Times::default(),
+        )?;
         for round in 1..=rounds {
             runner.step(&format!(
-                "Release round {round} of {rounds}: docker run to healthy, then docker stop"
+                "Release round {round} of {rounds}: docker run to healthy, GET /todos ({ITEMS} items) \
+                 {CONNECTIONS} connections {LOAD_SECONDS} s on gunicorn and on runserver, docker stop"
             ));
             let name = runner.run_name().container(&format!("{APP_HOST}-{round}"));
-            let address = env.serve(&runner, env.release.clone(), &name, &mut figures.healthy)?;
-            if round == rounds {
-                runner.step(&format!(
-                    "Loading gunicorn (release image): GET /todos, {ITEMS} items, {CONNECTIONS} connections, {LOAD_SECONDS} s"
-                ));
-                figures.gunicorn = load(&runner, address)?;
+            let gunicorn = env.serve(&runner, env.release.clone(), &name, &mut figures.healthy)?;
+            // Taking turns at going first, as the cold runs do.
+            let order = if round % 2 == 1 { [true, false] } else { [false, true] };
+            for release in order {
+                let (address, loads) = if release {
+                    (gunicorn, &mut figures.gunicorn)
+                } else {
+                    (runserver, &mut figures.runserver)
+                };
+                figures.load_averages.extend(load_average());
+                loads.extend(load(&runner, address)?);
             }
             let stopping = Instant::now();
             runner.run(&docker::stop(&name))?;
             figures.stop.0.push(stopping.elapsed());
         }
-        runner.step("Loading manage.py runserver (dev image) on the same database");
-        let name = runner.run_name().container("runserver");
-        let address = env.serve(&runner, env.runserver.clone(), &name, &mut Times::default())?;
-        figures.runserver = load(&runner, address)?;
-        runner.run(&docker::stop(&name))?;
         Ok(figures)
     }
 
@@ -207,6 +219,12 @@ fn status_of(head: &[u8]) -> Option<u16> {
     head.strip_prefix("HTTP/")?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The 1-minute load average of a Linux host, where there is one.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// A warm-up, then the load the figures come from; none under --dry-run.
 fn load(runner: &Runner, address: SocketAddr) -> Result<Option<Load>> {
     let url = format!("http://{address}/todos");
@@ -233,8 +251,19 @@ pub fn report(rounds: usize, figures: &Figures) {
     );
     show!("{:<40} {} s", "docker stop, min / median", figures.stop.cell());
     show!(
-        "\nGET /todos, {ITEMS} items, wrk -c{CONNECTIONS} -t2 -d{LOAD_SECONDS}s from this host to the container's address"
+        "\nGET /todos, {ITEMS} items, wrk -c{CONNECTIONS} -t2 -d{LOAD_SECONDS}s from this host to the container's address, \
+         medians of {rounds} run(s) each, errors summed"
     );
+    let averages = &figures.load_averages;
+    if !averages.is_empty() {
+        let max = averages.iter().copied().fold(f64::MIN, f64::max);
+        let min = averages.iter().copied().fold(f64::MAX, f64::min);
+        show!(
+            "the machine's load average before them: {min:.2} to {max:.2} (on 2 cores, wrk and the server share them)"
+        );
+    }
+    let gunicorn = Load::median(&figures.gunicorn);
+    let runserver = Load::median(&figures.runserver);
     show!(
         "{:<28} {:>10} {:>10} {:>8} {:>8}",
         "server",
@@ -244,8 +273,8 @@ pub fn report(rounds: usize, figures: &Figures) {
         "non-2xx"
     );
     for (name, load) in [
-        ("runserver (dev image)", &figures.runserver),
-        ("gunicorn (release image)", &figures.gunicorn),
+        ("runserver (dev image)", &runserver),
+        ("gunicorn (release image)", &gunicorn),
     ] {
         match load {
             Some(load) => show!(
@@ -258,7 +287,7 @@ pub fn report(rounds: usize, figures: &Figures) {
             None => show!("{name:<28} {:>10}", "-"),
         }
     }
-    let (Some(gunicorn), Some(runserver)) = (&figures.gunicorn, &figures.runserver) else {
+    let (Some(gunicorn), Some(runserver)) = (gunicorn, runserver) else {
         return;
     };
     let ratio = gunicorn.requests_per_sec / runserver.requests_per_sec;

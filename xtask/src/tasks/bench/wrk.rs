@@ -12,6 +12,7 @@ use crate::cmd::Cmd;
 pub struct Load {
     pub requests_per_sec: f64,
     pub p99: Duration,
+    /// Requests made (summed, in a median of several runs).
     pub requests: u64,
     /// connect, read, write and timeout errors, summed.
     pub socket_errors: u64,
@@ -22,6 +23,26 @@ pub struct Load {
 impl Load {
     pub fn errors(&self) -> u64 {
         self.socket_errors + self.non_2xx
+    }
+
+    /// The median rate and the median p99 of several runs, and all their errors; `None`
+    /// for no run.
+    pub fn median(loads: &[Load]) -> Option<Load> {
+        if loads.is_empty() {
+            return None;
+        }
+        let middle = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        let p99s = loads.iter().map(|load| load.p99.as_secs_f64()).collect();
+        Some(Load {
+            requests_per_sec: middle(loads.iter().map(|load| load.requests_per_sec).collect()),
+            p99: Duration::from_secs_f64(middle(p99s)),
+            requests: loads.iter().map(|load| load.requests).sum(),
+            socket_errors: loads.iter().map(|load| load.socket_errors).sum(),
+            non_2xx: loads.iter().map(|load| load.non_2xx).sum(),
+        })
     }
 
     /// Reads wrk's `--latency` report. wrk prints "Socket errors" and "Non-2xx or 3xx
@@ -139,6 +160,22 @@ Transfer/sec:    182.89KB
         );
         let load = Load::parse(&report).unwrap();
         assert_eq!((load.socket_errors, load.non_2xx, load.errors()), (7, 12, 19));
+    }
+
+    #[test]
+    fn several_runs_give_the_median_rate_the_median_p99_and_every_error() {
+        let run = |rate: f64, p99_ms: u64, non_2xx: u64| Load {
+            requests_per_sec: rate,
+            p99: Duration::from_millis(p99_ms),
+            requests: 100,
+            socket_errors: 1,
+            non_2xx,
+        };
+        let median = Load::median(&[run(900.0, 30, 0), run(500.0, 200, 2), run(1000.0, 40, 0)]).unwrap();
+        assert_eq!(median.requests_per_sec, 900.0);
+        assert_eq!(median.p99, Duration::from_millis(40));
+        assert_eq!((median.requests, median.socket_errors, median.non_2xx), (300, 3, 2));
+        assert_eq!(Load::median(&[]), None);
     }
 
     #[test]
