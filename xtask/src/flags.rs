@@ -87,7 +87,7 @@ Tasks:
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
   publish      Push the release image that passed its acceptance tests to a registry
-  bench        Time the lab's flow and this one side by side, and check the speed goals
+  bench        Time the lab's flow and this one, and load the release image; check the goals
 
 Options for every task:
   --dry-run    Print the docker commands, in order, and run none of them (state is still read)
