@@ -1403,7 +1403,7 @@ fn bench_only_release_starts_the_release_image_each_round_and_loads_it_and_runse
             line.contains(" -e DJANGO_SETTINGS_MODULE=todobackend.settings.release "),
             "{line}"
         );
-        assert!(line.contains(" --network-alias app "), "{line}");
+        assert!(line.contains(" --network todobackend-bench-bench-"), "{line}");
     }
     let runserver = runs("todobackend-bench-dev");
     assert_eq!(runserver.len(), 1, "{err}");

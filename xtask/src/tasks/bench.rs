@@ -150,7 +150,7 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
     text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
     fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))?;
     // Every checkout builds on the same OS image (see `Names`): a label of this bench run's own
-    // right after FROM gives the copy's images no layer in common with the user's, so the
+    // right after each FROM gives the copy's images no layer in common with the user's, so the
     // builder cannot serve a cold run from them.
     let nonce = random_hex(4)?;
     for dockerfile in [DEV_DOCKERFILE, BASE_DOCKERFILE] {
@@ -164,13 +164,23 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// `dockerfile` with `LABEL todobackend.bench=<nonce>` after its first FROM line.
+/// `dockerfile` with `LABEL todobackend.bench=<nonce>` after each of its FROM lines: every
+/// stage's, for a stage left unmarked (the dev image's first is a `scratch` one) would let
+/// the stages after it be served from another checkout's layers.
 fn marked_as_the_benchs(dockerfile: &str, nonce: &str) -> Option<String> {
-    let from = dockerfile.lines().position(|line| line.starts_with("FROM "))?;
-    let mut lines: Vec<&str> = dockerfile.lines().collect();
     let label = format!("LABEL todobackend.bench={nonce}");
-    lines.insert(from + 1, &label);
-    Some(lines.join("\n") + "\n")
+    let mut marked = String::new();
+    let mut stages = 0;
+    for line in dockerfile.lines() {
+        marked.push_str(line);
+        marked.push('\n');
+        if line.starts_with("FROM ") {
+            marked.push_str(&label);
+            marked.push('\n');
+            stages += 1;
+        }
+    }
+    (stages > 0).then_some(marked)
 }
 
 fn report(rounds: usize, results: &Results) {
@@ -525,13 +535,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_copys_dockerfiles_get_a_label_of_the_bench_runs_own_right_after_from() {
+    fn the_copys_dockerfiles_get_a_label_of_the_bench_runs_own_right_after_each_from() {
         let dockerfile = "# the dev image\nARG OS_IMAGE=debian:bookworm-slim\nFROM ${OS_IMAGE}\nLABEL a=b\nRUN true\n";
         assert_eq!(
             marked_as_the_benchs(dockerfile, "1f2e").as_deref(),
             Some(
                 "# the dev image\nARG OS_IMAGE=debian:bookworm-slim\nFROM ${OS_IMAGE}\nLABEL todobackend.bench=1f2e\n\
                  LABEL a=b\nRUN true\n"
+            )
+        );
+        assert_eq!(
+            marked_as_the_benchs("FROM scratch AS ca\nCOPY a /a\nFROM os\nCOPY --from=ca /a /a\n", "1f2e").as_deref(),
+            Some(
+                "FROM scratch AS ca\nLABEL todobackend.bench=1f2e\nCOPY a /a\nFROM os\nLABEL todobackend.bench=1f2e\n\
+                 COPY --from=ca /a /a\n"
             )
         );
         assert_eq!(marked_as_the_benchs("RUN true\n", "1f2e"), None);

@@ -23,7 +23,7 @@ use crate::tasks::dev_container;
 
 /// Where both servers listen in their containers.
 const PORT: u16 = 8000;
-/// The name the servers are asked for (`Host:`), on the run's network.
+/// The name the servers are asked for (`Host:`): the one the release app is allowed.
 const APP_HOST: &str = "app";
 const ITEMS: usize = 10;
 const CONNECTIONS: u32 = 10;
@@ -35,9 +35,13 @@ const WARM_UP_SECONDS: u64 = 2;
 const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
 /// The migrations, then the items the load test lists, by a one-off container of the release
 /// image (its entrypoint puts django-admin on PATH).
-const SEED: &str = "django-admin migrate --noinput && django-admin shell -c \
-                    'from todo.models import TodoItem; \
-                    TodoItem.objects.bulk_create(TodoItem(title=f\"todo {n}\", order=n) for n in range(10))'";
+fn seed_script() -> String {
+    format!(
+        "django-admin migrate --noinput && django-admin shell -c \
+         'from todo.models import TodoItem; \
+         TodoItem.objects.bulk_create(TodoItem(title=f\"todo {{n}}\", order=n) for n in range({ITEMS}))'"
+    )
+}
 
 /// What the section measured.
 #[derive(Default)]
@@ -131,6 +135,9 @@ struct Environment {
 impl Environment {
     fn start(copy: &Project, runner: &Runner) -> Result<Environment> {
         let names = &copy.names;
+        if copy.config.services_for("release").is_empty() {
+            bail!("the release settings need no database in Cargo.toml: the load test compares the servers on one");
+        }
         let database = dev_container::with_services(copy, runner, "release", false, Run::new(&names.release_image))?;
         let release = database
             .clone()
@@ -153,7 +160,12 @@ impl Environment {
         runner.step(&format!("Migrating the database and adding {ITEMS} items"));
         let seed = runner.run_name().container("seed");
         runner.make(
-            &docker::create(release.clone().name(&seed).command(["sh", "-c", SEED])),
+            &docker::create(
+                release
+                    .clone()
+                    .name(&seed)
+                    .command(["sh".into(), "-c".into(), seed_script()]),
+            ),
             docker::remove_container(&seed),
         )?;
         runner.run(&docker::start_attached(&seed))?;
@@ -163,8 +175,8 @@ impl Environment {
     /// Starts `server` as `name` and waits for `/health` to answer 200: the time from its
     /// `docker run` goes to `healthy`. Its address on the run's network.
     fn serve(&self, runner: &Runner, server: Run, name: &str, healthy: &mut Times) -> Result<SocketAddr> {
-        let run = runner.run_name();
-        let server = server.detach().name(name).network(&run.name, Some(APP_HOST));
+        // On the run's network already (`with_services`): reached at its address there.
+        let server = server.detach().name(name);
         let started = Instant::now();
         runner.make(&server.into(), docker::remove_container(name))?;
         let address = runner
@@ -325,6 +337,15 @@ pub fn report(rounds: usize, figures: &Figures) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_seed_migrates_then_adds_the_items_in_one_django_shell() {
+        assert_eq!(
+            seed_script(),
+            "django-admin migrate --noinput && django-admin shell -c 'from todo.models import TodoItem; \
+             TodoItem.objects.bulk_create(TodoItem(title=f\"todo {n}\", order=n) for n in range(10))'"
+        );
+    }
 
     #[test]
     fn the_status_is_read_from_the_start_of_the_status_line() {
