@@ -4,7 +4,7 @@
 //! round; then a load test of `GET /todos` with 10 items, by wrk on this host against the
 //! container's address on the run's bridge network (docker's userland proxy, on a published
 //! port, would cost more than the server itself and measure itself): gunicorn in the release
-//! image, then `manage.py runserver` in the dev image, on the same database in the same run.
+//! image and `manage.py runserver` in the dev image in turn, each round, on the same database.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -173,8 +173,8 @@ impl Environment {
     }
 
     /// Starts `server` as `name` and waits for `/health` to answer 200: the time from its
-    /// `docker run` goes to `healthy`. Its address on the run's network.
-    fn serve(&self, runner: &Runner, server: Run, name: &str, healthy: &mut Times) -> Result<SocketAddr> {
+    /// `docker run` goes to `healthy`. Its address on the run's network (none in a dry run).
+    fn serve(&self, runner: &Runner, server: Run, name: &str, healthy: &mut Times) -> Result<Option<SocketAddr>> {
         // On the run's network already (`with_services`): reached at its address there.
         let server = server.detach().name(name);
         let started = Instant::now();
@@ -184,12 +184,13 @@ impl Environment {
             .and_then(|out| out.lines().find_map(|line| line.trim().parse().ok()))
             .map(|ip| SocketAddr::new(ip, PORT));
         if runner.dry_run() {
-            return Ok(address.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], PORT))));
+            return Ok(None);
         }
         let address = address.with_context(|| format!("{name} has no address on its network"))?;
-        healthy.0.push(healthy_after(runner, name, address, started)?);
-        say!("   healthy {:.2} s after `docker run`", started.elapsed().as_secs_f64());
-        Ok(address)
+        let took = healthy_after(runner, name, address, started)?;
+        say!("   healthy {:.2} s after `docker run`", took.as_secs_f64());
+        healthy.0.push(took);
+        Ok(Some(address))
     }
 }
 
@@ -238,7 +239,8 @@ fn load_average() -> Option<f64> {
 }
 
 /// A warm-up, then the load the figures come from; none under --dry-run.
-fn load(runner: &Runner, address: SocketAddr) -> Result<Option<Load>> {
+fn load(runner: &Runner, address: Option<SocketAddr>) -> Result<Option<Load>> {
+    let address = address.map_or_else(|| format!("CONTAINER_ADDRESS:{PORT}"), |address| address.to_string());
     let url = format!("http://{address}/todos");
     runner.quiet(&wrk::command(&url, APP_HOST, CONNECTIONS, WARM_UP_SECONDS))?;
     let report = runner.quiet(&wrk::command(&url, APP_HOST, CONNECTIONS, LOAD_SECONDS))?;
