@@ -270,7 +270,7 @@ Takes a few minutes a round: the cold runs build everything.
 
 Then the release image (built by `cargo xtask release` on the copy, its acceptance tests
 passing): its size beside the base image's; the database up, `docker run` to `/health`
-answering 200 and `docker stop`, each round; a load test of GET /todos with 10 items by wrk
+answering 200 and `docker stop` under load, each round; a load test of GET /todos with 10 items by wrk
 (Debian's `wrk`) on this host against the container's address, 10 connections for 10 s:
 gunicorn in the release image, then `manage.py runserver` in the dev image on the same
 database. Prints requests/s, p99 latency, errors, the ratio, and whether each goal is met.
