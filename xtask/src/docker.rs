@@ -522,6 +522,30 @@ pub fn container_running(container: &str) -> Cmd {
     )
 }
 
+/// An image's size in bytes, as `docker images` counts it (its layers, the base's included).
+pub fn image_size(image: &str) -> Cmd {
+    Cmd::new("docker", ["image", "inspect", "--format", "{{.Size}}", image])
+}
+
+/// A running container's address on its networks, one a line.
+pub fn container_address(container: &str) -> Cmd {
+    Cmd::new(
+        "docker",
+        [
+            "container",
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{println .IPAddress}}{{end}}",
+            container,
+        ],
+    )
+}
+
+/// Stops a container as an orchestrator would: SIGTERM, then SIGKILL after docker's 10 s.
+pub fn stop(container: &str) -> Cmd {
+    Cmd::new("docker", ["stop", container])
+}
+
 /// What of one kind matches every filter (`label=KEY=VALUE`, `dangling=true`,
 /// `ancestor=IMAGE` (its containers and those of images built on it), `volume=NAME`), one
 /// line each in `format`; containers whether running or not.
@@ -580,6 +604,19 @@ pub enum Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bench_asks_an_image_s_size_a_container_s_addresses_and_stops_it_gracefully() {
+        assert_eq!(
+            image_size("todobackend-release").to_string(),
+            "docker image inspect --format '{{.Size}}' todobackend-release"
+        );
+        assert_eq!(
+            container_address("app").to_string(),
+            "docker container inspect --format '{{range .NetworkSettings.Networks}}{{println .IPAddress}}{{end}}' app"
+        );
+        assert_eq!(stop("app").to_string(), "docker stop app");
+    }
 
     fn argv(cmd: impl Into<Cmd>) -> Vec<String> {
         let cmd = cmd.into();

@@ -46,6 +46,8 @@ pub enum Task {
     },
     Bench {
         rounds: usize,
+        /// Only the release image's section (`--only release`).
+        release_only: bool,
     },
     Doctor,
     Build,
@@ -85,7 +87,7 @@ Tasks:
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
   publish      Push the release image that passed its acceptance tests to a registry
-  bench        Time the lab's flow and this one side by side, and check the speed goals
+  bench        Time the lab's flow and this one, and load the release image; check the goals
 
 Options for every task:
   --dry-run    Print the docker commands, in order, and run none of them (state is still read)
@@ -256,7 +258,7 @@ Example:
   cargo xtask doctor";
 
 const BENCH_HELP: &str = "\
-Usage: cargo xtask bench [--rounds N]
+Usage: cargo xtask bench [--rounds N] [--only release]
 
 Times the lab's own flow (its Dockerfiles and test.sh, kept in xtask/bench/lab/ and built as
 todobackend-bench-lab-*) and `cargo xtask test` side by side, N rounds each: a cold first run
@@ -266,11 +268,21 @@ suite in an already running container). Prints min / median per scenario, the ra
 whether each speed goal is met. Removes what it made; the project's images are left rebuilt.
 Takes a few minutes a round: the cold runs build everything.
 
-Options:
-  --rounds N   Rounds per scenario [default: 3]
+Then the release image (built by `cargo xtask release` on the copy, its acceptance tests
+passing): its size beside the base image's; the database up, `docker run` to `/health`
+answering 200 and `docker stop` under load, each round; a load test of GET /todos with 10 items by wrk
+(Debian's `wrk`) on this host against the container's address, 10 connections for 10 s:
+gunicorn in the release image, then `manage.py runserver` in the dev image on the same
+database. Prints requests/s, p99 latency, errors, the ratio, and whether each goal is met.
+Needs a local engine.
 
-Example:
-  cargo xtask bench --rounds 1";
+Options:
+  --rounds N       Rounds per scenario [default: 3]
+  --only release   Only the release image's section
+
+Examples:
+  cargo xtask bench --rounds 1
+  cargo xtask bench --only release";
 
 const RELEASE_HELP: &str = "\
 Usage: cargo xtask release [--settings NAME] [--keep]
@@ -365,7 +377,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 dry_run: false,
             }));
         }
-        "bench" => (Task::Bench { rounds: 3 }, BENCH_HELP),
+        "bench" => (
+            Task::Bench {
+                rounds: 3,
+                release_only: false,
+            },
+            BENCH_HELP,
+        ),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
         "build" => (Task::Build, BUILD_HELP),
         "publish" => (
@@ -393,7 +411,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Cache { reset }, "--reset") => *reset = true,
             (Task::Clean { all, .. }, "--all") => *all = true,
             (Task::Clean { images, .. }, "--images") => *images = true,
-            (Task::Bench { rounds }, "--rounds") => {
+            (Task::Bench { release_only, .. }, "--only") => match args.next().as_deref() {
+                Some("release") => *release_only = true,
+                _ => return Err("`--only` takes `release`".into()),
+            },
+            (Task::Bench { rounds, .. }, "--rounds") => {
                 *rounds = args
                     .next()
                     .and_then(|value| value.parse().ok())
@@ -558,7 +580,17 @@ mod tests {
         );
         assert_eq!(
             parse_str(&["bench", "--rounds", "2", "--dry-run"]),
-            dry(Task::Bench { rounds: 2 })
+            dry(Task::Bench {
+                rounds: 2,
+                release_only: false
+            })
+        );
+        assert_eq!(
+            parse_str(&["bench", "--only", "release", "--rounds", "1"]),
+            run(Task::Bench {
+                rounds: 1,
+                release_only: true
+            })
         );
         let test = Task::Test {
             settings: "base".into(),

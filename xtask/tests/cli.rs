@@ -1360,3 +1360,102 @@ fn serve_on_a_remote_engine_serves_the_baked_source_on_the_engine_s_host() {
         "{server}"
     );
 }
+
+#[test]
+fn bench_only_release_starts_the_release_image_each_round_and_loads_it_and_runserver_with_wrk() {
+    let fake = FakeDocker::new("bench-release").env("FAKE_CACHE_VOLUME", "todobackend-cache");
+    let root = fake.root();
+    let output = fake.xtask_ok(root, &["bench", "--only", "release", "--rounds", "2", "--dry-run"]);
+    assert!(fake.changes().is_empty(), "{:?}", fake.changes());
+    let err = stderr(&output);
+    let echoed: Vec<&str> = err.lines().filter_map(|line| line.strip_prefix("$ ")).collect();
+    // Neither flow's scenarios: the release section alone.
+    assert!(
+        !err.contains(": cold, ") && !err.contains("build -t todobackend-bench-lab"),
+        "{err}"
+    );
+    // The release is made, and its acceptance tests run, by the xtask on the bench's copy.
+    let copy = root.join("target/bench").display().to_string();
+    let release_line = echoed
+        .iter()
+        .find(|line| line.starts_with("CARGO_MANIFEST_DIR="))
+        .unwrap_or_else(|| panic!("no release by the xtask:\n{err}"));
+    assert_eq!(
+        shell_words(release_line),
+        [
+            &format!("CARGO_MANIFEST_DIR={copy}/xtask"),
+            env!("CARGO_BIN_EXE_xtask"),
+            "release"
+        ]
+    );
+    let runs = |image: &str| -> Vec<&str> {
+        echoed
+            .iter()
+            .copied()
+            .filter(|line| line.contains("docker run --detach ") && line.contains(&format!(" {image}")))
+            .collect()
+    };
+    let release = runs("todobackend-bench-release");
+    assert_eq!(release.len(), 2, "{err}");
+    for (round, line) in release.iter().enumerate() {
+        assert!(line.contains(&format!("-app-{} ", round + 1)), "{line}");
+        assert!(
+            line.contains(" -e DJANGO_SETTINGS_MODULE=todobackend.settings.release "),
+            "{line}"
+        );
+        assert!(line.contains(" --network todobackend-bench-bench-"), "{line}");
+    }
+    let runserver = runs("todobackend-bench-dev");
+    assert_eq!(runserver.len(), 1, "{err}");
+    assert!(
+        runserver[0].ends_with(" todobackend-bench-dev python manage.py runserver --noreload 0.0.0.0:8000"),
+        "{}",
+        runserver[0]
+    );
+    // Each round, each server: a warm-up, then the measured load, 10 connections for 10 s;
+    // then a load of the release app while it is stopped.
+    let loads: Vec<&str> = echoed.iter().copied().filter(|line| line.starts_with("wrk ")).collect();
+    let url = "http://CONTAINER_ADDRESS:8000/todos";
+    let wrk = |seconds: u32| format!("wrk -c10 -t2 -d{seconds}s --latency -H 'Host: app' {url}");
+    let count = |seconds: u32| loads.iter().filter(|line| **line == wrk(seconds)).count();
+    assert_eq!(
+        (count(2), count(10), count(3), loads.len()),
+        (4, 4, 2, 10),
+        "{loads:#?}"
+    );
+    // Each round's release app is stopped, as an orchestrator would, and timed.
+    let stops: Vec<&str> = echoed
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with("docker stop "))
+        .collect();
+    assert_eq!(stops.len(), 2, "{err}");
+    assert!(stops.iter().all(|line| line.contains("-app-")), "{stops:?}");
+    // The database is migrated and given its items before any server starts; runserver is
+    // up before the first round, to be loaded in each.
+    let at = |part: &str| {
+        echoed
+            .iter()
+            .position(|line| line.contains(part))
+            .unwrap_or_else(|| panic!("no {part}"))
+    };
+    assert!(
+        at("-seed ") < at("-runserver ") && at("-runserver ") < at("-app-1 "),
+        "{err}"
+    );
+    assert!(err.contains("$ docker rmi todobackend-bench-release\n"), "{err}");
+    assert!(!root.join("target/bench").exists());
+}
+
+#[test]
+fn bench_only_takes_release_alone() {
+    let fake = FakeDocker::new("bench-only");
+    let output = fake.xtask(fake.root(), &["bench", "--only", "lab", "--dry-run"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("`--only` takes `release`"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}

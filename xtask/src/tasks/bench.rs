@@ -5,6 +5,9 @@
 //! under names of its own (`todobackend-bench-*`): the bench edits sources and removes images
 //! and caches, and none of them is the user's.
 
+mod release;
+mod wrk;
+
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -23,7 +26,7 @@ const FIXTURE: &str = "xtask/bench/lab";
 const COPY: &str = "target/bench";
 const COPY_NAME: &str = "todobackend-bench";
 /// What a checkout holds for the xtask to work on.
-const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src"];
+const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src", "acceptance"];
 /// The lab's build context, in the copy: its files laid out as the lab had them, with src/.
 const LAB_CONTEXT: &str = "target/bench-lab";
 const LAB_BASE: &str = "todobackend-bench-lab-base";
@@ -82,7 +85,9 @@ struct Results {
     clean_build: Times,
 }
 
-pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
+/// Runs the bench: both flows' scenarios then the release section, or (`release_only`) the
+/// release section alone.
+pub fn run(project: &Project, runner: &Runner, rounds: usize, release_only: bool) -> Result<()> {
     let copy = Temporary::new(project.root.join(COPY));
     copy_checkout(project, &copy.0)?;
     let copy = Project::at(&copy.0)?;
@@ -96,13 +101,21 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize) -> Result<()> {
         xtask: std::env::current_exe().context("cannot find the xtask's own executable")?,
     };
     let mut results = Results::default();
-    let outcome = bench
-        .rounds(rounds, &mut results)
-        .and_then(|()| bench.xtask_itself(project, rounds, &mut results));
+    let outcome = if release_only {
+        Ok(())
+    } else {
+        bench
+            .rounds(rounds, &mut results)
+            .and_then(|()| bench.xtask_itself(project, rounds, &mut results))
+    };
+    let release = outcome.and_then(|()| bench.release(rounds));
     bench.remove_all();
-    outcome?;
+    let release = release?;
     if !runner.dry_run() {
-        report(rounds, &results);
+        if !release_only {
+            report(rounds, &results);
+        }
+        release::report(rounds, &release);
     }
     Ok(())
 }
@@ -137,7 +150,7 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
     text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
     fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))?;
     // Every checkout builds on the same OS image (see `Names`): a label of this bench run's own
-    // right after FROM gives the copy's images no layer in common with the user's, so the
+    // right after each FROM gives the copy's images no layer in common with the user's, so the
     // builder cannot serve a cold run from them.
     let nonce = random_hex(4)?;
     for dockerfile in [DEV_DOCKERFILE, BASE_DOCKERFILE] {
@@ -151,13 +164,23 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// `dockerfile` with `LABEL todobackend.bench=<nonce>` after its first FROM line.
+/// `dockerfile` with `LABEL todobackend.bench=<nonce>` after each of its FROM lines: every
+/// stage's, for a stage left unmarked (the dev image's first is a `scratch` one) would let
+/// the stages after it be served from another checkout's layers.
 fn marked_as_the_benchs(dockerfile: &str, nonce: &str) -> Option<String> {
-    let from = dockerfile.lines().position(|line| line.starts_with("FROM "))?;
-    let mut lines: Vec<&str> = dockerfile.lines().collect();
     let label = format!("LABEL todobackend.bench={nonce}");
-    lines.insert(from + 1, &label);
-    Some(lines.join("\n") + "\n")
+    let mut marked = String::new();
+    let mut stages = 0;
+    for line in dockerfile.lines() {
+        marked.push_str(line);
+        marked.push('\n');
+        if line.starts_with("FROM ") {
+            marked.push_str(&label);
+            marked.push('\n');
+            stages += 1;
+        }
+    }
+    (stages > 0).then_some(marked)
 }
 
 fn report(rounds: usize, results: &Results) {
@@ -441,6 +464,10 @@ impl Bench<'_> {
     fn remove_all(&self) {
         let _ = self.quiet(&docker::remove_container(FLOOR));
         let _ = self.remove_images();
+        let _ = self.quiet(&docker::remove_all(
+            docker::Kind::Image,
+            std::slice::from_ref(&self.copy.names.release_image),
+        ));
         let images: Vec<String> = self
             .copy
             .config
@@ -508,13 +535,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_copys_dockerfiles_get_a_label_of_the_bench_runs_own_right_after_from() {
+    fn the_copys_dockerfiles_get_a_label_of_the_bench_runs_own_right_after_each_from() {
         let dockerfile = "# the dev image\nARG OS_IMAGE=debian:bookworm-slim\nFROM ${OS_IMAGE}\nLABEL a=b\nRUN true\n";
         assert_eq!(
             marked_as_the_benchs(dockerfile, "1f2e").as_deref(),
             Some(
                 "# the dev image\nARG OS_IMAGE=debian:bookworm-slim\nFROM ${OS_IMAGE}\nLABEL todobackend.bench=1f2e\n\
                  LABEL a=b\nRUN true\n"
+            )
+        );
+        assert_eq!(
+            marked_as_the_benchs("FROM scratch AS ca\nCOPY a /a\nFROM os\nCOPY --from=ca /a /a\n", "1f2e").as_deref(),
+            Some(
+                "FROM scratch AS ca\nLABEL todobackend.bench=1f2e\nCOPY a /a\nFROM os\nLABEL todobackend.bench=1f2e\n\
+                 COPY --from=ca /a /a\n"
             )
         );
         assert_eq!(marked_as_the_benchs("RUN true\n", "1f2e"), None);
