@@ -9,6 +9,7 @@ mod docker;
 mod engine;
 mod fingerprint;
 mod flags;
+mod http;
 mod project;
 mod runner;
 mod session;

@@ -19,7 +19,11 @@ const SECRETS_FILE: &str = ".todobackend-secrets";
 /// Makes `volume` unless the checkout has it already; whether it was made now. A volume of
 /// that name that this checkout did not make is refused, never used or removed.
 pub fn ensure(runner: &Runner, volume: &DataVolume) -> Result<bool> {
-    let checkout = &volume.labels[0].1;
+    let checkout = volume
+        .labels
+        .iter()
+        .find_map(|(key, value)| (key == CHECKOUT_LABEL).then_some(value))
+        .expect("a data volume is labelled with its checkout");
     match runner.probe(&docker::volume_label(&volume.name, CHECKOUT_LABEL))? {
         Some(owner) if owner == *checkout => Ok(false),
         Some(_) => bail!(

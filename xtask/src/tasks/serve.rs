@@ -3,8 +3,8 @@
 //! autoreloader sees an edit), with the migrations applied first and the data kept between
 //! runs in volumes of the checkout's (`kept`). Ctrl-C removes everything else.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::io::ErrorKind;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 
 use super::{at_a_terminal, dev_container, kept, run_attached};
 use crate::console::{paint, say};
+use crate::http;
 use crate::project::Project;
 use crate::runner::Runner;
 
@@ -25,10 +26,11 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, port: u16) -> Res
     let engine = runner.engine()?;
     // A local engine publishes on the host's loopback, for this machine alone; a remote one
     // on its host's interfaces, where this machine can reach it.
-    let (host, publish) = if engine.is_local() {
-        ("127.0.0.1".to_string(), format!("127.0.0.1:{port}:{CONTAINER_PORT}"))
+    let host = engine.host();
+    let publish = if engine.is_local() {
+        format!("{host}:{port}:{CONTAINER_PORT}")
     } else {
-        (engine.host(), format!("{port}:{CONTAINER_PORT}"))
+        format!("{port}:{CONTAINER_PORT}")
     };
     port_is_free(&host, port, engine.is_local())?;
 
@@ -85,7 +87,7 @@ fn port_is_free(host: &str, port: u16, local: bool) -> Result<()> {
     let busy = if local {
         matches!(TcpListener::bind((host, port)), Err(err) if err.kind() == ErrorKind::AddrInUse)
     } else {
-        connects(host, port).is_some()
+        http::address(host, port).and_then(http::connect).is_some()
     };
     if busy {
         bail!(
@@ -118,19 +120,12 @@ fn announce_when_answering(host: &str, port: u16, path: &str, done: &AtomicBool)
 /// preflight, which the CORS middleware answers itself: no view runs for it, so a
 /// `breakpoint()` in one stops a request of the developer's, never this question.
 fn answers_http(host: &str, port: u16, path: &str) -> bool {
-    let Some(mut stream) = connects(host, port) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!(
-        "OPTIONS {path} HTTP/1.0\r\nHost: {host}:{port}\r\nOrigin: http://{host}\r\n\
-         Access-Control-Request-Method: GET\r\n\r\n"
-    );
-    let mut answer = [0u8; 5];
-    stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut answer).is_ok() && &answer == b"HTTP/"
-}
-
-fn connects(host: &str, port: u16) -> Option<TcpStream> {
-    let address = (host, port).to_socket_addrs().ok()?.next()?;
-    TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()
+    let headers = [
+        &format!("Host: {host}:{port}"),
+        &format!("Origin: http://{host}"),
+        "Access-Control-Request-Method: GET",
+    ];
+    http::address(host, port)
+        .and_then(|address| http::status(address, "OPTIONS", path, &headers))
+        .is_some()
 }

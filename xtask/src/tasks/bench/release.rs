@@ -6,8 +6,7 @@
 //! port, would cost more than the server itself and measure itself): gunicorn in the release
 //! image and `manage.py runserver` in the dev image in turn, each round, on the same database.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +15,7 @@ use super::wrk::{self, Load};
 use super::{Bench, Times};
 use crate::console::{say, show};
 use crate::docker::{self, Run};
+use crate::http;
 use crate::project::{Project, random_hex};
 use crate::runner::{READ, Runner};
 use crate::signals;
@@ -202,7 +202,8 @@ impl Environment {
 /// time on a new connection, as an orchestrator's probe would.
 fn healthy_after(runner: &Runner, name: &str, address: SocketAddr, started: Instant) -> Result<Duration> {
     loop {
-        if health_status(address) == Some(200) {
+        let host = format!("Host: {APP_HOST}");
+        if http::status(address, "GET", "/health", &[&host]) == Some(200) {
             return Ok(started.elapsed());
         }
         if started.elapsed() > HEALTHY_WITHIN {
@@ -217,23 +218,6 @@ fn healthy_after(runner: &Runner, name: &str, address: SocketAddr, started: Inst
         std::thread::sleep(Duration::from_millis(10));
         signals::check()?;
     }
-}
-
-/// The status `GET /health` answers at `address`, if it answers.
-fn health_status(address: SocketAddr) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let request = format!("GET /health HTTP/1.0\r\nHost: {APP_HOST}\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    status_of(&head)
-}
-
-/// The status code of an HTTP status line's start: `HTTP/1.1 200`.
-fn status_of(head: &[u8]) -> Option<u16> {
-    let head = std::str::from_utf8(head).ok()?;
-    head.strip_prefix("HTTP/")?.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `docker stop` of `name` one second into a load of `STOP_LOAD_SECONDS`, as a rolling update
@@ -412,12 +396,5 @@ mod tests {
             "django-admin migrate --noinput && django-admin shell -c 'from todo.models import TodoItem; \
              TodoItem.objects.bulk_create(TodoItem(title=f\"todo {n}\", order=n) for n in range(10))'"
         );
-    }
-
-    #[test]
-    fn the_status_is_read_from_the_start_of_the_status_line() {
-        assert_eq!(status_of(b"HTTP/1.1 200"), Some(200));
-        assert_eq!(status_of(b"HTTP/1.0 503"), Some(503));
-        assert_eq!(status_of(b"SSH-2.0-Open"), None);
     }
 }
