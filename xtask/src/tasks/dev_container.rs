@@ -26,21 +26,42 @@ pub fn prepare(
     baked: bool,
     doing: &str,
 ) -> Result<(Run, bool)> {
-    session::recover(project, runner, false)?;
-    let mount = mounts_source(project, runner, baked, doing)?;
-    let image = dev_image::for_run(project, runner, mount)?;
+    let (image, mount) = image(project, runner, baked, doing)?;
+    let container = prepare_on(project, runner, &image, mount, role, settings)?;
+    Ok((container, mount))
+}
+
+/// `prepare`'s container on the dev image `image`, as `image` gave it: `mount`, `src/` over
+/// the image's copy.
+pub fn prepare_on(
+    project: &Project,
+    runner: &Runner,
+    image: &str,
+    mount: bool,
+    role: &str,
+    settings: &str,
+) -> Result<Run> {
     cache::ensure(project, runner)?;
-    let mut container = container(
-        &image,
+    let container = container(
+        image,
         runner.run_name(),
         &project.names.cache_container,
         settings,
         role,
     );
-    if mount {
-        container = container.volume(&format!("{}/src:{APPLICATION}", project.root));
-    }
-    Ok((container, mount))
+    Ok(if mount {
+        container.volume(&format!("{}/src:{APPLICATION}", project.root))
+    } else {
+        container
+    })
+}
+
+/// The dev image a run uses, dead runs recovered first, and whether `src/` is mounted over
+/// its copy (see `prepare`).
+pub fn image(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<(String, bool)> {
+    session::recover(project, runner, false)?;
+    let mount = mounts_source(project, runner, baked, doing)?;
+    Ok((dev_image::for_run(project, runner, mount)?, mount))
 }
 
 fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str) -> Run {

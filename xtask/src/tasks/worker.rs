@@ -1,0 +1,165 @@
+//! The warm worker: a dev container of the checkout's own, left running between test runs,
+//! whose Python keeps the interpreter and the third-party modules loaded and forks a fresh
+//! child per run (`scripts/suite.py`). A run then costs a `docker exec` and the suite, not a
+//! container's start and Python's imports.
+//!
+//! Every run still tests exactly the source on disk: the child imports the application
+//! afresh from the mounted `src/` (the worker never imports it), and the worker is replaced
+//! whenever what it was started from changes: the dev image (so the requirements, the
+//! scripts, the OS image), or the directories it mounts (a `src/` or `target/` made anew).
+//! It has no network. It is the checkout's: labelled with it, listed by `doctor`, removed by
+//! `clean`, named for the checkout's path so no other checkout ever reaches it.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::cache;
+use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
+use crate::fingerprint::Fingerprint;
+use crate::project::Project;
+use crate::runner::Runner;
+use crate::session::RUNS_DIR;
+
+/// On the worker: a digest of what it was started from (`inputs`).
+pub const WORKER_LABEL: &str = "todobackend.worker";
+/// Where the worker sees the checkout's run directories, where each run's reports go.
+const RUNS: &str = "/runs";
+/// The worker's client, in the worker: the standard library alone, so it starts in a blink.
+const CLIENT: [&str; 4] = ["python3", "-I", "-S", "/usr/local/bin/suite.py"];
+/// The virtualenv first, as `test.sh` activates it: `docker exec` runs no entrypoint.
+const PATH: &str = "/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The checkout's worker on the dev image `image`, started now unless it is running on it
+/// already; its name.
+pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<String> {
+    let name = project.checkout_s("worker");
+    let runs = project.root.join(RUNS_DIR);
+    // Made here, or docker would make it, as root
+    fs::create_dir_all(&runs).with_context(|| format!("cannot create {runs}"))?;
+    let inputs = inputs(image, &project.root.join("src"), &runs)?;
+    let running = |state: Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
+    let state = runner.probe(&docker::container_state_and_label(&name, WORKER_LABEL))?;
+    if running(state.clone()) {
+        return Ok(name);
+    }
+    if state.is_some() {
+        runner.step(&format!("Replacing the test worker {name}: what it was started from changed"));
+        runner.run(&docker::remove_container(&name))?;
+    } else {
+        runner.step(&format!("Starting the test worker {name}"));
+    }
+    cache::ensure(project, runner)?;
+    let worker = Run::new(image)
+        .detach()
+        .name(&name)
+        .labels(&[
+            (CHECKOUT_LABEL.into(), project.root.to_string()),
+            (WORKER_LABEL.into(), inputs.clone()),
+        ])
+        .network("none", None)
+        .volume(&format!("{}/src:/application", project.root))
+        .volume(&format!("{runs}:{RUNS}"))
+        .volumes_from(&project.names.cache_container)
+        .env("PATH", PATH)
+        .command(["suite.py", "serve"]);
+    if let Err(err) = runner.quiet(&worker.into()) {
+        // Another run of the checkout may have started it meanwhile: then it is as good.
+        if !running(runner.probe(&docker::container_state_and_label(&name, WORKER_LABEL))?) {
+            return Err(err.context(format!("cannot start the test worker {name}")));
+        }
+    }
+    Ok(name)
+}
+
+/// What the worker was started from: the image, and the identity of the directories it
+/// mounts, which a bind mount keeps seeing even after they were removed and made anew.
+fn inputs(image: &str, src: &Utf8Path, runs: &Utf8Path) -> Result<String> {
+    let mut digest = Fingerprint::new();
+    digest.record(b'i', image.as_bytes());
+    for dir in [src, runs] {
+        let meta = fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?;
+        digest.record(b'd', format!("{}:{}", meta.dev(), meta.ino()).as_bytes());
+    }
+    Ok(digest.hex())
+}
+
+/// The suite of run `run`, with `args`, in a child of `worker`: its reports go to `reports`
+/// (a directory of the run's, which the worker sees under RUNS).
+pub fn suite(worker: &str, run: &str, args: &[String]) -> Exec {
+    let mut exec = Exec::new(worker, CLIENT.iter().copied().chain(["fork", run]));
+    exec.command.extend(args.iter().cloned());
+    exec.env.push(("REPORTS_DIR".into(), format!("{RUNS}/{run}/reports")));
+    exec
+}
+
+/// Stops run `run`'s child in `worker`: what an interrupted `docker exec` leaves running.
+pub fn stop(worker: &str, run: &str) -> Exec {
+    Exec::new(worker, CLIENT.iter().copied().chain(["stop", run]))
+}
+
+/// The host's side of the run's reports directory, made for the worker to write into.
+pub fn reports_dir(runner: &Runner) -> Result<Utf8PathBuf> {
+    let dir = runner.scratch("reports")?;
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    Ok(dir)
+}
+
+/// The checkout's workers (one, or none).
+pub fn workers(project: &Project, runner: &Runner) -> Result<Vec<String>> {
+    let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
+    let worker = format!("label={WORKER_LABEL}");
+    let names = runner.probe(&docker::names(Kind::Container, &[&checkout, &worker]))?;
+    Ok(names.unwrap_or_default().lines().map(String::from).collect())
+}
+
+/// Removes the checkout's worker; whether there was one. A run using it fails, saying so.
+pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
+    let workers = workers(project, runner)?;
+    if workers.is_empty() {
+        return Ok(false);
+    }
+    runner.step(&format!("Removing the test worker {}", workers.join(", ")));
+    runner.run(&docker::remove_all(Kind::Container, &workers))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::Cmd;
+
+    #[test]
+    fn a_run_forks_the_suite_in_the_worker_with_its_reports_in_its_own_directory() {
+        let cmd: Cmd = suite("tb-main-1a2b3c4d-worker", "tb-main-9f", &["todo.tests".into()]).into();
+        assert_eq!(
+            cmd.to_string(),
+            "docker exec -e REPORTS_DIR=/runs/tb-main-9f/reports tb-main-1a2b3c4d-worker \
+             python3 -I -S /usr/local/bin/suite.py fork tb-main-9f todo.tests"
+        );
+        let cmd: Cmd = stop("tb-main-1a2b3c4d-worker", "tb-main-9f").into();
+        assert_eq!(
+            cmd.to_string(),
+            "docker exec tb-main-1a2b3c4d-worker python3 -I -S /usr/local/bin/suite.py stop tb-main-9f"
+        );
+    }
+
+    #[test]
+    fn the_worker_is_replaced_when_its_image_or_a_mounted_directory_changes() {
+        let dir = Utf8PathBuf::from(std::env::temp_dir().to_str().unwrap()).join(format!("worker-{}", std::process::id()));
+        let (src, runs) = (dir.join("src"), dir.join("runs"));
+        fs::create_dir_all(&src).unwrap();
+        fs::create_dir_all(&runs).unwrap();
+        let before = inputs("sha256:1", &src, &runs).unwrap();
+        assert_eq!(inputs("sha256:1", &src, &runs).unwrap(), before);
+        assert_ne!(inputs("sha256:2", &src, &runs).unwrap(), before);
+        // A checkout whose src/ was removed and made anew: the old mount would show nothing.
+        fs::remove_dir(&src).unwrap();
+        fs::create_dir_all(dir.join("other")).unwrap();
+        fs::create_dir_all(&src).unwrap();
+        assert_ne!(inputs("sha256:1", &src, &runs).unwrap(), before);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
