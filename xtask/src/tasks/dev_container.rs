@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 
-use super::{cache, dev_image, services};
+use super::services::{self, Network, Started};
+use super::{cache, dev_image};
 use crate::console::say;
 use crate::docker::{self, Kind, Run};
 use crate::project::{Project, RunName};
@@ -82,21 +83,36 @@ pub fn with_services(
     keep_data: bool,
     mut container: Run,
 ) -> Result<Run> {
-    let needs = project.config.services_for(settings);
-    if !needs.is_empty() {
+    if !project.config.services_for(settings).is_empty() {
         container = on_the_run_s_network(runner, container)?;
     }
-    for (name, service) in needs {
-        let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
-        let started = services::start(project, runner, name, service, kept.as_ref())?;
-        for (key, value) in &started.env {
-            container = container.env(key, value);
-        }
-        for (key, value) in &started.secrets {
-            container = container.secret(key, value);
-        }
+    let started = start_services(project, runner, settings, keep_data, Network::Run)?;
+    for (key, value) in &started.env {
+        container = container.env(key, value);
+    }
+    for (key, value) in &started.secrets {
+        container = container.secret(key, value);
     }
     Ok(container)
+}
+
+/// Starts the services `settings` need on `network`: what the application needs to reach
+/// them, all together.
+pub fn start_services(
+    project: &Project,
+    runner: &Runner,
+    settings: &str,
+    keep_data: bool,
+    network: Network,
+) -> Result<Started> {
+    let mut all = Started::default();
+    for (name, service) in project.config.services_for(settings) {
+        let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
+        let started = services::start(project, runner, name, service, kept.as_ref(), network)?;
+        all.env.extend(started.env);
+        all.secrets.extend(started.secrets);
+    }
+    Ok(all)
 }
 
 /// Makes the run's private network and puts `container` on it.

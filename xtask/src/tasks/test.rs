@@ -7,6 +7,7 @@ use std::fs;
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::services::Network;
 use super::{at_a_terminal, copy_out_staged, dev_container, invoking_user, put_in_place, run_attached, worker};
 use crate::console::say;
 use crate::project::{Project, REPORTS_DIR};
@@ -17,14 +18,13 @@ const CONTAINER_REPORTS: &str = "/reports";
 /// What `suite.py` leaves in the reports directory.
 const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 
-/// Runs the suite; the result is the suite's exit code. Where `src/` is mounted and the
-/// settings need no services, in a child of the checkout's warm worker; otherwise in a
-/// container of the run's own.
+/// Runs the suite; the result is the suite's exit code. Where `src/` is mounted, in a child
+/// of the checkout's warm worker; otherwise (baked) in a container of the run's own.
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
     let ci = std::env::var("CI").as_deref() == Ok("true");
     let (image, mounted) = dev_container::image(project, runner, baked || ci, "testing")?;
     let terminal = at_a_terminal();
-    let (code, staged) = if mounted && project.config.services_for(settings).is_empty() {
+    let (code, staged) = if mounted {
         in_the_worker(project, runner, &image, settings, args, terminal)?
     } else {
         in_a_container(project, runner, &image, mounted, settings, args, terminal)?
@@ -54,7 +54,8 @@ fn running(runner: &Runner, settings: &str) {
 /// Where a run's reports wait to be put in place: `Ok(None)` in a dry run, `Err` why not.
 type Staged = Result<Option<Utf8PathBuf>, String>;
 
-/// The suite forked by the warm worker, which writes the reports into the run's directory.
+/// The suite forked by the warm worker, with the settings' services on its network; it
+/// writes the reports into the run's directory.
 fn in_the_worker(
     project: &Project,
     runner: &Runner,
@@ -64,11 +65,14 @@ fn in_the_worker(
     terminal: bool,
 ) -> Result<(u8, Staged)> {
     let worker = worker::ensure(project, runner, image)?;
+    let services = dev_container::start_services(project, runner, settings, false, Network::Shared(&worker.network))?;
     running(runner, settings);
     let run = &runner.run_name().name;
     let staged = if runner.dry_run() { None } else { Some(worker::reports_dir(runner)?) };
-    let mut suite = worker::suite(&worker, run, args);
+    let mut suite = worker::suite(&worker.name, run, args);
     suite.env.push(("DJANGO_SETTINGS_MODULE".into(), format!("todobackend.settings.{settings}")));
+    suite.env.extend(services.env);
+    suite.secrets.extend(services.secrets);
     let (uid, gid) = invoking_user(runner)?;
     if uid != 0 {
         // The child becomes this user: the reports, and anything else it writes, are theirs
@@ -79,7 +83,7 @@ fn in_the_worker(
         suite.terminal = true;
         runner.interactive(&suite.into())?
     } else {
-        runner.status_or(&suite.into(), worker::stop(&worker, run).into())?
+        runner.status_or(&suite.into(), worker::stop(&worker.name, run).into())?
     };
     Ok((code, Ok(staged)))
 }

@@ -7,8 +7,10 @@
 //! afresh from the mounted `src/` (the worker never imports it), and the worker is replaced
 //! whenever what it was started from changes: the dev image (so the requirements, the
 //! scripts, the OS image), or the directories it mounts (a `src/` or `target/` made anew).
-//! It has no network. It is the checkout's: labelled with it, listed by `doctor`, removed by
-//! `clean`, named for the checkout's path so no other checkout ever reaches it.
+//! Its network is internal, the checkout's, which reaches nothing beyond it: a run whose
+//! settings need services starts them on it, under names of the run's own. Worker and
+//! network are the checkout's: labelled with it, listed by `doctor`, removed by `clean`,
+//! named for the checkout's path so no other checkout ever reaches them.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -32,53 +34,75 @@ const CLIENT: [&str; 4] = ["python3", "-I", "-S", "/usr/local/bin/suite.py"];
 /// The virtualenv first, as `test.sh` activates it: `docker exec` runs no entrypoint.
 const PATH: &str = "/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The checkout's worker and its network.
+pub struct Worker {
+    pub name: String,
+    pub network: String,
+}
+
+impl Worker {
+    pub fn of(project: &Project) -> Worker {
+        Worker {
+            name: project.checkout_s("worker"),
+            network: project.checkout_s("net"),
+        }
+    }
+}
+
 /// The checkout's worker on the dev image `image`, started now unless it is running on it
-/// already; its name.
-pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<String> {
-    let name = project.checkout_s("worker");
+/// already.
+pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker> {
+    let worker = Worker::of(project);
+    let name = &worker.name;
     let runs = project.root.join(RUNS_DIR);
     // Made here, or docker would make it, as root
     fs::create_dir_all(&runs).with_context(|| format!("cannot create {runs}"))?;
-    let inputs = inputs(image, &project.root.join("src"), &runs)?;
+    let inputs = inputs(&[image, &worker.network], &project.root.join("src"), &runs)?;
     let running = |state: Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
-    let state = runner.probe(&docker::container_state_and_label(&name, WORKER_LABEL))?;
+    let state = runner.probe(&docker::container_state_and_label(name, WORKER_LABEL))?;
     if running(state.clone()) {
-        return Ok(name);
+        return Ok(worker);
     }
     if state.is_some() {
         runner.step(&format!("Replacing the test worker {name}: what it was started from changed"));
-        runner.run(&docker::remove_container(&name))?;
+        runner.run(&docker::remove_container(name))?;
     } else {
         runner.step(&format!("Starting the test worker {name}"));
     }
     cache::ensure(project, runner)?;
-    let worker = Run::new(image)
+    let checkout = vec![(CHECKOUT_LABEL.to_string(), project.root.to_string())];
+    if runner.probe(&docker::network_name(&worker.network))?.is_none() {
+        // Another run may make it at the same time: then theirs will do
+        let _ = runner.quiet(&docker::create_internal_network(&worker.network, &checkout));
+    }
+    let start = Run::new(image)
         .detach()
-        .name(&name)
-        .labels(&[
-            (CHECKOUT_LABEL.into(), project.root.to_string()),
-            (WORKER_LABEL.into(), inputs.clone()),
-        ])
-        .network("none", None)
+        .name(name)
+        .labels(&checkout)
+        .labels(&[(WORKER_LABEL.into(), inputs.clone())])
+        .network(&worker.network, None)
         .volume(&format!("{}/src:/application", project.root))
         .volume(&format!("{runs}:{RUNS}"))
         .volumes_from(&project.names.cache_container)
         .env("PATH", PATH)
         .command(["suite.py", "serve"]);
-    if let Err(err) = runner.quiet(&worker.into()) {
+    if let Err(err) = runner.quiet(&start.into()) {
         // Another run of the checkout may have started it meanwhile: then it is as good.
-        if !running(runner.probe(&docker::container_state_and_label(&name, WORKER_LABEL))?) {
+        if !running(runner.probe(&docker::container_state_and_label(name, WORKER_LABEL))?) {
             return Err(err.context(format!("cannot start the test worker {name}")));
         }
     }
-    Ok(name)
+    Ok(worker)
 }
 
-/// What the worker was started from: the image, and the identity of the directories it
-/// mounts, which a bind mount keeps seeing even after they were removed and made anew.
-fn inputs(image: &str, src: &Utf8Path, runs: &Utf8Path) -> Result<String> {
+/// What the worker was started from: the image and network `names`, and the identity of the
+/// directories it mounts, which a bind mount keeps seeing even after they were removed and
+/// made anew.
+fn inputs(names: &[&str], src: &Utf8Path, runs: &Utf8Path) -> Result<String> {
     let mut digest = Fingerprint::new();
-    digest.record(b'i', image.as_bytes());
+    for name in names {
+        digest.record(b'n', name.as_bytes());
+    }
     for dir in [src, runs] {
         let meta = fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?;
         digest.record(b'd', format!("{}:{}", meta.dev(), meta.ino()).as_bytes());
@@ -107,22 +131,36 @@ pub fn reports_dir(runner: &Runner) -> Result<Utf8PathBuf> {
     Ok(dir)
 }
 
-/// The checkout's workers (one, or none).
-pub fn workers(project: &Project, runner: &Runner) -> Result<Vec<String>> {
+/// The checkout's worker and network, those that exist.
+pub fn present(project: &Project, runner: &Runner) -> Result<Vec<String>> {
     let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
-    let worker = format!("label={WORKER_LABEL}");
-    let names = runner.probe(&docker::names(Kind::Container, &[&checkout, &worker]))?;
-    Ok(names.unwrap_or_default().lines().map(String::from).collect())
+    let worker = Worker::of(project);
+    let mut present = Vec::new();
+    for (kind, name) in [(Kind::Container, &worker.name), (Kind::Network, &worker.network)] {
+        let names = runner.probe(&docker::names(kind, &[&checkout, &format!("name={name}")]))?;
+        present.extend(names.unwrap_or_default().lines().filter(|found| found == name).map(String::from));
+    }
+    Ok(present)
 }
 
-/// Removes the checkout's worker; whether there was one. A run using it fails, saying so.
+/// Removes the checkout's worker and its network; whether there was either. A run using
+/// them fails, saying so.
 pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
-    let workers = workers(project, runner)?;
-    if workers.is_empty() {
+    let present = present(project, runner)?;
+    if present.is_empty() {
         return Ok(false);
     }
-    runner.step(&format!("Removing the test worker {}", workers.join(", ")));
-    runner.run(&docker::remove_all(Kind::Container, &workers))?;
+    let worker = Worker::of(project);
+    runner.step(&format!("Removing the test worker {} and its network", worker.name));
+    if present.contains(&worker.name) {
+        runner.run(&docker::remove_container(&worker.name))?;
+    }
+    if present.contains(&worker.network) {
+        // Left while a run of the checkout still has a service on it: the next clean takes it
+        if runner.status(&docker::remove_network(&worker.network))? != 0 {
+            runner.step("Kept the network: a run in progress uses it");
+        }
+    }
     Ok(true)
 }
 
@@ -152,14 +190,14 @@ mod tests {
         let (src, runs) = (dir.join("src"), dir.join("runs"));
         fs::create_dir_all(&src).unwrap();
         fs::create_dir_all(&runs).unwrap();
-        let before = inputs("sha256:1", &src, &runs).unwrap();
-        assert_eq!(inputs("sha256:1", &src, &runs).unwrap(), before);
-        assert_ne!(inputs("sha256:2", &src, &runs).unwrap(), before);
+        let before = inputs(&["sha256:1"], &src, &runs).unwrap();
+        assert_eq!(inputs(&["sha256:1"], &src, &runs).unwrap(), before);
+        assert_ne!(inputs(&["sha256:2"], &src, &runs).unwrap(), before);
         // A checkout whose src/ was removed and made anew: the old mount would show nothing.
         fs::remove_dir(&src).unwrap();
         fs::create_dir_all(dir.join("other")).unwrap();
         fs::create_dir_all(&src).unwrap();
-        assert_ne!(inputs("sha256:1", &src, &runs).unwrap(), before);
+        assert_ne!(inputs(&["sha256:1"], &src, &runs).unwrap(), before);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
