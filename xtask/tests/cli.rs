@@ -277,6 +277,13 @@ fn normalized(args: &str) -> String {
             // What the checkout keeps (its worker, its network): named for its path's digest
             let digest = at + run_prefix.len();
             format!("{}CHECKOUT{}", &word[..digest], &word[digest + 8..])
+        } else if let Some(head) = word.rsplit_once('-')
+            && head.0.rsplit('=').next() == Some("db")
+            && head.1.len() == 6
+            && hex(head.1)
+        {
+            // The database's name on the worker's network: its run's random part
+            format!("{}-RUN", head.0)
         } else if let Some(at) = word.find(&run_prefix) {
             let random = at + run_prefix.len();
             format!("{}RUN{}", &word[..random], &word[random + 6..])
@@ -322,7 +329,7 @@ fn worker() -> String {
 fn worker_network(root: &Path) -> String {
     format!(
         "network create --internal --label application=todobackend --label todobackend.checkout={} \
-         todobackend-{RUN_PART}-CHECKOUT-net",
+         --label todobackend.worker=INPUTS todobackend-{RUN_PART}-CHECKOUT-net",
         root.display()
     )
 }
@@ -546,7 +553,7 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
 }
 
 #[test]
-fn a_mounted_run_s_database_joins_the_worker_s_network_under_the_run_s_name_and_goes_after() {
+fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s_and_goes_after() {
     let fake = FakeDocker::new("test-db-worker")
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_DB_LABEL", "whatever")
@@ -571,11 +578,11 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_the_run_s_name_and_
     // it has already.
     assert_eq!(calls[0], format!("rm --force --volumes {}", worker()), "{calls:#?}");
     assert!(calls[1].starts_with(&format!("run --detach --name {} ", worker())), "{calls:#?}");
-    // No alias: concurrent runs share the network, each database answers to its run's name.
+    // Concurrent runs share the network: each database answers to a name of its run's.
     assert_eq!(
         calls[2],
         format!(
-            "run --detach --name {run}-db {labels} --network {network} \
+            "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN \
              -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
         )
     );
@@ -584,7 +591,7 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_the_run_s_name_and_
         calls[4],
         format!(
             "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
-             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST={run}-db -e MYSQL_PASSWORD {worker} \
+             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e MYSQL_PASSWORD {worker} \
              python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
             worker = worker()
         )

@@ -20,8 +20,8 @@ use crate::signals;
 pub enum Network<'a> {
     /// The run's own, which `with_services` makes: a service answers to its name (`db`).
     Run,
-    /// The checkout's worker's, which concurrent runs share: a service answers to its
-    /// container's name, the run's own.
+    /// The checkout's worker's, which concurrent runs share: a service answers to its name
+    /// and the run's (`db-1a2b3c`).
     Shared(&'a str),
 }
 
@@ -70,11 +70,16 @@ pub fn start(
         .detach()
         .name(&container)
         .labels(&run.labels);
-    let (start, host) = match network {
-        Network::Run => (start.network(&run.name, Some(name)), name),
-        Network::Shared(network) => (start.network(network, None), container.as_str()),
+    let host = match network {
+        Network::Run => name.to_string(),
+        // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`
+        Network::Shared(_) => format!("{name}-{}", run.name.rsplit('-').next().unwrap_or_default()),
     };
-    let mut start = start;
+    let network = match network {
+        Network::Run => &run.name,
+        Network::Shared(network) => network,
+    };
+    let mut start = start.network(network, Some(&host));
     if let Some((volume, data)) = kept {
         start = start.volume(&format!("{}:{data}", volume.name));
     }
@@ -94,7 +99,7 @@ pub fn start(
         super::kept::remember(runner, &container, data, &keys)?;
     }
 
-    env.extend(service.host_env.iter().map(|key| (key.clone(), host.to_string())));
+    env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
     // The service's own (`service_secrets`) stay with it.
     let secrets = all_secrets
         .into_iter()

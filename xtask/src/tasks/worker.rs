@@ -25,7 +25,7 @@ use crate::project::Project;
 use crate::runner::Runner;
 use crate::session::RUNS_DIR;
 
-/// On the worker: a digest of what it was started from (`inputs`).
+/// On the worker: a digest of what it was started from (`inputs`); on its network: `network`.
 pub const WORKER_LABEL: &str = "todobackend.worker";
 /// Where the worker sees the checkout's run directories, where each run's reports go.
 const RUNS: &str = "/runs";
@@ -72,8 +72,9 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     cache::ensure(project, runner)?;
     let checkout = vec![(CHECKOUT_LABEL.to_string(), project.root.to_string())];
     if runner.probe(&docker::network_name(&worker.network))?.is_none() {
+        let labels = [checkout.clone(), vec![(WORKER_LABEL.into(), "network".into())]].concat();
         // Another run may make it at the same time: then theirs will do
-        let _ = runner.quiet(&docker::create_internal_network(&worker.network, &checkout));
+        let _ = runner.quiet(&docker::create_internal_network(&worker.network, &labels));
     }
     let start = Run::new(image)
         .detach()
