@@ -189,10 +189,12 @@ def child(request, fds, uid, gid, learnt):
         sys.stdout.flush()
         sys.stderr.flush()
         os.write(learnt, "\n".join(third_party(sys.modules, request["cwd"])).encode())
-    except BaseException:
+    except BaseException as problem:
         import traceback
 
         traceback.print_exc()
+        # As `python manage.py test` ends on a Ctrl-C: killed by SIGINT, as a shell says it
+        status = 128 + signal.SIGINT if isinstance(problem, KeyboardInterrupt) else 1
     finally:
         os._exit(status)
 
