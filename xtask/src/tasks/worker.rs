@@ -31,6 +31,9 @@ pub const WORKER_LABEL: &str = "todobackend.worker";
 const RUNS: &str = "/runs";
 /// The worker's client, in the worker: the standard library alone, so it starts in a blink.
 const CLIENT: [&str; 4] = ["python3", "-I", "-S", "/usr/local/bin/suite.py"];
+/// Held while a run looks for the worker and starts it: two runs at once would both start
+/// one, and make two networks of the same name (the engine allows that), which neither could use.
+const LOCK: &str = "target/xtask/worker.lock";
 /// The virtualenv first, as `test.sh` activates it: `docker exec` runs no entrypoint.
 const PATH: &str = "/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -57,6 +60,9 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     let runs = project.root.join(RUNS_DIR);
     // Made here, or docker would make it, as root
     fs::create_dir_all(&runs).with_context(|| format!("cannot create {runs}"))?;
+    let lock = project.root.join(LOCK);
+    let lock = fs::File::create(&lock).with_context(|| format!("cannot create {lock}"))?;
+    lock.lock().with_context(|| format!("cannot lock {LOCK}"))?;
     let inputs = inputs(&[image, &worker.network], &project.root.join("src"), &runs)?;
     let running = |state: Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
     let state = runner.probe(&docker::container_state_and_label(name, WORKER_LABEL))?;
@@ -73,8 +79,7 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     let checkout = vec![(CHECKOUT_LABEL.to_string(), project.root.to_string())];
     if runner.probe(&docker::network_name(&worker.network))?.is_none() {
         let labels = [checkout.clone(), vec![(WORKER_LABEL.into(), "network".into())]].concat();
-        // Another run may make it at the same time: then theirs will do
-        let _ = runner.quiet(&docker::create_internal_network(&worker.network, &labels));
+        runner.quiet(&docker::create_internal_network(&worker.network, &labels))?;
     }
     let start = Run::new(image)
         .detach()
@@ -87,12 +92,9 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
         .volumes_from(&project.names.cache_container)
         .env("PATH", PATH)
         .command(["suite.py", "serve"]);
-    if let Err(err) = runner.quiet(&start.into()) {
-        // Another run of the checkout may have started it meanwhile: then it is as good.
-        if !running(runner.probe(&docker::container_state_and_label(name, WORKER_LABEL))?) {
-            return Err(err.context(format!("cannot start the test worker {name}")));
-        }
-    }
+    runner
+        .quiet(&start.into())
+        .with_context(|| format!("cannot start the test worker {name}"))?;
     Ok(worker)
 }
 
