@@ -156,10 +156,10 @@ def serve_request(conn, forking, children, busy):
 
 
 def retire(busy):
-    """Ends the worker once it serves no connection but the one that retired it."""
+    """Ends the worker once it serves no connection (the one that retired it ends at once)."""
     import time
 
-    while busy.serving() > 1:
+    while busy.serving() > 0:
         time.sleep(0.1)
     os._exit(0)
 
