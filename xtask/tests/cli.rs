@@ -383,7 +383,11 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
         assert_eq!(
             changes,
-            [dev_build(root, "debian:bookworm-slim"), worker_network(root), worker_run(root)]
+            [
+                dev_build(root, "debian:bookworm-slim"),
+                worker_network(root),
+                worker_run(root)
+            ]
         );
         // The suite runs in a child of the worker, its reports written into the run's directory.
         assert_eq!(
@@ -457,7 +461,10 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
         "{changes:?}"
     );
     assert!(
-        changes.last().unwrap().ends_with(" sha256:todobackend-dev suite.py serve"),
+        changes
+            .last()
+            .unwrap()
+            .ends_with(" sha256:todobackend-dev suite.py serve"),
         "{changes:?}"
     );
 }
@@ -498,7 +505,10 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
         .env("FAKE_DB_LABEL", inputs)
         .env("FAKE_RUN_EXIT", "3");
     let root = fake.root();
-    let output = fake.xtask(root, &["test", "--baked", "--settings", "test", "--", "todo.tests", "-v", "2"]);
+    let output = fake.xtask(
+        root,
+        &["test", "--baked", "--settings", "test", "--", "todo.tests", "-v", "2"],
+    );
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let run = run();
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
@@ -577,12 +587,18 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
     // The worker was started from other inputs than the fake's: retired (renamed, and told to
     // end with the runs it serves), and a new one started on the network it has already.
     let retired = format!("{}-retired-", worker());
-    assert!(calls[0].starts_with(&format!("rename {} {retired}", worker())), "{calls:#?}");
+    assert!(
+        calls[0].starts_with(&format!("rename {} {retired}", worker())),
+        "{calls:#?}"
+    );
     assert!(
         calls[1].starts_with(&format!("exec {retired}")) && calls[1].ends_with("/suite.py retire"),
         "{calls:#?}"
     );
-    assert!(calls[2].starts_with(&format!("run --detach --rm --name {} ", worker())), "{calls:#?}");
+    assert!(
+        calls[2].starts_with(&format!("run --detach --rm --name {} ", worker())),
+        "{calls:#?}"
+    );
     // Concurrent runs share the network: each database answers to a name of its run's.
     assert_eq!(
         calls[3],

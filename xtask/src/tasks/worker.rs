@@ -70,7 +70,9 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
         return Ok(worker);
     }
     if let Some(state) = state {
-        runner.step(&format!("Replacing the test worker {name}: what it was started from changed"));
+        runner.step(&format!(
+            "Replacing the test worker {name}: what it was started from changed"
+        ));
         retire(runner, name, state.starts_with("true|"))?;
     } else {
         runner.step(&format!("Starting the test worker {name}"));
@@ -156,7 +158,10 @@ pub fn reports_dir(runner: &Runner) -> Result<Utf8PathBuf> {
 
 /// The checkout's workers (a retired one may still be ending) and its network.
 pub fn present(project: &Project, runner: &Runner) -> Result<Vec<String>> {
-    let filters = [&format!("label={CHECKOUT_LABEL}={}", project.root), &format!("label={WORKER_LABEL}")];
+    let filters = [
+        &format!("label={CHECKOUT_LABEL}={}", project.root),
+        &format!("label={WORKER_LABEL}"),
+    ];
     let mut present = Vec::new();
     for kind in [Kind::Container, Kind::Network] {
         let names = runner.probe(&docker::names(kind, &filters.map(String::as_str)))?;
@@ -174,7 +179,10 @@ pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
     }
     let network = Worker::of(project).network;
     let (networks, workers): (Vec<String>, Vec<String>) = present.into_iter().partition(|name| *name == network);
-    runner.step(&format!("Removing the test worker {}", [&workers[..], &networks[..]].concat().join(", ")));
+    runner.step(&format!(
+        "Removing the test worker {}",
+        [&workers[..], &networks[..]].concat().join(", ")
+    ));
     if !workers.is_empty() {
         runner.run(&docker::remove_all(Kind::Container, &workers))?;
     }
@@ -207,7 +215,8 @@ mod tests {
 
     #[test]
     fn the_worker_is_replaced_when_its_image_or_a_mounted_directory_changes() {
-        let dir = Utf8PathBuf::from(std::env::temp_dir().to_str().unwrap()).join(format!("worker-{}", std::process::id()));
+        let dir =
+            Utf8PathBuf::from(std::env::temp_dir().to_str().unwrap()).join(format!("worker-{}", std::process::id()));
         let (src, runs) = (dir.join("src"), dir.join("runs"));
         fs::create_dir_all(&src).unwrap();
         fs::create_dir_all(&runs).unwrap();
