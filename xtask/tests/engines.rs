@@ -81,9 +81,10 @@ fn the_whole_story(copy: &Checkout, engine: Engine) {
     // CI=true tests the source baked into the image everywhere.
     let mounts = engine.local && std::env::var("CI").as_deref() != Ok("true");
     let mount = format!("{}/src:/application", copy.root().display());
+    // Into a container of the run's own, or into the checkout's worker (locally, off CI)
     let mounted = test
         .lines()
-        .any(|line| line.starts_with("$ docker create") && line.contains(&mount));
+        .any(|line| (line.starts_with("$ docker create") || line.starts_with("$ docker run")) && line.contains(&mount));
     assert_eq!(
         mounted, mounts,
         "src/ mounted: {mounted}, local engine: {}\n{test}",
