@@ -1,0 +1,104 @@
+//! The baseline with no Docker at all: the same suite with the same reports (JUnit through
+//! the settings' xmlrunner, coverage XML), run natively on this host the way run-tests.sh runs
+//! it in the container, in a venv the bench makes itself from the same requirements.
+
+use std::fs;
+
+use anyhow::{Context, Result};
+use camino::Utf8PathBuf;
+
+use super::edits;
+use crate::cmd::Cmd;
+use crate::project::Project;
+use crate::runner::Runner;
+
+/// Kept between bench runs, beside (not in) the copy, which each run makes anew.
+const VENV: &str = "target/bench-native-venv";
+/// What needs headers a host may lack (MariaDB's): only the MySQL settings use it, and the
+/// native run has the base settings (SQLite), as the container's default run has.
+const WITHOUT: &[&str] = &["mysqlclient"];
+/// The requirements the venv was made from: while they are the same, it is reused.
+const STAMP: &str = "bench-requirements.txt";
+/// The copy's directory for the native run's reports, bytecode and coverage data.
+const OUT: &str = "target/native";
+
+pub struct Native {
+    venv: Utf8PathBuf,
+}
+
+impl Native {
+    /// The venv, made (or made again) unless it holds the same requirements already.
+    pub fn ready(project: &Project, runner: &Runner) -> Result<Native> {
+        let read = |name: &str| {
+            let path = project.root.join("src").join(name);
+            fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))
+        };
+        let wanted = edits::native_requirements(&read("requirements.txt")?, &read("requirements_test.txt")?, WITHOUT);
+        let venv = project.root.join(VENV);
+        let stamp = venv.join(STAMP);
+        if venv.join("bin/python").exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+            return Ok(Native { venv });
+        }
+        runner.step(&format!(
+            "Making the native baseline's venv {VENV} (not timed): the requirements but {}",
+            WITHOUT.join(", ")
+        ));
+        let _ = fs::remove_dir_all(&venv);
+        runner.quiet(&Cmd::new("python3", ["-m", "venv", venv.as_str()]))?;
+        let pending = venv.join("requirements.pending.txt");
+        if !runner.dry_run() {
+            fs::write(&pending, &wanted).with_context(|| format!("cannot write {pending}"))?;
+        }
+        let pip = venv.join("bin/pip");
+        let install = ["install", "--quiet", "--disable-pip-version-check", "-r", pending.as_str()];
+        runner.quiet(&Cmd::new(pip.as_str(), install))?;
+        if !runner.dry_run() {
+            fs::rename(&pending, &stamp).with_context(|| format!("cannot write {stamp}"))?;
+        }
+        Ok(Native { venv })
+    }
+
+    /// `run-tests.sh ARGS` in `copy`'s src/ with the base settings, as the dev container runs
+    /// it: the reports in the copy's target/native/reports. Python keeps its bytecode there too
+    /// (as a developer's own runs would have it, cached), never in src/, which the container
+    /// mounts.
+    pub fn tests(&self, copy: &Project, args: &[&str]) -> Cmd {
+        let out = copy.root.join(OUT);
+        // A plain PATH: the venv's, then the system's, whatever the caller's shell had.
+        let path = format!("{}/bin:/usr/local/bin:/usr/bin:/bin", self.venv);
+        let src = copy.root.join("src");
+        let script = copy.root.join("scripts/run-tests.sh");
+        let argv = ["-C", src.as_str(), "sh", script.as_str()].into_iter().chain(args.iter().copied());
+        Cmd::new("env", argv)
+            .env("PATH", &path)
+            .env("VIRTUAL_ENV", self.venv.as_str())
+            .env("DJANGO_SETTINGS_MODULE", "todobackend.settings.base")
+            .env("REPORTS_DIR", out.join("reports").as_str())
+            .env("COVERAGE_FILE", out.join(".coverage").as_str())
+            .env("PYTHONPYCACHEPREFIX", out.join("pycache").as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_native_run_is_run_tests_sh_in_the_copys_source_with_its_reports_in_the_copy() {
+        let copy = Project::locate().unwrap();
+        let native = Native {
+            venv: "/v".into(),
+        };
+        let cmd = native.tests(&copy, &["--parallel", "2"]);
+        let root = &copy.root;
+        assert_eq!(cmd.program, "env");
+        assert_eq!(
+            cmd.args,
+            ["-C", &format!("{root}/src"), "sh", &format!("{root}/scripts/run-tests.sh"), "--parallel", "2"]
+        );
+        let env = |key: &str| cmd.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        assert!(env("PATH").unwrap().starts_with("/v/bin:"));
+        assert_eq!(env("DJANGO_SETTINGS_MODULE").unwrap(), "todobackend.settings.base");
+        assert_eq!(env("REPORTS_DIR").unwrap(), format!("{root}/target/native/reports"));
+    }
+}
