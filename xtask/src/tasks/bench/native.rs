@@ -17,9 +17,10 @@ const VENV: &str = "target/bench-native-venv";
 /// What needs headers a host may lack (MariaDB's): only the MySQL settings use it, and the
 /// native run has the base settings (SQLite), as the container's default run has.
 const WITHOUT: &[&str] = &["mysqlclient"];
-/// The requirements the venv was made from: while they are the same, it is reused.
+/// The interpreter and requirements the venv was made from: while they are the same, it is
+/// reused.
 const STAMP: &str = "bench-requirements.txt";
-/// The copy's directory for the native run's reports, bytecode and coverage data.
+/// The copy's directory for the native run's reports and coverage data.
 const OUT: &str = "target/native";
 
 pub struct Native {
@@ -33,7 +34,9 @@ impl Native {
             let path = project.root.join("src").join(name);
             fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))
         };
-        let wanted = edits::native_requirements(&read("requirements.txt")?, &read("requirements_test.txt")?, WITHOUT);
+        let requirements = edits::native_requirements(&read("requirements.txt")?, &read("requirements_test.txt")?, WITHOUT);
+        // The interpreter too: a venv of another Python is remade.
+        let wanted = format!("# {}\n{requirements}", python());
         let venv = project.root.join(VENV);
         let stamp = venv.join(STAMP);
         if venv.join("bin/python").exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
@@ -44,24 +47,25 @@ impl Native {
             WITHOUT.join(", ")
         ));
         let _ = fs::remove_dir_all(&venv);
-        runner.quiet(&Cmd::new("python3", ["-m", "venv", venv.as_str()]))?;
+        runner.quiet(&Cmd::new(python(), ["-m", "venv", venv.as_str()]))?;
         let pending = venv.join("requirements.pending.txt");
         if !runner.dry_run() {
-            fs::write(&pending, &wanted).with_context(|| format!("cannot write {pending}"))?;
+            fs::write(&pending, &requirements).with_context(|| format!("cannot write {pending}"))?;
         }
         let pip = venv.join("bin/pip");
         let install = ["install", "--quiet", "--disable-pip-version-check", "-r", pending.as_str()];
         runner.quiet(&Cmd::new(pip.as_str(), install))?;
         if !runner.dry_run() {
-            fs::rename(&pending, &stamp).with_context(|| format!("cannot write {stamp}"))?;
+            fs::write(&stamp, &wanted).with_context(|| format!("cannot write {stamp}"))?;
         }
         Ok(Native { venv })
     }
 
     /// `run-tests.sh ARGS` in `copy`'s src/ with the base settings, as the dev container runs
-    /// it: the reports in the copy's target/native/reports. Python keeps its bytecode there too
-    /// (as a developer's own runs would have it, cached), never in src/, which the container
-    /// mounts.
+    /// it: the reports in the copy's target/native/reports. No bytecode written, as in the
+    /// container: src/ is mounted there, and would serve it ours (the venv's own modules are
+    /// compiled as pip installed them, as the image's are; PYTHONPYCACHEPREFIX, tried instead,
+    /// hid those and made every run 2 s slower).
     pub fn tests(&self, copy: &Project, args: &[&str]) -> Cmd {
         let out = copy.root.join(OUT);
         // A plain PATH: the venv's, then the system's, whatever the caller's shell had.
@@ -75,8 +79,15 @@ impl Native {
             .env("DJANGO_SETTINGS_MODULE", "todobackend.settings.base")
             .env("REPORTS_DIR", out.join("reports").as_str())
             .env("COVERAGE_FILE", out.join(".coverage").as_str())
-            .env("PYTHONPYCACHEPREFIX", out.join("pycache").as_str())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
     }
+}
+
+/// Debian's Python where the host has it, the interpreter the images run (a `python3` first
+/// on PATH may be another build, pyenv's say), else whichever `python3` there is.
+fn python() -> &'static str {
+    const DEBIANS: &str = "/usr/bin/python3";
+    if std::path::Path::new(DEBIANS).exists() { DEBIANS } else { "python3" }
 }
 
 #[cfg(test)]
