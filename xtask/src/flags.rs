@@ -396,9 +396,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 dry_run: false,
             }));
         }
-        "bench" => (Task::Bench { rounds: 3, only: None },
-            BENCH_HELP,
-        ),
+        "bench" => (Task::Bench { rounds: 3, only: None }, BENCH_HELP),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
         "build" => (Task::Build, BUILD_HELP),
         "publish" => (

@@ -943,7 +943,9 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
             "test",
         ]
     );
-    let first = err.find("=> First run with no images at all").expect("no first run from nothing");
+    let first = err
+        .find("=> First run with no images at all")
+        .expect("no first run from nothing");
     assert!(
         err[first..].find("$ docker rmi todobackend-bench-os:bookworm\n") < err[first..].find("$ CARGO_MANIFEST_DIR="),
         "{err}"
@@ -954,7 +956,13 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     let native = echoed("PATH=");
     assert_eq!(
         native[native.len() - 5..],
-        ["env", "-C", &format!("{copy}/src"), "sh", &format!("{copy}/scripts/run-tests.sh")]
+        [
+            "env",
+            "-C",
+            &format!("{copy}/src"),
+            "sh",
+            &format!("{copy}/scripts/run-tests.sh")
+        ]
     );
     // The requirements change, and the suite 50 times larger, serially and with two workers.
     assert!(err.contains("=> Requirements change, sqlparse "), "{err}");
@@ -1005,8 +1013,14 @@ fn clean_images_removes_the_os_image_only_in_a_checkout_without_a_name_of_its_ow
     });
     own.xtask_ok(own.root(), &["clean", "--images"]);
     let changes = own.changes();
-    assert!(changes.contains(&"rmi todobackend-x-os:bookworm".to_string()), "{changes:?}");
-    assert!(!changes.iter().any(|args| args.contains("todobackend-os:")), "{changes:?}");
+    assert!(
+        changes.contains(&"rmi todobackend-x-os:bookworm".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        !changes.iter().any(|args| args.contains("todobackend-os:")),
+        "{changes:?}"
+    );
 }
 
 #[test]
@@ -1479,10 +1493,15 @@ fn bench_only_takes_loop_or_release_alone() {
     let output = fake.xtask_ok(fake.root(), &["bench", "--only", "loop", "--rounds", "1", "--dry-run"]);
     let err = stderr(&output);
     // The warm loop beside the native run, on the shared OS image: no lab, nothing removed first.
-    assert!(err.contains("=> Round 1 of 1: warm, after an edit and unchanged"), "{err}");
+    assert!(
+        err.contains("=> Round 1 of 1: warm, after an edit and unchanged"),
+        "{err}"
+    );
     assert!(err.contains("/scripts/run-tests.sh'\n"), "{err}");
     assert!(
-        !err.contains("cold") && !err.contains("rmi todobackend-bench-os") && !err.contains("build -t todobackend-bench-lab"),
+        !err.contains("cold")
+            && !err.contains("rmi todobackend-bench-os")
+            && !err.contains("build -t todobackend-bench-lab"),
         "{err}"
     );
     let fake = FakeDocker::new("bench-only-lab");

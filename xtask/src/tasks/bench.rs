@@ -226,7 +226,9 @@ fn report(rounds: usize, r: &Results) {
         "x/native"
     );
     let tests = r.tests.map_or(String::new(), |n| format!(", {n} tests"));
-    let scaled = r.scaled_tests.map_or(format!("{SCALE} x the suite"), |n| format!("{n} tests ({SCALE} x)"));
+    let scaled = r
+        .scaled_tests
+        .map_or(format!("{SCALE} x the suite"), |n| format!("{n} tests ({SCALE} x)"));
     let rows: Vec<Row> = vec![
         (
             format!("first run, no images at all ({FROM_NOTHING_ROUNDS} round)"),
@@ -290,7 +292,9 @@ fn scaling(r: &Results) {
     }
     let added = (large - small) as f64;
     let per_test = |big: &Times, base: &Times| 1000.0 * (big.median() - base.median()) / added;
-    show!("\nhow it scales, {small} -> {large} tests: ms per test added (median over median), and per test of the large suite");
+    show!(
+        "\nhow it scales, {small} -> {large} tests: ms per test added (median over median), and per test of the large suite"
+    );
     show!("{:<40} {:>15}  {:>15}  {:>8}", "", "native", "cargo xtask", "x/native");
     for (name, native, xtask) in [
         (
@@ -329,7 +333,11 @@ fn goals(r: &Results) {
         ("`cargo xtask --help` <= 0.05 s", seconds(&r.help, 0.05, 3)),
         ("clean build of the xtask <= 10 s", seconds(&r.clean_build, 10.0, 1)),
     ] {
-        let shown = if value.is_nan() { "not measured in this run".into() } else { shown };
+        let shown = if value.is_nan() {
+            "not measured in this run".into()
+        } else {
+            shown
+        };
         show!("  {} {what:<40} {shown}", verdict(value, limit));
     }
 }
@@ -392,7 +400,10 @@ impl Bench<'_> {
                 std::slice::from_ref(&self.copy.names.os_image),
             ));
             self.quiet(&Cmd::new("sync", Vec::<String>::new()))?;
-            results.from_nothing.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            results
+                .from_nothing
+                .0
+                .push(self.time(|| self.xtask(&["test"]).map(drop))?);
         }
         Ok(())
     }
@@ -438,7 +449,10 @@ impl Bench<'_> {
             })?);
             results.tests = results.tests.or(edits::tests_ran(&out));
             self.edit(round, 3)?;
-            results.edit_native.0.push(self.time(|| self.quiet(&native.tests(self.copy, &[])).map(drop))?);
+            results
+                .edit_native
+                .0
+                .push(self.time(|| self.quiet(&native.tests(self.copy, &[])).map(drop))?);
             if lab {
                 results.unchanged_lab.0.push(self.time(|| self.lab_warm())?);
             }
@@ -483,10 +497,14 @@ impl Bench<'_> {
             // the next build from its layers.
             self.remove_dangling();
             write(&bumped)?;
-            results.requirements.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            results
+                .requirements
+                .0
+                .push(self.time(|| self.xtask(&["test"]).map(drop))?);
         }
-        self.runner
-            .step(&format!("Back to the checkout's requirements, {package} {from} (not timed)"));
+        self.runner.step(&format!(
+            "Back to the checkout's requirements, {package} {from} (not timed)"
+        ));
         write(&original)?;
         self.xtask(&["test"]).map(drop)
     }

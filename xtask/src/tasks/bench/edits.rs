@@ -32,7 +32,11 @@ pub fn bumped(requirements: &str, package: &str, versions: &[&str]) -> Result<(S
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let text = if requirements.ends_with('\n') { text + "\n" } else { text };
+    let text = if requirements.ends_with('\n') {
+        text + "\n"
+    } else {
+        text
+    };
     Ok((text, from, (*to).to_owned()))
 }
 
@@ -78,7 +82,10 @@ pub fn native_requirements(requirements: &str, requirements_test: &str, without:
     for line in requirements_test.lines() {
         let included = line.trim() == "-r requirements.txt";
         for line in if included { requirements } else { line }.lines() {
-            let name = line.split(['=', '<', '>', '~', '!', '[', ';', ' ']).next().unwrap_or("");
+            let name = line
+                .split(['=', '<', '>', '~', '!', '[', ';', ' '])
+                .next()
+                .unwrap_or("");
             if !without.iter().any(|skip| name.eq_ignore_ascii_case(skip)) {
                 out.push_str(line);
                 out.push('\n');
@@ -100,7 +107,9 @@ mod tests {
         assert_eq!((from.as_str(), to.as_str()), ("0.6.1", "0.6.0"));
         let (back, ..) = bumped(&bumped_text, "sqlparse", &["0.6.1", "0.6.0"]).unwrap();
         assert_eq!(back, requirements);
-        let err = bumped("Django==5.2.19\n", "sqlparse", &["0.6.1"]).unwrap_err().to_string();
+        let err = bumped("Django==5.2.19\n", "sqlparse", &["0.6.1"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no `sqlparse==` line"), "{err}");
     }
 
@@ -119,7 +128,12 @@ mod tests {
                         class Helper:\n    pass\n\nclass TestB(TestA):\n    pass\n";
         let module = scaled_suite(tests_py, 2).unwrap();
         assert!(module.contains("from todo import tests\n"), "{module}");
-        for class in ["TestAX1(tests.TestA)", "TestBX1(tests.TestB)", "TestAX2(tests.TestA)", "TestBX2(tests.TestB)"] {
+        for class in [
+            "TestAX1(tests.TestA)",
+            "TestBX1(tests.TestB)",
+            "TestAX2(tests.TestA)",
+            "TestBX2(tests.TestB)",
+        ] {
             assert!(module.contains(&format!("\nclass {class}:\n    pass\n")), "{module}");
         }
         assert_eq!(module.matches("\nclass ").count(), 4, "{module}");

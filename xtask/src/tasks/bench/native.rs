@@ -34,7 +34,8 @@ impl Native {
             let path = project.root.join("src").join(name);
             fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))
         };
-        let requirements = edits::native_requirements(&read("requirements.txt")?, &read("requirements_test.txt")?, WITHOUT);
+        let requirements =
+            edits::native_requirements(&read("requirements.txt")?, &read("requirements_test.txt")?, WITHOUT);
         // The interpreter too: a venv of another Python is remade.
         let wanted = format!("# {}\n{requirements}", python());
         let venv = project.root.join(VENV);
@@ -53,7 +54,13 @@ impl Native {
             fs::write(&pending, &requirements).with_context(|| format!("cannot write {pending}"))?;
         }
         let pip = venv.join("bin/pip");
-        let install = ["install", "--quiet", "--disable-pip-version-check", "-r", pending.as_str()];
+        let install = [
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            pending.as_str(),
+        ];
         runner.quiet(&Cmd::new(pip.as_str(), install))?;
         if !runner.dry_run() {
             fs::write(&stamp, &wanted).with_context(|| format!("cannot write {stamp}"))?;
@@ -72,7 +79,9 @@ impl Native {
         let path = format!("{}/bin:/usr/local/bin:/usr/bin:/bin", self.venv);
         let src = copy.root.join("src");
         let script = copy.root.join("scripts/run-tests.sh");
-        let argv = ["-C", src.as_str(), "sh", script.as_str()].into_iter().chain(args.iter().copied());
+        let argv = ["-C", src.as_str(), "sh", script.as_str()]
+            .into_iter()
+            .chain(args.iter().copied());
         Cmd::new("env", argv)
             .env("PATH", &path)
             .env("VIRTUAL_ENV", self.venv.as_str())
@@ -87,7 +96,11 @@ impl Native {
 /// on PATH may be another build, pyenv's say), else whichever `python3` there is.
 fn python() -> &'static str {
     const DEBIANS: &str = "/usr/bin/python3";
-    if std::path::Path::new(DEBIANS).exists() { DEBIANS } else { "python3" }
+    if std::path::Path::new(DEBIANS).exists() {
+        DEBIANS
+    } else {
+        "python3"
+    }
 }
 
 #[cfg(test)]
@@ -97,15 +110,20 @@ mod tests {
     #[test]
     fn the_native_run_is_run_tests_sh_in_the_copys_source_with_its_reports_in_the_copy() {
         let copy = Project::locate().unwrap();
-        let native = Native {
-            venv: "/v".into(),
-        };
+        let native = Native { venv: "/v".into() };
         let cmd = native.tests(&copy, &["--parallel", "2"]);
         let root = &copy.root;
         assert_eq!(cmd.program, "env");
         assert_eq!(
             cmd.args,
-            ["-C", &format!("{root}/src"), "sh", &format!("{root}/scripts/run-tests.sh"), "--parallel", "2"]
+            [
+                "-C",
+                &format!("{root}/src"),
+                "sh",
+                &format!("{root}/scripts/run-tests.sh"),
+                "--parallel",
+                "2"
+            ]
         );
         let env = |key: &str| cmd.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         assert!(env("PATH").unwrap().starts_with("/v/bin:"));
