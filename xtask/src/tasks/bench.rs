@@ -34,7 +34,8 @@ const COPY_OS_IMAGE: &str = "todobackend-bench-os:bookworm";
 /// Runs from nothing at all: once, whatever the rounds, for each builds the OS image (tens of
 /// seconds of debootstrap or mmdebstrap).
 const FROM_NOTHING_ROUNDS: usize = 1;
-/// How many times larger the scaled suite is than the checkout's.
+/// How many times larger the scaled suite is than the checkout's: SCALE - 1 copies of each
+/// test class of `src/*/tests.py` beside the originals.
 const SCALE: usize = 50;
 /// Where it is generated, in the copy: a test module Django's discovery finds.
 const SCALED_MODULE: &str = "src/todo/tests_scaled.py";
@@ -512,9 +513,13 @@ impl Bench<'_> {
     /// The suite SCALE times larger, generated into the copy, serially and with two
     /// workers, `cargo xtask test` and the native run taking turns.
     fn scale(&self, native: &Native, rounds: usize, results: &mut Results) -> Result<()> {
-        let tests_py = self.copy.root.join("src/todo/tests.py");
-        let text = fs::read_to_string(&tests_py).with_context(|| format!("cannot read {tests_py}"))?;
-        let module = edits::scaled_suite(&text, SCALE - 1).context("src/todo/tests.py has no test class")?;
+        let modules = test_modules(&self.copy.root.join("src"))?;
+        let texts: Vec<(&str, &str)> = modules
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str()))
+            .collect();
+        let module =
+            edits::scaled_suite(&texts, SCALE - 1).context("src/*/tests.py: no test classes, or two of a name")?;
         let generated = Temporary::new(self.copy.root.join(SCALED_MODULE));
         fs::write(&generated.0, module).with_context(|| format!("cannot write {}", generated.0))?;
         for round in 1..=rounds {
@@ -759,6 +764,21 @@ fn lay_out_lab_context(project: &Project, copy: &Utf8Path, context: &Utf8Path) -
     Ok(())
 }
 
+/// The application's test modules, `src/*/tests.py`: dotted name and text, in name order.
+fn test_modules(src: &Utf8Path) -> Result<Vec<(String, String)>> {
+    let mut modules = Vec::new();
+    for entry in src.read_dir_utf8().with_context(|| format!("cannot list {src}"))? {
+        let package = entry?.into_path();
+        let tests = package.join("tests.py");
+        if let (true, Some(name)) = (tests.is_file(), package.file_name()) {
+            let text = fs::read_to_string(&tests).with_context(|| format!("cannot read {tests}"))?;
+            modules.push((format!("{name}.tests"), text));
+        }
+    }
+    modules.sort();
+    Ok(modules)
+}
+
 /// The "ready N s after `docker run`" a run with a database prints.
 fn ready_time(out: &str) -> Result<Duration> {
     let line = out
@@ -775,6 +795,16 @@ fn ready_time(out: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scaled_suite_repeats_every_test_module_of_the_application() {
+        let src = Project::locate().unwrap().root.join("src");
+        let modules = test_modules(&src).unwrap();
+        let names: Vec<&str> = modules.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["todo.tests", "todobackend.tests"]);
+        let texts: Vec<(&str, &str)> = modules.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        assert!(edits::scaled_suite(&texts, SCALE - 1).is_some());
+    }
 
     #[test]
     fn a_goal_not_measured_in_this_run_is_neither_met_nor_missed() {
