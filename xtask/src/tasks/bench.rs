@@ -218,7 +218,7 @@ fn report(rounds: usize, r: &Results) {
     show!("  native:      run-tests.sh on this host, no Docker: a venv, the base settings, both reports");
     show!("  cargo xtask: `cargo xtask test` on the copy, both reports (JUnit, coverage XML)");
     show!(
-        "{:<40} {:>15}  {:>15}  {:>15}  {:>6}  {:>8}",
+        "{:<44} {:>15}  {:>15}  {:>15}  {:>6}  {:>8}",
         "scenario",
         "lab's flow",
         "native",
@@ -271,7 +271,7 @@ fn report(rounds: usize, r: &Results) {
             continue;
         }
         show!(
-            "{name:<40} {}  {}  {}  {}  {}",
+            "{name:<44} {}  {}  {}  {}  {}",
             dash(*lab),
             dash(*native),
             xtask.cell(),
@@ -296,7 +296,7 @@ fn scaling(r: &Results) {
     show!(
         "\nhow it scales, {small} -> {large} tests: ms per test added (median over median), and per test of the large suite"
     );
-    show!("{:<40} {:>15}  {:>15}  {:>8}", "", "native", "cargo xtask", "x/native");
+    show!("{:<44} {:>15}  {:>15}  {:>8}", "", "native", "cargo xtask", "x/native");
     for (name, native, xtask) in [
         (
             "per test added, serial",
@@ -314,7 +314,7 @@ fn scaling(r: &Results) {
             1000.0 * r.scaled_parallel.median() / large as f64,
         ),
     ] {
-        show!("{name:<40} {native:>15.2}  {xtask:>15.2}  {:>8.2}", xtask / native);
+        show!("{name:<44} {native:>15.2}  {xtask:>15.2}  {:>8.2}", xtask / native);
     }
 }
 
