@@ -1,9 +1,12 @@
-//! `cargo xtask bench`: the lab's own flow and the product's, side by side in one run, over
-//! several rounds. The lab's flow is a fixture (xtask/bench/lab/): its Dockerfiles and test.sh
+//! `cargo xtask bench`: `cargo xtask test` beside two baselines in one run, over several
+//! rounds. The lab's own flow is a fixture (xtask/bench/lab/): its Dockerfiles and test.sh
 //! as the first slice had them, built under names of their own, so improving the product
-//! never moves the baseline. Both flows work on a copy of the checkout (`target/bench/`)
-//! under names of its own (`todobackend-bench-*`): the bench edits sources and removes images
-//! and caches, and none of them is the user's.
+//! never moves the baseline. The native run (`native`) is the same suite with the same reports
+//! on this host with no Docker at all. Everything works on a copy of the checkout
+//! (`target/bench/`) under names of its own (`todobackend-bench-*`, its OS image too in a
+//! whole run): the bench edits sources and removes images and caches, and none of them is the
+//! user's. It drives the xtask through its command line only, so it measures whatever
+//! `cargo xtask test` does.
 
 mod edits;
 mod native;
