@@ -438,6 +438,9 @@ impl Bench<'_> {
             .step("Warming up: a run with the database, and a native run (not timed)");
         self.xtask(&["test", "--settings", "test"])?;
         self.quiet(&native.tests(self.copy, &[]))?;
+        if !self.runner.dry_run() {
+            Native::check_reports(self.copy)?;
+        }
         for round in 1..=rounds {
             self.runner
                 .step(&format!("Round {round} of {rounds}: warm, after an edit and unchanged"));

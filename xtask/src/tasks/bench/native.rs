@@ -92,6 +92,21 @@ impl Native {
     }
 }
 
+impl Native {
+    /// Both reports of the last native run, or an error: a baseline that skipped one would
+    /// not be the same work.
+    pub fn check_reports(copy: &Project) -> Result<()> {
+        let reports = copy.root.join(OUT).join("reports");
+        for report in ["junit.xml", "coverage.xml"] {
+            let path = reports.join(report);
+            if fs::metadata(&path).map_or(true, |meta| meta.len() == 0) {
+                anyhow::bail!("the native run left no {path}: it is not the same work as `cargo xtask test`");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Debian's Python where the host has it, the interpreter the images run (a `python3` first
 /// on PATH may be another build, pyenv's say), else whichever `python3` there is.
 fn python() -> &'static str {
