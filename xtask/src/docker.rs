@@ -406,9 +406,22 @@ pub fn create_labelled(kind: Kind, name: &str, labels: &[(String, String)]) -> C
     Cmd::new("docker", args)
 }
 
+/// `docker network create --internal`: a network whose containers reach each other and
+/// nothing beyond it.
+pub fn create_internal_network(name: &str, labels: &[(String, String)]) -> Cmd {
+    let mut cmd = create_labelled(Kind::Network, name, labels);
+    cmd.args.insert(2, "--internal".into());
+    cmd
+}
+
 /// Prints a volume's name; fails when there is no such volume.
 pub fn volume_name(volume: &str) -> Cmd {
     Cmd::new("docker", ["volume", "inspect", "--format", "{{.Name}}", volume])
+}
+
+/// Prints a network's name; fails when there is no such network.
+pub fn network_name(network: &str) -> Cmd {
+    Cmd::new("docker", ["network", "inspect", "--format", "{{.Name}}", network])
 }
 
 /// Prints the value of a volume's label `key`; fails when there is no such volume.
@@ -457,6 +470,56 @@ pub fn remove_network(network: &str) -> Cmd {
 /// Runs a shell command inside a running container.
 pub fn exec_sh(container: &str, script: &str) -> Cmd {
     Cmd::new("docker", ["exec", container, "sh", "-c", script])
+}
+
+/// `docker exec`: a command in a running container, with the container's environment and
+/// these variables on top.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    pub container: String,
+    /// `--interactive --tty`: for a person at a terminal.
+    pub terminal: bool,
+    pub user: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// Passed by name (`-e KEY`), as `Run::secret`.
+    pub secrets: Vec<(String, String)>,
+    pub command: Vec<String>,
+}
+
+impl Exec {
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(container: &str, command: I) -> Exec {
+        Exec {
+            container: container.into(),
+            terminal: false,
+            user: None,
+            env: Vec::new(),
+            secrets: Vec::new(),
+            command: command.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<Exec> for Cmd {
+    fn from(exec: Exec) -> Cmd {
+        let mut args: Vec<String> = vec!["exec".into()];
+        if exec.terminal {
+            args.extend(["--interactive".into(), "--tty".into()]);
+        }
+        if let Some(user) = exec.user {
+            args.extend(["--user".into(), user]);
+        }
+        for (key, value) in exec.env {
+            args.extend(["-e".into(), format!("{key}={value}")]);
+        }
+        for (key, _) in &exec.secrets {
+            args.extend(["-e".into(), key.clone()]);
+        }
+        args.push(exec.container);
+        args.extend(exec.command);
+        let mut cmd = Cmd::new("docker", args);
+        cmd.secrets = exec.secrets;
+        cmd
+    }
 }
 
 /// Copies a directory out of a container (running or not) to the host.
@@ -520,6 +583,12 @@ pub fn container_running(container: &str) -> Cmd {
         "docker",
         ["container", "inspect", "--format", "{{.State.Running}}", container],
     )
+}
+
+/// A container's `RUNNING|LABEL`: whether it runs, and the value of its label `key`.
+pub fn container_state_and_label(container: &str, key: &str) -> Cmd {
+    let format = format!("{{{{.State.Running}}}}|{{{{index .Config.Labels \"{key}\"}}}}");
+    Cmd::new("docker", ["container", "inspect", "--format", &format, container])
 }
 
 /// An image's size in bytes, as `docker images` counts it (its layers, the base's included).

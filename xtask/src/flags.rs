@@ -149,21 +149,25 @@ Example:
 const TEST_HELP: &str = "\
 Usage: cargo xtask test [--settings NAME] [--baked] [-- ARGS...]
 
-Runs `python manage.py test --noinput ARGS...` (under coverage) in a throw-away todobackend-dev
-container with --volumes-from cache and DJANGO_SETTINGS_MODULE=todobackend.settings.NAME.
-Makes the dev image and the cache when missing.
+Runs `python manage.py test --noinput ARGS...` under coverage, with its JUnit and coverage
+XML, in a todobackend-dev container with DJANGO_SETTINGS_MODULE=todobackend.settings.NAME.
+Makes the dev image and the pip cache when missing.
 
-On a local engine the checkout's src/ is mounted into the container, so an edit needs no
-build: the dev image is rebuilt only when what it is made of changes (Dockerfiles, scripts/,
-requirements). With --baked, under CI=true, or with a remote engine, the dev image is rebuilt
-(docker's layer cache keeps that quick) and the source baked into it is tested.
+On a local engine the checkout's src/ is mounted, so an edit needs no build: the dev image is
+rebuilt only when what it is made of changes (Dockerfiles, scripts/, requirements). The suite
+then runs in a child forked by the checkout's warm worker, a container kept running between
+runs with Python and the third-party modules loaded (never the application's: each run
+imports src/ afresh); it is replaced when what it was started from changes, `doctor` lists it
+and `clean` removes it. With --baked, under CI=true, or with a remote engine, the dev image is
+rebuilt (docker's layer cache keeps that quick) and a container of the run's own tests the
+source baked into it.
 
 The services the settings need (declared in Cargo.toml under
-[workspace.metadata.todobackend]; `test` needs a MySQL-compatible database) start on a private
-network of the run's own, with fresh passwords, and are proved ready before the suite runs.
-However the run ends (Ctrl-C, SIGTERM, its terminal closed, `| head`, even SIGKILL: then its
-watchdog does it) its containers and network are removed. JUnit and coverage XML are left in
-target/reports/, whole. Exits with the test run's exit code (130 on Ctrl-C).
+[workspace.metadata.todobackend]; `test` needs a MySQL-compatible database) start with fresh
+passwords, on a private network of the run's own or the worker's, and are proved ready before
+the suite runs. However the run ends (Ctrl-C, SIGTERM, its terminal closed, `| head`, even
+SIGKILL: then its watchdog does it) its containers and network are removed. JUnit and coverage
+XML are left in target/reports/, whole. Exits with the test run's exit code (130 on Ctrl-C).
 
 Options:
   --settings NAME   A module of src/todobackend/settings/ [default: base]
@@ -225,7 +229,8 @@ Usage: cargo xtask clean [--all] [--images]
 
 Removes what this checkout made and no longer uses, and says what: the containers and
 networks of its runs that are over (runs in progress, in this checkout or another, are left
-alone), its dangling build images, and the scratch files its runs leave in the checkout.
+alone), its test worker and the worker's network, the data `serve` kept, its dangling build
+images, and the scratch files its runs leave in the checkout.
 Nothing another checkout made, and nothing todobackend did not make, is touched: what it
 removes is found by labels todobackend sets itself (`todobackend.checkout`,
 `todobackend.run`), never by labels a container inherits from an image. Running it again
@@ -257,8 +262,8 @@ Usage: cargo xtask doctor
 
 Checks, one line each, what the tasks need: the docker client, the engine (and which one:
 the local socket, DOCKER_HOST or a docker context), free disk space for its data, the OS,
-base and development images, the pip cache, the CA bundle trusted for HTTPS inside the
-images, and the service images of Cargo.toml's [workspace.metadata.todobackend]. Says ok, or
+base and development images, the pip cache, the test worker, the data `serve` kept, the CA
+bundle trusted for HTTPS inside the images, and the service images of Cargo.toml's [workspace.metadata.todobackend]. Says ok, or
 what to do. Runs of this checkout whose owner is gone (the host went down mid-run) are found,
 reported and their containers and networks removed. Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
 (images, the cache) is not a problem.

@@ -150,20 +150,21 @@ impl Project {
     /// directory and a digest of its path, so checkouts in directories of the same name never
     /// share one; not a run's, so no run's cleanup removes it (`clean` does).
     pub fn data_volume(&self, settings: &str, service: Option<&str>) -> DataVolume {
-        let dir = name_part(self.root.file_name().unwrap_or("root"));
-        let mut digest = Fingerprint::new();
-        digest.record(b'p', self.root.as_str().as_bytes());
-        let name = format!(
-            "{}-{dir}-{}-{settings}-{}",
-            self.names.prefix,
-            &digest.hex()[..8],
-            service.unwrap_or("data")
-        );
+        let name = self.checkout_s(&format!("{settings}-{}", service.unwrap_or("data")));
         let labels = vec![
             (CHECKOUT_LABEL.to_string(), self.root.to_string()),
             (DATA_LABEL.to_string(), settings.to_string()),
         ];
         DataVolume { name, labels }
+    }
+
+    /// `<prefix>-<directory>-<digest of the path>-<what>`: the name of something this checkout
+    /// keeps between runs, never another checkout's, whatever its directory is called.
+    pub fn checkout_s(&self, what: &str) -> String {
+        let dir = name_part(self.root.file_name().unwrap_or("root"));
+        let mut digest = Fingerprint::new();
+        digest.record(b'p', self.root.as_str().as_bytes());
+        format!("{}-{dir}-{}-{what}", self.names.prefix, &digest.hex()[..8])
     }
 
     /// The settings modules a test run can use: the `.py` files of the settings package.

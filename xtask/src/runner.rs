@@ -15,6 +15,7 @@
 //! | `read`        | no     | kept, all back     | runs            | `READ`, given | interrupts it |
 //! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
+//! | `status_or`   | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
 //! | `quiet`       | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it |
 //! | `make`        | yes    | streamed           | printed only    | `MAKE`        | waits for it  |
 //! | `interactive` | yes    | the terminal's     | printed only    | `LONG`        | see below     |
@@ -283,6 +284,15 @@ impl Runner {
         };
         signals::check()?;
         Ok(self.in_time(cmd, finished, LONG)?.code())
+    }
+
+    /// `status`, for a command whose work goes on if only its client is stopped (`docker
+    /// exec`): cut short by a signal, `stop` runs with the cleanup.
+    pub fn status_or(&self, cmd: &Cmd, stop: Cmd) -> Result<u8> {
+        self.undo.borrow_mut().push(stop.clone());
+        let code = self.status(cmd)?;
+        self.undo.borrow_mut().retain(|undo| *undo != stop);
+        Ok(code)
     }
 
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the

@@ -52,6 +52,8 @@ case "$1" in
          done; exit $missing ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
+             # The checkout's test worker runs, started from $FAKE_WORKER, where that is set.
+             case "$4" in *todobackend.worker*) [ -n "$FAKE_WORKER" ] || exit 1; echo "true|$FAKE_WORKER"; exit 0 ;; esac
              case "$4" in *Running*) echo true; exit 0 ;; esac
              # Another run's cache container shows from the FAKE_CACHE_SHOWS_AFTERth look on.
              if [ -n "$FAKE_CACHE_SHOWS_AFTER" ]; then
@@ -64,7 +66,9 @@ case "$1" in
             [ -z "$FAKE_CACHE_SHOWS_AFTER" ] || { echo 'Error response from daemon: Conflict. The container name "/cache" is already in use by container "0ab1".' >&2; exit 1; }
             [ -z "$FAKE_CREATE_FAILS" ] || { echo "Error response from daemon: $FAKE_CREATE_FAILS" >&2; exit 1; } ;;
           esac ;;
-  network) if [ "$2" = ls ]; then listing "$@"; fi ;;
+  network) if [ "$2" = ls ]; then listing "$@"; fi
+           [ "$2" != inspect ] || [ -n "$FAKE_WORKER" ] || exit 1 ;;
+  exec) case " $* " in *" fork "*) exit "${FAKE_RUN_EXIT:-0}" ;; esac ;;
   volume) [ "$2" = ls ] && listing "$@"
           # It holds the pip cache's volume where FAKE_CACHE_VOLUME is set, and no other.
           for last; do :; done
@@ -200,6 +204,7 @@ impl FakeDocker {
             "image inspect ",
             "container inspect ",
             "volume inspect ",
+            "network inspect ",
             "exec ",
             "image ls ",
             "container ls ",
@@ -259,8 +264,26 @@ fn echoed_docker_commands(output: &Output) -> Vec<Vec<String>> {
 fn normalized(args: &str) -> String {
     let run_prefix = format!("todobackend-{RUN_PART}-");
     let words = args.split(' ').map(|word| {
+        let hex = |part: &str| part.chars().all(|c| c.is_ascii_hexdigit());
         if word.starts_with("todobackend.inputs=") {
             "todobackend.inputs=INPUTS".to_string()
+        } else if word.starts_with("todobackend.worker=") {
+            "todobackend.worker=INPUTS".to_string()
+        } else if let Some(at) = word.find(&run_prefix)
+            && let Some(part) = word.get(at + run_prefix.len()..at + run_prefix.len() + 9)
+            && hex(&part[..8])
+            && part.ends_with('-')
+        {
+            // What the checkout keeps (its worker, its network): named for its path's digest
+            let digest = at + run_prefix.len();
+            format!("{}CHECKOUT{}", &word[..digest], &word[digest + 8..])
+        } else if let Some(head) = word.rsplit_once('-')
+            && head.0.rsplit('=').next() == Some("db")
+            && head.1.len() == 6
+            && hex(head.1)
+        {
+            // The database's name on the worker's network: its run's random part
+            format!("{}-RUN", head.0)
         } else if let Some(at) = word.find(&run_prefix) {
             let random = at + run_prefix.len();
             format!("{}RUN{}", &word[..random], &word[random + 6..])
@@ -297,13 +320,39 @@ fn copy_out(root: &Path, role: &str, from: &str, to: &str) -> String {
     )
 }
 
+/// The checkout's test worker, as `normalized` names it.
+fn worker() -> String {
+    format!("todobackend-{RUN_PART}-CHECKOUT-worker")
+}
+
+/// The making of the worker's network.
+fn worker_network(root: &Path) -> String {
+    format!(
+        "network create --internal --label application=todobackend --label todobackend.checkout={} \
+         --label todobackend.worker=INPUTS todobackend-{RUN_PART}-CHECKOUT-net",
+        root.display()
+    )
+}
+
+/// The start of the worker on the dev image `sha256:built`.
+fn worker_run(root: &Path) -> String {
+    format!(
+        "run --detach --name {worker} --label application=todobackend --label todobackend.checkout={root} \
+         --label todobackend.worker=INPUTS --network todobackend-{RUN_PART}-CHECKOUT-net \
+         -v {root}/src:/application -v {root}/target/xtask/runs:/runs --volumes-from cache \
+         -e PATH=/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sha256:built suite.py serve",
+        worker = worker(),
+        root = root.display()
+    )
+}
+
 /// The test container's `docker create`, then its `docker start`.
 fn test_run(root: &Path, extra: &str) -> [String; 2] {
     let run = run();
     let create = format!(
         "create --name {run}-test --label application=todobackend --label todobackend.checkout={root} \
          --label todobackend.run={run} {extra}--volumes-from cache \
-         -e DJANGO_SETTINGS_MODULE=todobackend.settings.base sha256:built run-tests.sh",
+         -e DJANGO_SETTINGS_MODULE=todobackend.settings.base sha256:built suite.py run",
         root = root.display()
     );
     [create, format!("start --attach {run}-test")]
@@ -332,16 +381,19 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         let root = fake.root();
         let output = fake.xtask_ok(&root.join(cwd), &["test"]);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
-        let mount = format!("-v {}/src:/application ", root.display());
         assert_eq!(
             changes,
-            [
-                dev_build(root, "debian:bookworm-slim"),
-                test_run(root, &mount)[0].clone(),
-                test_run(root, &mount)[1].clone(),
-                copy_out(root, "test", "/reports", "reports"),
-                format!("rm --force --volumes {}-test", run()),
-            ]
+            [dev_build(root, "debian:bookworm-slim"), worker_network(root), worker_run(root)]
+        );
+        // The suite runs in a child of the worker, its reports written into the run's directory.
+        assert_eq!(
+            normalized(&fake.calls().last().unwrap().split_once(": ").unwrap().1),
+            format!(
+                "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.base \
+                 {worker} python3 -I -S /usr/local/bin/suite.py fork {run}",
+                run = run(),
+                worker = worker()
+            )
         );
         // Not on a terminal (stdin is not one here): neither -i nor -t, so pdb or a
         // `breakpoint()` reads end of file rather than waits.
@@ -405,7 +457,7 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
         "{changes:?}"
     );
     assert!(
-        changes[1].contains(" sha256:todobackend-dev run-tests.sh"),
+        changes.last().unwrap().ends_with(" sha256:todobackend-dev suite.py serve"),
         "{changes:?}"
     );
 }
@@ -426,11 +478,11 @@ fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
 }
 
 #[test]
-fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_after() {
+fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_removed_after() {
     // A database image without the fingerprint of what it is made of now (docker/db/ and the
     // OS image) is rebuilt, with it; one with it is used as it is.
     let stale = FakeDocker::new("test-db-stale").env("FAKE_CACHE_VOLUME", "todobackend-cache");
-    stale.xtask_ok(stale.root(), &["test", "--settings", "test"]);
+    stale.xtask_ok(stale.root(), &["test", "--baked", "--settings", "test"]);
     let changes = stale.changes();
     let build = changes
         .iter()
@@ -446,7 +498,7 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
         .env("FAKE_DB_LABEL", inputs)
         .env("FAKE_RUN_EXIT", "3");
     let root = fake.root();
-    let output = fake.xtask(root, &["test", "--settings", "test", "--", "todo.tests", "-v", "2"]);
+    let output = fake.xtask(root, &["test", "--baked", "--settings", "test", "--", "todo.tests", "-v", "2"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let run = run();
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
@@ -468,7 +520,7 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
             && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
             // The administrator's password is the database's alone.
             && !changes[3].contains("MYSQL_ROOT_PASSWORD")
-            && changes[3].ends_with(" run-tests.sh todo.tests -v 2"),
+            && changes[3].ends_with(" suite.py run todo.tests -v 2"),
         "{}",
         changes[3]
     );
@@ -498,6 +550,56 @@ fn test_settings_get_a_database_on_a_private_network_and_everything_is_removed_a
     );
     assert!(err.contains("MYSQL_PASSWORD=*** docker create"), "{err}");
     assert!(err.contains("exit code 3"), "{err}");
+}
+
+#[test]
+fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s_and_goes_after() {
+    let fake = FakeDocker::new("test-db-worker")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_DB_LABEL", "whatever")
+        .env("FAKE_WORKER", "running")
+        .env("FAKE_RUN_EXIT", "3");
+    let root = fake.root();
+    let output = fake.xtask(root, &["test", "--settings", "test", "--", "todo.tests"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let run = run();
+    let calls: Vec<String> = fake
+        .calls()
+        .iter()
+        .map(|call| normalized(call.split_once(": ").unwrap().1))
+        .filter(|args| !args.contains(" inspect ") && !args.starts_with("build ") && !args.contains("version"))
+        .collect();
+    let labels = format!(
+        "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
+        root.display()
+    );
+    let network = format!("todobackend-{RUN_PART}-CHECKOUT-net");
+    // The worker ran on an image with other inputs than the fake's: replaced, on the network
+    // it has already.
+    assert_eq!(calls[0], format!("rm --force --volumes {}", worker()), "{calls:#?}");
+    assert!(calls[1].starts_with(&format!("run --detach --name {} ", worker())), "{calls:#?}");
+    // Concurrent runs share the network: each database answers to a name of its run's.
+    assert_eq!(
+        calls[2],
+        format!(
+            "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN \
+             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
+        )
+    );
+    assert!(calls[3].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
+    assert_eq!(
+        calls[4],
+        format!(
+            "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
+             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e MYSQL_PASSWORD {worker} \
+             python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
+            worker = worker()
+        )
+    );
+    assert_eq!(calls[5..], [format!("rm --force --volumes {run}-db")]);
+    let err = stderr(&output);
+    assert!(err.contains("MYSQL_PASSWORD=*** docker exec -e REPORTS_DIR"), "{err}");
+    assert!(!fake.calls().join("\n").contains("PASSWORD="), "{:?}", fake.calls());
 }
 
 #[test]
@@ -603,15 +705,12 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         "$ docker volume create".into(),
         "$ docker create".into(),
         "$ docker network create".into(),
+        "$ docker run".into(),
         "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
         format!("$ docker exec {run}"),
-        "$ MYSQL_PASSWORD=*** docker create".into(),
-        "$ docker start".to_string(),
-        format!("$ docker cp {run}"),
-        "$ docker rm".into(),
-        "$ docker rm".into(),
-        format!("$ docker network rm {run}"),
+        "$ MYSQL_PASSWORD=*** docker exec".into(),
+        format!("$ docker rm"),
     ];
     assert_eq!(commands.len(), expected_order.len(), "{commands:#?}");
     for (command, expected) in commands.iter().zip(&expected_order) {
@@ -743,7 +842,7 @@ fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
         "{changes:?}"
     );
     assert!(
-        changes.iter().any(|args| args.ends_with(" run-tests.sh")),
+        changes.iter().any(|args| args.ends_with(" suite.py serve")),
         "{changes:?}"
     );
 }

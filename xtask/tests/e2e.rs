@@ -334,8 +334,9 @@ fn two_checkouts_run_the_database_tests_at_once() {
     // Two clones of the project: the same images and pip cache, runs of their own. The pip
     // cache is there before, as it is for two checkouts of one user. (Two first runs making it
     // at once can race: `docker run --name` conflicts before the other's container shows.)
-    let one = Checkout::copy("concurrent-one");
-    let two = Checkout::beside(&one, "concurrent-two");
+    // Each in the developer's loop, through a warm worker of its own (CI would bake the source).
+    let one = Checkout::copy("concurrent-one").env("CI", "false");
+    let two = Checkout::beside(&one, "concurrent-two").env("CI", "false");
     xtask_ok(&one, one.root(), &["cache"]);
     let runs = [&one, &two].map(|copy| Running::start(copy.xtask(&["test", "--settings", "test"])));
     let finished: Vec<Finished> = runs.into_iter().map(|run| run.finish(A_RUN_ENDS_WITHIN)).collect();
@@ -347,6 +348,12 @@ fn two_checkouts_run_the_database_tests_at_once() {
         names.push(run_name(&out));
     }
     assert_ne!(names[0], names[1]);
+    // Each has a worker of its own; the first's goes first, as the second's cleanup (which
+    // goes first) would find the first's, of the same names, still using their pip cache.
+    assert_eq!(support::the_worker(&one).len(), 2);
+    assert_eq!(support::the_worker(&two).len(), 2);
+    assert_ne!(support::the_worker(&one), support::the_worker(&two));
+    xtask_ok(&one, one.root(), &["clean"]);
 }
 
 #[test]
@@ -419,7 +426,7 @@ fn a_dry_run_prints_the_commands_and_makes_nothing_on_the_engine() {
         out.contains("$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"),
         "{out}"
     );
-    assert!(out.contains("$ docker network rm "), "{out}");
+    assert!(out.contains(&format!("$ docker rm --force --volumes {}-", copy.prefix())), "{out}");
     // Whatever the copy would have made carries its names or its path: tests beside this one
     // make things of their own meanwhile.
     let root = copy.root().display().to_string();
@@ -708,7 +715,7 @@ fn manage_shell_on_a_terminal_is_interactive() {
     keys("exit()");
     let shown = tmux.wait_for("manage", |line| line.starts_with("exit code "), Duration::from_secs(60));
     assert!(shown.lines().any(|line| line.trim() == "exit code 0"), "{shown}");
-    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
+    assert!(shown.contains("docker exec --interactive --tty"), "{shown}");
 }
 
 #[test]
@@ -850,11 +857,12 @@ fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the
     let Some(tmux) = Tmux::here("xtask-e2e-pdb", "test") else {
         return;
     };
-    let copy = Checkout::copy("test-pdb");
+    // The developer's loop: the suite forked by the warm worker (CI would bake the source)
+    let copy = Checkout::copy("test-pdb").env("CI", "false");
     add_a_test_with_a_breakpoint(&copy);
     // The run, then its exit code and whether the terminal is back in cooked mode.
     let script = format!(
-        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Debugged; \
+        "cd '{root}' && CI=false CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Debugged; \
          echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
         root = copy.root().display(),
         xtask = env!("CARGO_BIN_EXE_xtask"),
@@ -869,7 +877,7 @@ fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the
     keys("c");
     let shown = tmux.wait_for("pdb", |line| line.trim().ends_with("icanon"), Duration::from_secs(120));
     assert!(shown.lines().any(|line| line.trim() == "EXIT=0"), "{shown}");
-    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
+    assert!(shown.contains("docker exec --interactive --tty"), "{shown}");
     assert!(shown.lines().any(|line| line.starts_with("Ran 1 test")), "{shown}");
     assert!(shown.lines().any(|line| line.starts_with("=> Took ")), "{shown}");
     assert!(
@@ -908,7 +916,7 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
     let Some(tmux) = Tmux::here("xtask-e2e-ctrl-c", "test") else {
         return;
     };
-    let copy = Checkout::copy("test-ctrl-c-terminal");
+    let copy = Checkout::copy("test-ctrl-c-terminal").env("CI", "false");
     copy.edit("src/todo/tests.py", |tests| {
         format!(
             "{tests}\n\nclass Slow(APITestCase):\n    def test_sleeps(self):\n        \
@@ -916,7 +924,7 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
         )
     });
     let script = format!(
-        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Slow; \
+        "cd '{root}' && CI=false CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Slow; \
          echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
         root = copy.root().display(),
         xtask = env!("CARGO_BIN_EXE_xtask"),

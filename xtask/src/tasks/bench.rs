@@ -660,7 +660,7 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// The suite alone: `run-tests.sh` in a dev container that is already running.
+    /// The suite alone: `suite.py run` in a dev container that is already running.
     fn floor(&self) -> Result<Duration> {
         let keep_running = Run::new(&self.copy.names.dev_image)
             .detach()
@@ -668,7 +668,7 @@ impl Bench<'_> {
             .entrypoint("sleep")
             .command(["600"]);
         self.quiet(&keep_running.into())?;
-        let suite = Cmd::new("docker", ["exec", FLOOR, "test.sh", "run-tests.sh"]);
+        let suite = Cmd::new("docker", ["exec", FLOOR, "test.sh", "suite.py", "run"]);
         let took = self.time(|| self.quiet(&suite).map(drop));
         self.quiet(&docker::remove_container(FLOOR))?;
         took

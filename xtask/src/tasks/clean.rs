@@ -1,13 +1,13 @@
 //! `cargo xtask clean`: removes what this checkout made and no longer uses, as the course's
 //! `make clean` did, but scoped: runs over (never one in progress, here or elsewhere), found
-//! by the labels a run sets itself; the data `serve` kept; the checkout's dangling build
+//! by the labels a run sets itself; the test worker; the data `serve` kept; the checkout's dangling build
 //! images; its scratch files.
 //! The pip cache (`--all`) and the shared images (`--images`) only when asked; the Debian OS
 //! image, which every checkout shares, only in a checkout without a name of its own.
 
 use anyhow::Result;
 
-use super::{cache, kept};
+use super::{cache, kept, worker};
 use crate::cmd::Cmd;
 use crate::docker::{self, BUILT_IN_LABEL, Kind};
 use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR};
@@ -20,6 +20,8 @@ const OLD_SCRATCH: &[&str] = &["target/xtask-os"];
 pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
     let mut removed = !session::recover(project, runner, true)?.is_empty();
     removed |= session::remove_kept(project, runner)?;
+    // Before the dangling images: it keeps the dev image it was started on
+    removed |= worker::remove(project, runner)?;
     // The cache container first: made from a dev image a rebuild has since untagged, it would
     // keep that image.
     if all {

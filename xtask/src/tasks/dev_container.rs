@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 
-use super::{cache, dev_image, services};
+use super::services::{self, Network, Started};
+use super::{cache, dev_image};
 use crate::console::say;
 use crate::docker::{self, Kind, Run};
 use crate::project::{Project, RunName};
@@ -26,21 +27,42 @@ pub fn prepare(
     baked: bool,
     doing: &str,
 ) -> Result<(Run, bool)> {
-    session::recover(project, runner, false)?;
-    let mount = mounts_source(project, runner, baked, doing)?;
-    let image = dev_image::for_run(project, runner, mount)?;
+    let (image, mount) = image(project, runner, baked, doing)?;
+    let container = prepare_on(project, runner, &image, mount, role, settings)?;
+    Ok((container, mount))
+}
+
+/// `prepare`'s container on the dev image `image`, as `image` gave it: `mount`, `src/` over
+/// the image's copy.
+pub fn prepare_on(
+    project: &Project,
+    runner: &Runner,
+    image: &str,
+    mount: bool,
+    role: &str,
+    settings: &str,
+) -> Result<Run> {
     cache::ensure(project, runner)?;
-    let mut container = container(
-        &image,
+    let container = container(
+        image,
         runner.run_name(),
         &project.names.cache_container,
         settings,
         role,
     );
-    if mount {
-        container = container.volume(&format!("{}/src:{APPLICATION}", project.root));
-    }
-    Ok((container, mount))
+    Ok(if mount {
+        container.volume(&format!("{}/src:{APPLICATION}", project.root))
+    } else {
+        container
+    })
+}
+
+/// The dev image a run uses, dead runs recovered first, and whether `src/` is mounted over
+/// its copy (see `prepare`).
+pub fn image(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<(String, bool)> {
+    session::recover(project, runner, false)?;
+    let mount = mounts_source(project, runner, baked, doing)?;
+    Ok((dev_image::for_run(project, runner, mount)?, mount))
 }
 
 fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str) -> Run {
@@ -61,21 +83,36 @@ pub fn with_services(
     keep_data: bool,
     mut container: Run,
 ) -> Result<Run> {
-    let needs = project.config.services_for(settings);
-    if !needs.is_empty() {
+    if !project.config.services_for(settings).is_empty() {
         container = on_the_run_s_network(runner, container)?;
     }
-    for (name, service) in needs {
-        let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
-        let started = services::start(project, runner, name, service, kept.as_ref())?;
-        for (key, value) in &started.env {
-            container = container.env(key, value);
-        }
-        for (key, value) in &started.secrets {
-            container = container.secret(key, value);
-        }
+    let started = start_services(project, runner, settings, keep_data, Network::Run)?;
+    for (key, value) in &started.env {
+        container = container.env(key, value);
+    }
+    for (key, value) in &started.secrets {
+        container = container.secret(key, value);
     }
     Ok(container)
+}
+
+/// Starts the services `settings` need on `network`: what the application needs to reach
+/// them, all together.
+pub fn start_services(
+    project: &Project,
+    runner: &Runner,
+    settings: &str,
+    keep_data: bool,
+    network: Network,
+) -> Result<Started> {
+    let mut all = Started::default();
+    for (name, service) in project.config.services_for(settings) {
+        let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
+        let started = services::start(project, runner, name, service, kept.as_ref(), network)?;
+        all.env.extend(started.env);
+        all.secrets.extend(started.secrets);
+    }
+    Ok(all)
 }
 
 /// Makes the run's private network and puts `container` on it.

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::base_image::State;
-use super::{base_image, cache, dev_image, image_exists, is_root, kept};
+use super::{base_image, cache, dev_image, image_exists, is_root, kept, worker};
 use crate::cmd::Cmd;
 use crate::console::{paint, show};
 use crate::docker;
@@ -149,6 +149,18 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
             &format!(
                 "data kept by `serve`: {} (`cargo xtask clean` removes it)",
                 kept.join(", ")
+            ),
+        );
+    }
+    let worker = worker::present(project, &runner)?;
+    if worker.is_empty() {
+        report(true, "test worker: none running; the next `cargo xtask test` starts it");
+    } else {
+        report(
+            true,
+            &format!(
+                "test worker: {} (kept warm between runs; `cargo xtask clean` removes it)",
+                worker.join(", ")
             ),
         );
     }

@@ -5,8 +5,7 @@
 
 use anyhow::Result;
 
-use super::{at_a_terminal, dev_container, run_attached};
-use crate::cmd::Cmd;
+use super::{at_a_terminal, dev_container, invoking_user, run_attached};
 use crate::docker::Run;
 use crate::project::Project;
 use crate::runner::Runner;
@@ -18,7 +17,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) 
     if mounted {
         // Files written into the mounted src/ are the invoking user's. (On a remote engine
         // nothing comes back to this checkout: whoever writes there does not matter.)
-        let (uid, gid) = (id(runner, "-u")?, id(runner, "-g")?);
+        let (uid, gid) = invoking_user(runner)?;
         container = as_user(container, uid, gid);
     }
     if at_a_terminal() {
@@ -44,17 +43,10 @@ fn as_user(container: Run, uid: u32, gid: u32) -> Run {
     container.user(&format!("{uid}:{gid}")).env("HOME", "/tmp")
 }
 
-/// The invoking user's id (`-u`) or group id (`-g`).
-fn id(runner: &Runner, which: &str) -> Result<u32> {
-    let answer = runner.probe(&Cmd::new("id", [which]))?;
-    answer
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("`id {which}` did not give a number: who is running this?"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::Cmd;
 
     #[test]
     fn a_user_other_than_root_runs_the_container_as_themselves_with_a_home_to_write_to() {

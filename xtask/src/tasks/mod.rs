@@ -15,6 +15,7 @@ pub mod release;
 pub mod serve;
 pub mod services;
 pub mod test;
+pub mod worker;
 
 use std::fs;
 use std::io::ErrorKind;
@@ -112,6 +113,17 @@ fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str)
     Ok(Err(format!(
         "cannot put the new files in {dest}: other runs keep replacing it"
     )))
+}
+
+/// The invoking user's id and group id.
+fn invoking_user(runner: &Runner) -> Result<(u32, u32)> {
+    let id = |which: &str| -> Result<u32> {
+        let answer = runner.probe(&Cmd::new("id", [which]))?;
+        answer
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("`id {which}` did not give a number: who is running this?"))
+    };
+    Ok((id("-u")?, id("-g")?))
 }
 
 fn is_root(runner: &Runner) -> Result<bool> {

@@ -15,20 +15,32 @@ use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
 use crate::runner::{READ, Runner};
 use crate::signals;
 
-/// What the application's container needs to reach a started service.
+/// The network services join, and how the application finds them there.
+#[derive(Clone, Copy)]
+pub enum Network<'a> {
+    /// The run's own, which `with_services` makes: a service answers to its name (`db`).
+    Run,
+    /// The checkout's worker's, which concurrent runs share: a service answers to its name
+    /// and the run's (`db-1a2b3c`).
+    Shared(&'a str),
+}
+
+/// What the application's container needs to reach started services.
+#[derive(Default)]
 pub struct Started {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
 }
 
-/// Starts `service` as `name` on the run's network and waits until it is ready. With
-/// `kept`, a service that keeps data (`data`) keeps it in that volume, with its secrets.
+/// Starts `service` as `name` on `network` and waits until it is ready. With `kept`, a
+/// service that keeps data (`data`) keeps it in that volume, with its secrets.
 pub fn start(
     project: &Project,
     runner: &Runner,
     name: &str,
     service: &Service,
     kept: Option<&DataVolume>,
+    network: Network,
 ) -> Result<Started> {
     ensure_image(project, runner, service)?;
     let run = runner.run_name();
@@ -54,11 +66,20 @@ pub fn start(
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
     runner.step(&format!("Starting {name} ({}) as {container}", service.image));
-    let mut start = Run::new(&service.image)
+    let start = Run::new(&service.image)
         .detach()
         .name(&container)
-        .labels(&run.labels)
-        .network(&run.name, Some(name));
+        .labels(&run.labels);
+    let host = match network {
+        Network::Run => name.to_string(),
+        // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`
+        Network::Shared(_) => format!("{name}-{}", run.name.rsplit('-').next().unwrap_or_default()),
+    };
+    let network = match network {
+        Network::Run => &run.name,
+        Network::Shared(network) => network,
+    };
+    let mut start = start.network(network, Some(&host));
     if let Some((volume, data)) = kept {
         start = start.volume(&format!("{}:{data}", volume.name));
     }
@@ -78,7 +99,7 @@ pub fn start(
         super::kept::remember(runner, &container, data, &keys)?;
     }
 
-    env.extend(service.host_env.iter().map(|key| (key.clone(), name.to_string())));
+    env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
     // The service's own (`service_secrets`) stay with it.
     let secrets = all_secrets
         .into_iter()
@@ -144,7 +165,8 @@ pub(super) fn wait_until_ready(
                 say!("   still waiting ({} s)", next_report.as_secs());
                 next_report += Duration::from_secs(5);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            // A database starts in a few tenths of a second: each tenth waited counts
+            std::thread::sleep(Duration::from_millis(20));
             signals::check()?;
             continue;
         };

@@ -5,36 +5,39 @@
 use std::fs;
 
 use anyhow::{Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{at_a_terminal, copy_out_staged, dev_container, put_in_place, run_attached};
+use super::services::Network;
+use super::{at_a_terminal, copy_out_staged, dev_container, invoking_user, put_in_place, run_attached, worker};
 use crate::console::say;
 use crate::project::{Project, REPORTS_DIR};
 use crate::runner::Runner;
 
-/// Where the image's `run-tests.sh` writes junit.xml and coverage.xml.
+/// Where the image's `suite.py` writes junit.xml and coverage.xml (REPORTS_DIR).
 const CONTAINER_REPORTS: &str = "/reports";
-/// What `run-tests.sh` leaves in CONTAINER_REPORTS.
+/// What `suite.py` leaves in the reports directory.
 const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 
-/// Runs the suite; the result is the suite's exit code.
+/// Runs the suite; the result is the suite's exit code. Where `src/` is mounted, in a child
+/// of the checkout's warm worker; otherwise (baked) in a container of the run's own.
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
     let ci = std::env::var("CI").as_deref() == Ok("true");
-    let (container, _) = dev_container::prepare(project, runner, "test", settings, baked || ci, "testing")?;
-    let mut container = container.command(["run-tests.sh"]).command(args);
-    // On a terminal, pdb (`--pdb`, a `breakpoint()`) reads the person at it; without one it
-    // reads EOF and the run goes on.
-    if at_a_terminal() {
-        container = container.terminal();
-    }
-    let container = dev_container::with_services(project, runner, settings, false, container)?;
-
-    runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
-    let name = runner.run_name().container("test");
-    let code = run_attached(runner, container)?;
+    let (image, mounted) = dev_container::image(project, runner, baked || ci, "testing")?;
+    let terminal = at_a_terminal();
+    let (code, staged) = if mounted {
+        in_the_worker(project, runner, &image, settings, args, terminal)?
+    } else {
+        in_a_container(project, runner, &image, mounted, settings, args, terminal)?
+    };
     if code != 0 {
         runner.step(&format!("The test run failed with exit code {code}"));
     }
-    match reports(project, runner, &name)? {
+    let outcome = match staged {
+        Ok(Some(staged)) => reports(project, runner, &staged)?,
+        Ok(None) => Ok(()),
+        Err(problem) => Err(problem),
+    };
+    match outcome {
         Ok(()) => runner.step(&format!("Reports (junit.xml, coverage.xml) are in {REPORTS_DIR}/")),
         Err(problem) if code == 0 && ci => {
             bail!("{problem}\nUnder CI=true a run without its reports fails: CI would archive nothing.")
@@ -44,25 +47,87 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     Ok(code)
 }
 
-/// Puts the run's JUnit and coverage XML in `target/reports/`, whole: what was there before
-/// goes, so no report of an earlier run is taken for this one's. `Err` names what is missing
-/// and why.
-fn reports(project: &Project, runner: &Runner, container: &str) -> Result<Result<(), String>> {
-    let staged = match copy_out_staged(runner, container, CONTAINER_REPORTS, REPORTS_DIR)? {
-        Ok(Some(staged)) => staged,
-        Ok(None) => return Ok(Ok(())),
-        Err(problem) => return Ok(Err(problem)),
+fn running(runner: &Runner, settings: &str) {
+    runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
+}
+
+/// Where a run's reports wait to be put in place: `Ok(None)` in a dry run, `Err` why not.
+type Staged = Result<Option<Utf8PathBuf>, String>;
+
+/// The suite forked by the warm worker, with the settings' services on its network; it
+/// writes the reports into the run's directory.
+fn in_the_worker(
+    project: &Project,
+    runner: &Runner,
+    image: &str,
+    settings: &str,
+    args: &[String],
+    terminal: bool,
+) -> Result<(u8, Staged)> {
+    let worker = worker::ensure(project, runner, image)?;
+    let services = dev_container::start_services(project, runner, settings, false, Network::Shared(&worker.network))?;
+    running(runner, settings);
+    let run = &runner.run_name().name;
+    let staged = if runner.dry_run() { None } else { Some(worker::reports_dir(runner)?) };
+    let mut suite = worker::suite(&worker.name, run, args);
+    suite.env.push(("DJANGO_SETTINGS_MODULE".into(), format!("todobackend.settings.{settings}")));
+    suite.env.extend(services.env);
+    suite.secrets.extend(services.secrets);
+    let (uid, gid) = invoking_user(runner)?;
+    if uid != 0 {
+        // The child becomes this user: the reports, and anything else it writes, are theirs
+        suite.user = Some(format!("{uid}:{gid}"));
+        suite.env.push(("HOME".into(), "/tmp".into()));
+    }
+    let code = if terminal {
+        suite.terminal = true;
+        runner.interactive(&suite.into())?
+    } else {
+        runner.status_or(&suite.into(), worker::stop(&worker.name, run).into())?
     };
+    Ok((code, Ok(staged)))
+}
+
+/// The suite in a container of the run's own, with the settings' services beside it; the
+/// reports copied out of it.
+fn in_a_container(
+    project: &Project,
+    runner: &Runner,
+    image: &str,
+    mounted: bool,
+    settings: &str,
+    args: &[String],
+    terminal: bool,
+) -> Result<(u8, Staged)> {
+    let container = dev_container::prepare_on(project, runner, image, mounted, "test", settings)?;
+    let mut container = container.command(["suite.py", "run"]).command(args);
+    // On a terminal, pdb (`--pdb`, a `breakpoint()`) reads the person at it; without one it
+    // reads EOF and the run goes on.
+    if terminal {
+        container = container.terminal();
+    }
+    let container = dev_container::with_services(project, runner, settings, false, container)?;
+    running(runner, settings);
+    let name = runner.run_name().container("test");
+    let code = run_attached(runner, container)?;
+    let staged = copy_out_staged(runner, &name, CONTAINER_REPORTS, REPORTS_DIR)?;
+    Ok((code, staged))
+}
+
+/// Puts the run's JUnit and coverage XML, `staged`, in `target/reports/`, whole: what was
+/// there before goes, so no report of an earlier run is taken for this one's. `Err` names
+/// what is missing and why.
+fn reports(project: &Project, runner: &Runner, staged: &Utf8Path) -> Result<Result<(), String>> {
     let missing: Vec<&str> = REPORTS
         .into_iter()
         .filter(|report| fs::metadata(staged.join(report)).map_or(true, |meta| meta.len() == 0))
         .collect();
-    if let Err(problem) = put_in_place(project, runner, &staged, REPORTS_DIR)? {
+    if let Err(problem) = put_in_place(project, runner, staged, REPORTS_DIR)? {
         return Ok(Err(problem));
     }
     if !missing.is_empty() {
         return Ok(Err(format!(
-            "{REPORTS_DIR}/ lacks {}: the test container {container} wrote it empty or not at all \
+            "{REPORTS_DIR}/ lacks {}: the test run wrote it empty or not at all \
              (stopped before the suite finished, or the report step failed: see its output above)",
             missing.join(" and ")
         )));

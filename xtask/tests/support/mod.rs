@@ -557,7 +557,9 @@ fn warm_up() {
     }
 }
 
-/// The containers (with their state) and networks labelled with `checkout`, one line each.
+/// The containers (with their state) and networks labelled with `checkout`, one line each,
+/// but for the test worker and its network, which the checkout keeps between runs on
+/// purpose (`clean` removes them: `Checkout`'s drop checks it does).
 pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
     let label = format!("label={}", checkout.label());
     let containers = checkout.docker_lines(&[
@@ -567,13 +569,43 @@ pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
         "--filter",
         &label,
         "--format",
-        "container {{.Names}} ({{.Status}})",
+        "{{.Label \"todobackend.worker\"}}|container {{.Names}} ({{.Status}})",
     ]);
-    let networks = checkout.docker_lines(&["network", "ls", "--filter", &label, "--format", "network {{.Name}}"]);
+    let networks = checkout.docker_lines(&[
+        "network",
+        "ls",
+        "--filter",
+        &label,
+        "--format",
+        "{{.Label \"todobackend.worker\"}}|network {{.Name}}",
+    ]);
     [containers, networks]
         .into_iter()
-        .flat_map(|listed| listed.unwrap_or_else(|failed| vec![failed]))
+        .flat_map(|listed| listed.unwrap_or_else(|failed| vec![format!("|{failed}")]))
+        .filter_map(|line| match line.split_once('|') {
+            Some(("", what)) => Some(what.to_string()),
+            Some(_) => None,
+            None => Some(line),
+        })
         .collect()
+}
+
+/// The checkout's test worker and its network, where they are.
+pub fn the_worker(checkout: &Checkout) -> Vec<String> {
+    let label = format!("label={}", checkout.label());
+    let mut kept = Vec::new();
+    for kind in ["container", "network"] {
+        let mut args = vec![kind, "ls", "--filter", &label, "--filter", "label=todobackend.worker"];
+        if kind == "container" {
+            args.push("--all");
+        }
+        args.extend(["--format", "{{.Names}}"]);
+        if kind == "network" {
+            *args.last_mut().unwrap() = "{{.Name}}";
+        }
+        kept.extend(checkout.docker_lines(&args).unwrap_or_else(|failed| vec![failed]));
+    }
+    kept
 }
 
 /// Polls every 0.5 s until the engine holds nothing labelled with `checkout`, for at most

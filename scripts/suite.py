@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Runs the Django suite under coverage, with its JUnit and coverage XML, in one Python process.
+
+    suite.py run [ARGS...]        the suite here and now (a one-off test container's command)
+    suite.py serve                the warm worker: keeps the interpreter and the third-party
+                                  modules loaded, and forks a fresh child per run
+    suite.py fork RUN [ARGS...]   the suite in a child of the worker, with this process's
+                                  stdin, stdout, stderr, environment and directory; its exit
+                                  status is the suite's
+    suite.py stop RUN             stops run RUN's child, if it is still running
+
+ARGS go to `manage.py test`. JUnit XML (see the settings) and coverage XML land in $REPORTS_DIR;
+the exit status is the suite's, whatever happens to the reports.
+
+The worker never imports the application's own modules (its settings included): only what a
+child imported from the standard library and the virtualenv, learnt after each run and loaded
+before the next fork, so every child imports the application afresh from the source on disk.
+"""
+import json
+import os
+import signal
+import socket
+import sys
+
+SOCKET = "/run/todobackend-suite.sock"
+# Where a child tells the worker which modules it imported: those are loaded before the next fork
+LEARNT = 3
+
+
+def run(args):
+    """The suite under coverage, then the combined coverage XML: manage.py's exit status."""
+    import tempfile
+
+    import coverage
+    from coverage.execfile import PyRunner
+
+    reports = os.environ.get("REPORTS_DIR", "/reports")
+    os.makedirs(reports, exist_ok=True)
+    # The coverage data of this run alone: `--parallel N` workers each write a file beside it
+    data = tempfile.mkdtemp(prefix="coverage-")
+    os.environ["COVERAGE_FILE"] = os.path.join(data, ".coverage")
+    runner = PyRunner(["manage.py", "test", "--noinput", *args])
+    runner.prepare()
+    # manage.py's directory first on the path, as `python manage.py` has it: coverage's own
+    # guess goes by the outermost frame, a thread's in the worker
+    sys.path[0] = os.getcwd()
+    cov = coverage.Coverage()
+    cov.start()
+    try:
+        runner.run()
+        status = 0
+    except SystemExit as exit:
+        status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    finally:
+        cov.stop()
+        cov.save()
+    try:
+        cov.combine()
+        cov.xml_report(outfile=os.path.join(reports, "coverage.xml"))
+    except Exception as problem:  # the suite's status stands, whatever happens to the report
+        print(f"suite.py: no coverage report: {problem}", file=sys.stderr)
+    return status
+
+
+def serve():
+    """Accepts runs on SOCKET, one thread each, until killed."""
+    import threading
+
+    # Settings are the application's: an import that needs them fails here, and is not kept
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    import coverage.execfile  # noqa: F401  what every run needs
+    import django  # noqa: F401
+
+    forking = threading.Lock()
+    children = {}
+    if os.path.exists(SOCKET):
+        os.unlink(SOCKET)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(SOCKET)
+    # Runs come as the host's user, so the reports they write are theirs
+    os.chmod(SOCKET, 0o777)
+    server.listen(16)
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=serve_one, args=(conn, forking, children), daemon=True).start()
+
+
+def serve_one(conn, forking, children):
+    import struct
+    import threading
+
+    with conn:
+        message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        request = json.loads(message)
+        if request.get("stop"):
+            pid = children.get(request["stop"])
+            if pid:
+                kill(pid, signal.SIGTERM)
+            return
+        uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1:]
+        learnt_r, learnt_w = os.pipe()
+        with forking:
+            pid = os.fork()
+            if pid == 0:
+                os.close(learnt_r)
+                child(request, fds, uid, gid, learnt_w)
+        os.close(learnt_w)
+        for fd in fds:
+            os.close(fd)
+        children[request["run"]] = pid
+        conn.sendall(f"pid {pid}\n".encode())
+        # The client gone (its docker exec stopped) takes its run with it
+        threading.Thread(target=stop_when_gone, args=(conn, pid), daemon=True).start()
+        _, status = os.waitpid(pid, 0)
+        children.pop(request["run"], None)
+        code = os.waitstatus_to_exitcode(status)
+        try:
+            conn.sendall(f"exit {code if code >= 0 else 128 - code}\n".encode())
+        except OSError:
+            pass
+        with os.fdopen(learnt_r) as learnt, forking:
+            preload(learnt.read().split())
+
+
+def stop_when_gone(conn, pid):
+    try:
+        while conn.recv(1):
+            pass
+    except OSError:
+        pass
+    kill(pid, signal.SIGTERM)
+
+
+def kill(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        pass
+
+
+def preload(names):
+    """Imports the modules a child imported, where they are third-party: loaded once, in the
+    worker, they are in every later child for free. One that fails to import is left out."""
+    for name in names:
+        if name not in sys.modules:
+            try:
+                __import__(name)
+            except BaseException:  # a module that needs settings or apps: imported per run
+                pass
+
+
+def third_party(modules, application):
+    """The names of `modules` loaded from the standard library or the virtualenv."""
+    import sysconfig
+
+    roots = tuple({sysconfig.get_path(key) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+    names = []
+    for name, module in list(modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(roots) and not path.startswith(application + os.sep):
+            names.append(name)
+    return names
+
+
+def child(request, fds, uid, gid, learnt):
+    """A run: the client's stdio, environment, directory and user; then the suite."""
+    status = 1
+    try:
+        os.setsid()  # a group of its own, which `stop` and a vanished client end whole
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        if gid:
+            os.setgroups([])
+            os.setgid(gid)
+        if uid:
+            os.setuid(uid)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        status = run(request["args"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.write(learnt, "\n".join(third_party(sys.modules, request["cwd"])).encode())
+    except BaseException as problem:
+        import traceback
+
+        traceback.print_exc()
+        # As `python manage.py test` ends on a Ctrl-C: killed by SIGINT, as a shell says it
+        status = 128 + signal.SIGINT if isinstance(problem, KeyboardInterrupt) else 1
+    finally:
+        os._exit(status)
+
+
+def fork(run_name, args):
+    """Hands this process's stdio to the worker's child for run `run_name`; its exit status."""
+    conn = connect()
+    request = {"run": run_name, "args": args, "env": dict(os.environ), "cwd": os.getcwd()}
+    socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+    answers = conn.makefile()
+    pid = None
+    # Ctrl-C on a terminal (`docker exec -it`) reaches this process: pass it on to the run
+    def forward(sig, _frame):
+        if pid:
+            kill(pid, sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    for line in answers:
+        word, value = line.split()
+        if word == "pid":
+            pid = int(value)
+        elif word == "exit":
+            return int(value)
+    print("suite.py: the worker stopped before the run ended", file=sys.stderr)
+    return 1
+
+
+def stop(run_name):
+    conn = connect()
+    socket.send_fds(conn, [json.dumps({"stop": run_name}).encode()], [])
+    conn.recv(1)
+    return 0
+
+
+def connect():
+    """The worker's socket; it may still be starting."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(SOCKET)
+            return conn
+        except OSError:
+            conn.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def main(argv):
+    command, rest = (argv[0], argv[1:]) if argv else ("run", [])
+    if command == "run":
+        return run(rest)
+    if command == "serve":
+        return serve()
+    if command == "fork" and rest:
+        return fork(rest[0], rest[1:])
+    if command == "stop" and len(rest) == 1:
+        return stop(rest[0])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,206 @@
+//! The warm worker: a dev container of the checkout's own, left running between test runs,
+//! whose Python keeps the interpreter and the third-party modules loaded and forks a fresh
+//! child per run (`scripts/suite.py`). A run then costs a `docker exec` and the suite, not a
+//! container's start and Python's imports.
+//!
+//! Every run still tests exactly the source on disk: the child imports the application
+//! afresh from the mounted `src/` (the worker never imports it), and the worker is replaced
+//! whenever what it was started from changes: the dev image (so the requirements, the
+//! scripts, the OS image), or the directories it mounts (a `src/` or `target/` made anew).
+//! Its network is internal, the checkout's, which reaches nothing beyond it: a run whose
+//! settings need services starts them on it, under names of the run's own. Worker and
+//! network are the checkout's: labelled with it, listed by `doctor`, removed by `clean`,
+//! named for the checkout's path so no other checkout ever reaches them.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::cache;
+use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
+use crate::fingerprint::Fingerprint;
+use crate::project::Project;
+use crate::runner::Runner;
+use crate::session::RUNS_DIR;
+
+/// On the worker: a digest of what it was started from (`inputs`); on its network: `network`.
+pub const WORKER_LABEL: &str = "todobackend.worker";
+/// Where the worker sees the checkout's run directories, where each run's reports go.
+const RUNS: &str = "/runs";
+/// The worker's client, in the worker: the standard library alone, so it starts in a blink.
+const CLIENT: [&str; 4] = ["python3", "-I", "-S", "/usr/local/bin/suite.py"];
+/// Held while a run looks for the worker and starts it: two runs at once would both start
+/// one, and make two networks of the same name (the engine allows that), which neither could use.
+const LOCK: &str = "target/xtask/worker.lock";
+/// The virtualenv first, as `test.sh` activates it: `docker exec` runs no entrypoint.
+const PATH: &str = "/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The checkout's worker and its network.
+pub struct Worker {
+    pub name: String,
+    pub network: String,
+}
+
+impl Worker {
+    pub fn of(project: &Project) -> Worker {
+        Worker {
+            name: project.checkout_s("worker"),
+            network: project.checkout_s("net"),
+        }
+    }
+}
+
+/// The checkout's worker on the dev image `image`, started now unless it is running on it
+/// already.
+pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker> {
+    let worker = Worker::of(project);
+    let name = &worker.name;
+    let runs = project.root.join(RUNS_DIR);
+    // Made here, or docker would make it, as root
+    fs::create_dir_all(&runs).with_context(|| format!("cannot create {runs}"))?;
+    let lock = project.root.join(LOCK);
+    let lock = fs::File::create(&lock).with_context(|| format!("cannot create {lock}"))?;
+    lock.lock().with_context(|| format!("cannot lock {LOCK}"))?;
+    let inputs = inputs(&[image, &worker.network], &project.root.join("src"), &runs)?;
+    let running = |state: Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
+    let state = runner.probe(&docker::container_state_and_label(name, WORKER_LABEL))?;
+    if running(state.clone()) {
+        return Ok(worker);
+    }
+    if state.is_some() {
+        runner.step(&format!("Replacing the test worker {name}: what it was started from changed"));
+        runner.run(&docker::remove_container(name))?;
+    } else {
+        runner.step(&format!("Starting the test worker {name}"));
+    }
+    cache::ensure(project, runner)?;
+    let checkout = vec![(CHECKOUT_LABEL.to_string(), project.root.to_string())];
+    if runner.probe(&docker::network_name(&worker.network))?.is_none() {
+        let labels = [checkout.clone(), vec![(WORKER_LABEL.into(), "network".into())]].concat();
+        runner.quiet(&docker::create_internal_network(&worker.network, &labels))?;
+    }
+    let start = Run::new(image)
+        .detach()
+        .name(name)
+        .labels(&checkout)
+        .labels(&[(WORKER_LABEL.into(), inputs.clone())])
+        .network(&worker.network, None)
+        .volume(&format!("{}/src:/application", project.root))
+        .volume(&format!("{runs}:{RUNS}"))
+        .volumes_from(&project.names.cache_container)
+        .env("PATH", PATH)
+        .command(["suite.py", "serve"]);
+    runner
+        .quiet(&start.into())
+        .with_context(|| format!("cannot start the test worker {name}"))?;
+    Ok(worker)
+}
+
+/// What the worker was started from: the image and network `names`, and the identity of the
+/// directories it mounts, which a bind mount keeps seeing even after they were removed and
+/// made anew.
+fn inputs(names: &[&str], src: &Utf8Path, runs: &Utf8Path) -> Result<String> {
+    let mut digest = Fingerprint::new();
+    for name in names {
+        digest.record(b'n', name.as_bytes());
+    }
+    for dir in [src, runs] {
+        let meta = fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?;
+        digest.record(b'd', format!("{}:{}", meta.dev(), meta.ino()).as_bytes());
+    }
+    Ok(digest.hex())
+}
+
+/// The suite of run `run`, with `args`, in a child of `worker`: its reports go to `reports`
+/// (a directory of the run's, which the worker sees under RUNS).
+pub fn suite(worker: &str, run: &str, args: &[String]) -> Exec {
+    let mut exec = Exec::new(worker, CLIENT.iter().copied().chain(["fork", run]));
+    exec.command.extend(args.iter().cloned());
+    exec.env.push(("REPORTS_DIR".into(), format!("{RUNS}/{run}/reports")));
+    exec
+}
+
+/// Stops run `run`'s child in `worker`: what an interrupted `docker exec` leaves running.
+pub fn stop(worker: &str, run: &str) -> Exec {
+    Exec::new(worker, CLIENT.iter().copied().chain(["stop", run]))
+}
+
+/// The host's side of the run's reports directory, made for the worker to write into.
+pub fn reports_dir(runner: &Runner) -> Result<Utf8PathBuf> {
+    let dir = runner.scratch("reports")?;
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    Ok(dir)
+}
+
+/// The checkout's worker and network, those that exist.
+pub fn present(project: &Project, runner: &Runner) -> Result<Vec<String>> {
+    let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
+    let worker = Worker::of(project);
+    let mut present = Vec::new();
+    for (kind, name) in [(Kind::Container, &worker.name), (Kind::Network, &worker.network)] {
+        let names = runner.probe(&docker::names(kind, &[&checkout, &format!("name={name}")]))?;
+        present.extend(names.unwrap_or_default().lines().filter(|found| found == name).map(String::from));
+    }
+    Ok(present)
+}
+
+/// Removes the checkout's worker and its network; whether there was either. A run using
+/// them fails, saying so.
+pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
+    let present = present(project, runner)?;
+    if present.is_empty() {
+        return Ok(false);
+    }
+    let worker = Worker::of(project);
+    runner.step(&format!("Removing the test worker {} and its network", worker.name));
+    if present.contains(&worker.name) {
+        runner.run(&docker::remove_container(&worker.name))?;
+    }
+    if present.contains(&worker.network) {
+        // Left while a run of the checkout still has a service on it: the next clean takes it
+        if runner.status(&docker::remove_network(&worker.network))? != 0 {
+            runner.step("Kept the network: a run in progress uses it");
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::Cmd;
+
+    #[test]
+    fn a_run_forks_the_suite_in_the_worker_with_its_reports_in_its_own_directory() {
+        let cmd: Cmd = suite("tb-main-1a2b3c4d-worker", "tb-main-9f", &["todo.tests".into()]).into();
+        assert_eq!(
+            cmd.to_string(),
+            "docker exec -e REPORTS_DIR=/runs/tb-main-9f/reports tb-main-1a2b3c4d-worker \
+             python3 -I -S /usr/local/bin/suite.py fork tb-main-9f todo.tests"
+        );
+        let cmd: Cmd = stop("tb-main-1a2b3c4d-worker", "tb-main-9f").into();
+        assert_eq!(
+            cmd.to_string(),
+            "docker exec tb-main-1a2b3c4d-worker python3 -I -S /usr/local/bin/suite.py stop tb-main-9f"
+        );
+    }
+
+    #[test]
+    fn the_worker_is_replaced_when_its_image_or_a_mounted_directory_changes() {
+        let dir = Utf8PathBuf::from(std::env::temp_dir().to_str().unwrap()).join(format!("worker-{}", std::process::id()));
+        let (src, runs) = (dir.join("src"), dir.join("runs"));
+        fs::create_dir_all(&src).unwrap();
+        fs::create_dir_all(&runs).unwrap();
+        let before = inputs(&["sha256:1"], &src, &runs).unwrap();
+        assert_eq!(inputs(&["sha256:1"], &src, &runs).unwrap(), before);
+        assert_ne!(inputs(&["sha256:2"], &src, &runs).unwrap(), before);
+        // A checkout whose src/ was removed and made anew: the old mount would show nothing.
+        fs::remove_dir(&src).unwrap();
+        fs::create_dir_all(dir.join("other")).unwrap();
+        fs::create_dir_all(&src).unwrap();
+        assert_ne!(inputs(&["sha256:1"], &src, &runs).unwrap(), before);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
