@@ -277,7 +277,7 @@ Usage: cargo xtask bench [--rounds N] [--only loop|release]
 Times `cargo xtask test` against two baselines on a copy of the checkout (target/bench/, under
 names of its own, todobackend-bench-*, its OS image too): the lab's own flow (its Dockerfiles
 and test.sh, kept in xtask/bench/lab/) and the same suite with the same reports run natively on
-this host (run-tests.sh, the base settings, in a venv the bench makes in
+this host (`coverage run manage.py test` then `coverage xml`, the base settings, in a venv the bench makes in
 target/bench-native-venv from the same requirements but mysqlclient, reused while they are
 unchanged). In one run: a first run with no images at all (once, whatever N: it builds the OS
 image), then N rounds of a cold run with only the OS image left (against the lab's), the warm

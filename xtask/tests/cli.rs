@@ -383,7 +383,11 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
         assert_eq!(
             changes,
-            [dev_build(root, "debian:bookworm-slim"), worker_network(root), worker_run(root)]
+            [
+                dev_build(root, "debian:bookworm-slim"),
+                worker_network(root),
+                worker_run(root)
+            ]
         );
         // The suite runs in a child of the worker, its reports written into the run's directory.
         assert_eq!(
@@ -457,7 +461,10 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
         "{changes:?}"
     );
     assert!(
-        changes.last().unwrap().ends_with(" sha256:todobackend-dev suite.py serve"),
+        changes
+            .last()
+            .unwrap()
+            .ends_with(" sha256:todobackend-dev suite.py serve"),
         "{changes:?}"
     );
 }
@@ -498,7 +505,10 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
         .env("FAKE_DB_LABEL", inputs)
         .env("FAKE_RUN_EXIT", "3");
     let root = fake.root();
-    let output = fake.xtask(root, &["test", "--baked", "--settings", "test", "--", "todo.tests", "-v", "2"]);
+    let output = fake.xtask(
+        root,
+        &["test", "--baked", "--settings", "test", "--", "todo.tests", "-v", "2"],
+    );
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let run = run();
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
@@ -577,7 +587,10 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
     // The worker ran on an image with other inputs than the fake's: replaced, on the network
     // it has already.
     assert_eq!(calls[0], format!("rm --force --volumes {}", worker()), "{calls:#?}");
-    assert!(calls[1].starts_with(&format!("run --detach --name {} ", worker())), "{calls:#?}");
+    assert!(
+        calls[1].starts_with(&format!("run --detach --name {} ", worker())),
+        "{calls:#?}"
+    );
     // Concurrent runs share the network: each database answers to a name of its run's.
     assert_eq!(
         calls[2],
@@ -1033,23 +1046,26 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
         "{err}"
     );
     // The product's flow runs on the same copy, under the bench's own names, first from
-    // nothing: the copy's own OS image removed too.
+    // nothing: what the copy's runs keep removed by its own `clean`, then its images, its
+    // own OS image too.
     assert_eq!(
         echoed("CARGO_MANIFEST_DIR="),
         [
             &format!("CARGO_MANIFEST_DIR={copy}/xtask"),
             env!("CARGO_BIN_EXE_xtask"),
-            "test",
+            "clean",
         ]
     );
-    let first = err
+    let first = &err[err
         .find("=> First run with no images at all")
-        .expect("no first run from nothing");
+        .expect("no first run from nothing")..];
+    let at = |what: &str| first.find(what).unwrap_or_else(|| panic!("no {what}:\n{first}"));
     assert!(
-        err[first..].find("$ docker rmi todobackend-bench-os:bookworm\n") < err[first..].find("$ CARGO_MANIFEST_DIR="),
-        "{err}"
+        at("/xtask clean\n") < at("$ docker rmi todobackend-bench-os:bookworm\n")
+            && at("$ docker rmi todobackend-bench-os:bookworm\n") < at("/xtask test\n"),
+        "{first}"
     );
-    // The native baseline: run-tests.sh in the copy's src/, in a venv of the bench's own.
+    // The native baseline: its script in the copy's src/, in a venv of the bench's own.
     let venv = root.join("target/bench-native-venv").display().to_string();
     assert!(err.contains(&format!(" -m venv '{venv}'\n")), "{err}");
     let native = echoed("PATH=");
@@ -1060,13 +1076,13 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
             "-C",
             &format!("{copy}/src"),
             "sh",
-            &format!("{copy}/scripts/run-tests.sh")
+            &format!("{copy}/target/native/run-tests.sh")
         ]
     );
     // The requirements change, and the suite 50 times larger, serially and with two workers.
     assert!(err.contains("=> Requirements change, sqlparse "), "{err}");
     assert!(err.contains(" test -- --parallel 2\n"), "{err}");
-    assert!(err.contains("/scripts/run-tests.sh' --parallel 2\n"), "{err}");
+    assert!(err.contains("/target/native/run-tests.sh' --parallel 2\n"), "{err}");
     assert!(
         err.contains("$ docker rmi todobackend-bench-dev todobackend-bench-base\n"),
         "{err}"
@@ -1596,7 +1612,7 @@ fn bench_only_takes_loop_or_release_alone() {
         err.contains("=> Round 1 of 1: warm, after an edit and unchanged"),
         "{err}"
     );
-    assert!(err.contains("/scripts/run-tests.sh'\n"), "{err}");
+    assert!(err.contains("/target/native/run-tests.sh'\n"), "{err}");
     assert!(
         !err.contains("cold")
             && !err.contains("rmi todobackend-bench-os")

@@ -426,7 +426,10 @@ fn a_dry_run_prints_the_commands_and_makes_nothing_on_the_engine() {
         out.contains("$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach"),
         "{out}"
     );
-    assert!(out.contains(&format!("$ docker rm --force --volumes {}-", copy.prefix())), "{out}");
+    assert!(
+        out.contains(&format!("$ docker rm --force --volumes {}-", copy.prefix())),
+        "{out}"
+    );
     // Whatever the copy would have made carries its names or its path: tests beside this one
     // make things of their own meanwhile.
     let root = copy.root().display().to_string();

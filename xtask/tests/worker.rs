@@ -8,7 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{A_RUN_ENDS_WITHIN, Checkout, Finished, Running, SIGINT, left_on_engine, run_to_end, signal_process, tests_ran};
+use support::{
+    A_RUN_ENDS_WITHIN, Checkout, Finished, Running, SIGINT, left_on_engine, run_to_end, signal_process, tests_ran,
+};
 
 fn developer_s(name: &str) -> Checkout {
     Checkout::copy(name).env("CI", "false")
@@ -48,16 +50,23 @@ fn every_edit_under_src_shows_in_the_very_next_run() {
     assert!(out.contains("Starting the test worker"), "{out}");
     let suite = tests_ran(&out);
     assert!(
-        copy.root().join("target/reports/junit.xml").is_file() && copy.root().join("target/reports/coverage.xml").is_file(),
+        copy.root().join("target/reports/junit.xml").is_file()
+            && copy.root().join("target/reports/coverage.xml").is_file(),
         "{out}"
     );
 
     // A view, a model and the settings, each broken then mended
     a_breaking_edit_shows_then_its_undoing(&copy, "src/todo/views.py", |views| {
-        views.replace("queryset = TodoItem.objects.all()", "queryset = TodoItem.objects.none()")
+        views.replace(
+            "queryset = TodoItem.objects.all()",
+            "queryset = TodoItem.objects.none()",
+        )
     });
     a_breaking_edit_shows_then_its_undoing(&copy, "src/todo/models.py", |models| {
-        models.replace("completed = models.BooleanField(default=False)", "completed = models.BooleanField(default=True)")
+        models.replace(
+            "completed = models.BooleanField(default=False)",
+            "completed = models.BooleanField(default=True)",
+        )
     });
     a_breaking_edit_shows_then_its_undoing(&copy, "src/todobackend/settings/base.py", |settings| {
         format!("{settings}\nCORS_ALLOW_ALL_ORIGINS = False\n")
@@ -98,7 +107,10 @@ fn the_worker_is_listed_replaced_when_what_it_was_started_from_changes_and_remov
     let worker = support::the_worker(&copy);
     assert_eq!(worker.len(), 2, "{worker:?}");
     let doctor = run_to_end(copy.xtask(&["doctor"]), A_RUN_ENDS_WITHIN).output();
-    assert!(doctor.contains(&format!("test worker: {}", worker.join(", "))), "{doctor}");
+    assert!(
+        doctor.contains(&format!("test worker: {}", worker.join(", "))),
+        "{doctor}"
+    );
 
     // The dev image's inputs changed: rebuilt, and the worker with it
     copy.edit("scripts/test.sh", |script| format!("{script}# edited\n"));
@@ -110,7 +122,15 @@ fn the_worker_is_listed_replaced_when_what_it_was_started_from_changes_and_remov
     let src = copy.root().join("src");
     let old = copy.root().join("src.old");
     std::fs::rename(&src, &old).unwrap();
-    assert!(std::process::Command::new("cp").arg("-R").arg(&old).arg(&src).status().unwrap().success());
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-R")
+            .arg(&old)
+            .arg(&src)
+            .status()
+            .unwrap()
+            .success()
+    );
     std::fs::remove_dir_all(&old).unwrap();
     let out = expect(&copy, &[], 0, "the run after src/ was made anew");
     assert!(out.contains("Replacing the test worker"), "{out}");
@@ -151,7 +171,10 @@ fn a_run_stopped_with_ctrl_c_stops_its_suite_in_the_worker_which_serves_the_next
             "for cmd in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $cmd; echo; done",
         ])
         .unwrap();
-    let suites: Vec<&String> = processes.iter().filter(|line| line.contains("suite.py serve")).collect();
+    let suites: Vec<&String> = processes
+        .iter()
+        .filter(|line| line.contains("suite.py serve"))
+        .collect();
     assert_eq!(suites.len(), 1, "{processes:#?}");
 
     copy.edit("src/todo/tests.py", |tests| tests.replace("time.sleep(600)", "pass"));

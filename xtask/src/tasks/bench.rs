@@ -218,7 +218,9 @@ type Row<'a> = (String, Option<&'a Times>, Option<&'a Times>, &'a Times);
 fn report(rounds: usize, r: &Results) {
     show!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
     show!("  lab's flow:  the lab's Dockerfiles and test.sh, `docker build` then `docker run` each time");
-    show!("  native:      run-tests.sh on this host, no Docker: a venv, the base settings, both reports");
+    show!(
+        "  native:      coverage run manage.py test + coverage xml on this host, no Docker: a venv, the base settings, both reports"
+    );
     show!("  cargo xtask: `cargo xtask test` on the copy, both reports (JUnit, coverage XML)");
     show!(
         "{:<44} {:>15}  {:>15}  {:>15}  {:>6}  {:>8}",
@@ -368,7 +370,7 @@ impl Bench<'_> {
     /// Every part but the release image's: the first run from nothing, the cold runs against
     /// the lab's, the warm loop, the requirements change, the larger suite, the xtask itself.
     fn all(&self, project: &Project, rounds: usize, results: &mut Results) -> Result<()> {
-        let native = Native::ready(project, self.runner)?;
+        let native = Native::ready(project, self.copy, self.runner)?;
         self.first_run(results)?;
         let context = self.copy.root.join(LAB_CONTEXT);
         lay_out_lab_context(project, &self.copy.root, &context)?;
@@ -383,7 +385,7 @@ impl Bench<'_> {
 
     /// The warm loop alone, beside the native run (`--only loop`).
     fn warm_loop(&self, project: &Project, rounds: usize, results: &mut Results) -> Result<()> {
-        let native = Native::ready(project, self.runner)?;
+        let native = Native::ready(project, self.copy, self.runner)?;
         self.warm_rounds(&native, rounds, false, results)
     }
 
@@ -677,6 +679,9 @@ impl Bench<'_> {
     /// Every image either flow builds, and both caches: what "cold" starts from.
     fn remove_images(&self) -> Result<()> {
         self.remove_lab();
+        // What the copy's runs keep between them (the test worker, which holds on to the dev
+        // image) goes as a user's would, by `cargo xtask clean`: else no image would go.
+        self.xtask(&["clean"])?;
         let names = &self.copy.names;
         let _ = self.quiet(&docker::remove_container(&names.cache_container));
         let _ = self.quiet(&docker::remove_volume(&names.cache_volume));

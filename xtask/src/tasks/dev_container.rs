@@ -43,13 +43,7 @@ pub fn prepare_on(
     settings: &str,
 ) -> Result<Run> {
     cache::ensure(project, runner)?;
-    let container = container(
-        image,
-        runner.run_name(),
-        &project.names.cache_container,
-        settings,
-        role,
-    );
+    let container = container(image, runner.run_name(), &project.names.cache_container, settings, role);
     Ok(if mount {
         container.volume(&format!("{}/src:{APPLICATION}", project.root))
     } else {

@@ -66,10 +66,7 @@ pub fn start(
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
     runner.step(&format!("Starting {name} ({}) as {container}", service.image));
-    let start = Run::new(&service.image)
-        .detach()
-        .name(&container)
-        .labels(&run.labels);
+    let start = Run::new(&service.image).detach().name(&container).labels(&run.labels);
     let host = match network {
         Network::Run => name.to_string(),
         // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`

@@ -68,9 +68,16 @@ fn in_the_worker(
     let services = dev_container::start_services(project, runner, settings, false, Network::Shared(&worker.network))?;
     running(runner, settings);
     let run = &runner.run_name().name;
-    let staged = if runner.dry_run() { None } else { Some(worker::reports_dir(runner)?) };
+    let staged = if runner.dry_run() {
+        None
+    } else {
+        Some(worker::reports_dir(runner)?)
+    };
     let mut suite = worker::suite(&worker.name, run, args);
-    suite.env.push(("DJANGO_SETTINGS_MODULE".into(), format!("todobackend.settings.{settings}")));
+    suite.env.push((
+        "DJANGO_SETTINGS_MODULE".into(),
+        format!("todobackend.settings.{settings}"),
+    ));
     suite.env.extend(services.env);
     suite.secrets.extend(services.secrets);
     let (uid, gid) = invoking_user(runner)?;

@@ -70,7 +70,9 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
         return Ok(worker);
     }
     if state.is_some() {
-        runner.step(&format!("Replacing the test worker {name}: what it was started from changed"));
+        runner.step(&format!(
+            "Replacing the test worker {name}: what it was started from changed"
+        ));
         runner.run(&docker::remove_container(name))?;
     } else {
         runner.step(&format!("Starting the test worker {name}"));
@@ -141,7 +143,13 @@ pub fn present(project: &Project, runner: &Runner) -> Result<Vec<String>> {
     let mut present = Vec::new();
     for (kind, name) in [(Kind::Container, &worker.name), (Kind::Network, &worker.network)] {
         let names = runner.probe(&docker::names(kind, &[&checkout, &format!("name={name}")]))?;
-        present.extend(names.unwrap_or_default().lines().filter(|found| found == name).map(String::from));
+        present.extend(
+            names
+                .unwrap_or_default()
+                .lines()
+                .filter(|found| found == name)
+                .map(String::from),
+        );
     }
     Ok(present)
 }
@@ -189,7 +197,8 @@ mod tests {
 
     #[test]
     fn the_worker_is_replaced_when_its_image_or_a_mounted_directory_changes() {
-        let dir = Utf8PathBuf::from(std::env::temp_dir().to_str().unwrap()).join(format!("worker-{}", std::process::id()));
+        let dir =
+            Utf8PathBuf::from(std::env::temp_dir().to_str().unwrap()).join(format!("worker-{}", std::process::id()));
         let (src, runs) = (dir.join("src"), dir.join("runs"));
         fs::create_dir_all(&src).unwrap();
         fs::create_dir_all(&runs).unwrap();

@@ -1,6 +1,8 @@
 //! The baseline with no Docker at all: the same suite with the same reports (JUnit through
-//! the settings' xmlrunner, coverage XML), run natively on this host the way run-tests.sh runs
-//! it in the container, in a venv the bench makes itself from the same requirements.
+//! the settings' xmlrunner, coverage XML), run natively on this host the way a developer
+//! would, `coverage run manage.py test` then `coverage xml` (as scripts/run-tests.sh ran it
+//! in the container before the warm worker), in a venv the bench makes itself from the same
+//! requirements.
 
 use std::fs;
 
@@ -20,8 +22,20 @@ const WITHOUT: &[&str] = &["mysqlclient"];
 /// The interpreter and requirements the venv was made from: while they are the same, it is
 /// reused.
 const STAMP: &str = "bench-requirements.txt";
-/// The copy's directory for the native run's reports and coverage data.
+/// The copy's directory for the native run's script, reports and coverage data.
 const OUT: &str = "target/native";
+/// The native run: the suite under coverage, then the combined coverage XML; the suite's exit
+/// status, whatever happens to the reports. JUnit XML comes from the settings' xmlrunner,
+/// which REPORTS_DIR turns on.
+const SCRIPT: &str = r#"set -eu
+mkdir -p "$REPORTS_DIR"
+status=0
+coverage run manage.py test --noinput "$@" || status=$?
+if ! { coverage combine -q && coverage xml -q -o "$REPORTS_DIR/coverage.xml"; }; then
+  echo "no coverage report" >&2
+fi
+exit "$status"
+"#;
 
 pub struct Native {
     venv: Utf8PathBuf,
@@ -29,7 +43,10 @@ pub struct Native {
 
 impl Native {
     /// The venv, made (or made again) unless it holds the same requirements already.
-    pub fn ready(project: &Project, runner: &Runner) -> Result<Native> {
+    pub fn ready(project: &Project, copy: &Project, runner: &Runner) -> Result<Native> {
+        let script = copy.root.join(OUT).join("run-tests.sh");
+        fs::create_dir_all(copy.root.join(OUT)).with_context(|| format!("cannot create {}", copy.root.join(OUT)))?;
+        fs::write(&script, SCRIPT).with_context(|| format!("cannot write {script}"))?;
         let read = |name: &str| {
             let path = project.root.join("src").join(name);
             fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))
@@ -68,8 +85,8 @@ impl Native {
         Ok(Native { venv })
     }
 
-    /// `run-tests.sh ARGS` in `copy`'s src/ with the base settings, as the dev container runs
-    /// it: the reports in the copy's target/native/reports. No bytecode written, as in the
+    /// `SCRIPT ARGS` in `copy`'s src/ with the base settings, as the dev container runs the
+    /// suite: the reports in the copy's target/native/reports. No bytecode written, as in the
     /// container: src/ is mounted there, and would serve it ours (the venv's own modules are
     /// compiled as pip installed them, as the image's are; PYTHONPYCACHEPREFIX, tried instead,
     /// hid those and made every run 2 s slower).
@@ -78,7 +95,7 @@ impl Native {
         // A plain PATH: the venv's, then the system's, whatever the caller's shell had.
         let path = format!("{}/bin:/usr/local/bin:/usr/bin:/bin", self.venv);
         let src = copy.root.join("src");
-        let script = copy.root.join("scripts/run-tests.sh");
+        let script = copy.root.join(OUT).join("run-tests.sh");
         let argv = ["-C", src.as_str(), "sh", script.as_str()]
             .into_iter()
             .chain(args.iter().copied());
@@ -123,7 +140,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_native_run_is_run_tests_sh_in_the_copys_source_with_its_reports_in_the_copy() {
+    fn the_native_run_is_its_script_in_the_copys_source_with_its_reports_in_the_copy() {
         let copy = Project::locate().unwrap();
         let native = Native { venv: "/v".into() };
         let cmd = native.tests(&copy, &["--parallel", "2"]);
@@ -135,7 +152,7 @@ mod tests {
                 "-C",
                 &format!("{root}/src"),
                 "sh",
-                &format!("{root}/scripts/run-tests.sh"),
+                &format!("{root}/target/native/run-tests.sh"),
                 "--parallel",
                 "2"
             ]
