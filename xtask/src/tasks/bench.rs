@@ -109,6 +109,9 @@ struct Results {
     scaled_parallel: Times,
     help: Times,
     clean_build: Times,
+    /// The machine's 1-minute load average before the first scenario and after the last:
+    /// other work on it moves every figure.
+    load: (Option<f64>, Option<f64>),
 }
 
 /// Runs the bench: every part, or one alone (`--only loop|release`).
@@ -124,11 +127,13 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<Bench
         xtask: std::env::current_exe().context("cannot find the xtask's own executable")?,
     };
     let mut results = Results::default();
+    results.load.0 = release::load_average();
     let outcome = match only {
         None => bench.all(project, rounds, &mut results),
         Some(BenchPart::Loop) => bench.warm_loop(project, rounds, &mut results),
         Some(BenchPart::Release) => Ok(()),
     };
+    results.load.1 = release::load_average();
     let release = outcome.and_then(|()| match only {
         Some(BenchPart::Loop) => Ok(None),
         _ => bench.release(rounds).map(Some),
@@ -217,6 +222,13 @@ type Row<'a> = (String, Option<&'a Times>, Option<&'a Times>, &'a Times);
 
 fn report(rounds: usize, r: &Results) {
     show!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
+    let load = |value: Option<f64>| value.map_or("?".into(), |value| format!("{value:.2}"));
+    show!(
+        "  the machine's load average, first then last: {} then {} (on {} cores)",
+        load(r.load.0),
+        load(r.load.1),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
     show!("  lab's flow:  the lab's Dockerfiles and test.sh, `docker build` then `docker run` each time");
     show!(
         "  native:      coverage run manage.py test + coverage xml on this host, no Docker: a venv, the base settings, both reports"
