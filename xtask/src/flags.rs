@@ -277,17 +277,18 @@ Usage: cargo xtask bench [--rounds N] [--only loop|release]
 Times `cargo xtask test` against two baselines on a copy of the checkout (target/bench/, under
 names of its own, todobackend-bench-*, its OS image too): the lab's own flow (its Dockerfiles
 and test.sh, kept in xtask/bench/lab/) and the same suite with the same reports run natively on
-this host (`coverage run manage.py test` then `coverage xml`, the base settings, in a venv the bench makes in
-target/bench-native-venv from the same requirements but mysqlclient, reused while they are
-unchanged). In one run: a first run with no images at all (once, whatever N: it builds the OS
-image), then N rounds of a cold run with only the OS image left (against the lab's), the warm
-edit->test loop and a run with no change (against the lab's and the native run), `--settings
-test` warm, the floor (the suite in an already running container), a requirements change (a
-version bumped to one pip has cached) and a suite 50 times larger (a generated module of
-src/todo/tests.py's classes under new names), serially and with `--parallel 2`, against the
-same native runs; then `--help` and a build of the xtask from a clean target. Prints min /
-median per scenario, the ratios, the cost per test, and whether each goal is met. Removes what
-it made. Takes several minutes a round: the cold runs build everything.
+this host (`coverage run manage.py test` then `coverage xml`, the base settings, in a venv the
+bench makes in target/bench-native-venv from the same requirements but mysqlclient, reused
+while they are unchanged). In one run: a first run with no images at all (once, whatever N:
+it builds the OS image), then N rounds of a cold run with only the OS image left (against the
+lab's), the warm edit->test loop and a run with no change (against the lab's and the native
+run), `--settings test` warm, the floor (the suite in an already running container), a
+requirements change (a version bumped to one pip has cached) and a suite 50 times larger (a
+generated module of the test classes of src/*/tests.py under new names), serially and with
+`--parallel 2`, against the same native runs; then `--help` and a build of the xtask from a
+clean target. Prints the machine's load average, min / median per scenario, the ratios, the
+cost per test, and whether each goal is met. Removes what it made (through the copy's own
+`cargo xtask clean` first). Takes several minutes a round: the cold runs build everything.
 
 Then the release image (built by `cargo xtask release` on the copy, its acceptance tests
 passing): its size beside the base image's; the database up, `docker run` to `/health`
