@@ -8,6 +8,7 @@
                                   stdin, stdout, stderr, environment and directory; its exit
                                   status is the suite's
     suite.py stop RUN             stops run RUN's child, if it is still running
+    suite.py retire               the worker takes no more runs, and ends with its last one
 
 ARGS go to `manage.py test`. JUnit XML (see the settings) and coverage XML land in $REPORTS_DIR;
 the exit status is the suite's, whatever happens to the reports.
@@ -80,12 +81,39 @@ def serve():
     # Runs come as the host's user, so the reports they write are theirs
     os.chmod(SOCKET, 0o777)
     server.listen(16)
+    busy = Busy()
     while True:
         conn, _ = server.accept()
-        threading.Thread(target=serve_one, args=(conn, forking, children), daemon=True).start()
+        busy.add(1)
+        threading.Thread(target=serve_one, args=(conn, forking, children, busy), daemon=True).start()
 
 
-def serve_one(conn, forking, children):
+class Busy:
+    """How many connections the worker is serving."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def add(self, n):
+        with self.lock:
+            self.count += n
+
+    def serving(self):
+        with self.lock:
+            return self.count
+
+
+def serve_one(conn, forking, children, busy):
+    try:
+        serve_request(conn, forking, children, busy)
+    finally:
+        busy.add(-1)
+
+
+def serve_request(conn, forking, children, busy):
     import struct
     import threading
 
@@ -96,6 +124,11 @@ def serve_one(conn, forking, children):
             pid = children.get(request["stop"])
             if pid:
                 kill(pid, signal.SIGTERM)
+            return
+        if request.get("retire"):
+            # A newer worker took this one's place: the runs in progress end here, then it does
+            os.unlink(SOCKET)
+            threading.Thread(target=retire, args=(busy,), daemon=True).start()
             return
         uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1:]
         learnt_r, learnt_w = os.pipe()
@@ -120,6 +153,15 @@ def serve_one(conn, forking, children):
             pass
         with os.fdopen(learnt_r) as learnt, forking:
             preload(learnt.read().split())
+
+
+def retire(busy):
+    """Ends the worker once it serves no connection (the one that retired it ends at once)."""
+    import time
+
+    while busy.serving() > 0:
+        time.sleep(0.1)
+    os._exit(0)
 
 
 def stop_when_gone(conn, pid):
@@ -223,9 +265,10 @@ def fork(run_name, args):
     return 1
 
 
-def stop(run_name):
+def tell(request):
+    """Tells the worker `request`, and waits until it has seen to it."""
     conn = connect()
-    socket.send_fds(conn, [json.dumps({"stop": run_name}).encode()], [])
+    socket.send_fds(conn, [json.dumps(request).encode()], [])
     conn.recv(1)
     return 0
 
@@ -256,7 +299,9 @@ def main(argv):
     if command == "fork" and rest:
         return fork(rest[0], rest[1:])
     if command == "stop" and len(rest) == 1:
-        return stop(rest[0])
+        return tell({"stop": rest[0]})
+    if command == "retire" and not rest:
+        return tell({"retire": True})
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -522,6 +522,11 @@ impl From<Exec> for Cmd {
     }
 }
 
+/// Gives a container another name.
+pub fn rename(container: &str, name: &str) -> Cmd {
+    Cmd::new("docker", ["rename", container, name])
+}
+
 /// Copies a directory out of a container (running or not) to the host.
 pub fn copy_out(container: &str, from: &str, to: &str) -> Cmd {
     Cmd::new("docker", ["cp", &format!("{container}:{from}"), to])

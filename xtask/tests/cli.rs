@@ -337,7 +337,7 @@ fn worker_network(root: &Path) -> String {
 /// The start of the worker on the dev image `sha256:built`.
 fn worker_run(root: &Path) -> String {
     format!(
-        "run --detach --name {worker} --label application=todobackend --label todobackend.checkout={root} \
+        "run --detach --rm --name {worker} --label application=todobackend --label todobackend.checkout={root} \
          --label todobackend.worker=INPUTS --network todobackend-{RUN_PART}-CHECKOUT-net \
          -v {root}/src:/application -v {root}/target/xtask/runs:/runs --volumes-from cache \
          -e PATH=/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sha256:built suite.py serve",
@@ -584,24 +584,32 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
         root.display()
     );
     let network = format!("todobackend-{RUN_PART}-CHECKOUT-net");
-    // The worker ran on an image with other inputs than the fake's: replaced, on the network
-    // it has already.
-    assert_eq!(calls[0], format!("rm --force --volumes {}", worker()), "{calls:#?}");
+    // The worker was started from other inputs than the fake's: retired (renamed, and told to
+    // end with the runs it serves), and a new one started on the network it has already.
+    let retired = format!("{}-retired-", worker());
     assert!(
-        calls[1].starts_with(&format!("run --detach --name {} ", worker())),
+        calls[0].starts_with(&format!("rename {} {retired}", worker())),
+        "{calls:#?}"
+    );
+    assert!(
+        calls[1].starts_with(&format!("exec {retired}")) && calls[1].ends_with("/suite.py retire"),
+        "{calls:#?}"
+    );
+    assert!(
+        calls[2].starts_with(&format!("run --detach --rm --name {} ", worker())),
         "{calls:#?}"
     );
     // Concurrent runs share the network: each database answers to a name of its run's.
     assert_eq!(
-        calls[2],
+        calls[3],
         format!(
             "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN \
              -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
         )
     );
-    assert!(calls[3].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
+    assert!(calls[4].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
     assert_eq!(
-        calls[4],
+        calls[5],
         format!(
             "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
              -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e MYSQL_PASSWORD {worker} \
@@ -609,7 +617,7 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
             worker = worker()
         )
     );
-    assert_eq!(calls[5..], [format!("rm --force --volumes {run}-db")]);
+    assert_eq!(calls[6..], [format!("rm --force --volumes {run}-db")]);
     let err = stderr(&output);
     assert!(err.contains("MYSQL_PASSWORD=*** docker exec -e REPORTS_DIR"), "{err}");
     assert!(!fake.calls().join("\n").contains("PASSWORD="), "{:?}", fake.calls());

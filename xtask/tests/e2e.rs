@@ -718,7 +718,7 @@ fn manage_shell_on_a_terminal_is_interactive() {
     keys("exit()");
     let shown = tmux.wait_for("manage", |line| line.starts_with("exit code "), Duration::from_secs(60));
     assert!(shown.lines().any(|line| line.trim() == "exit code 0"), "{shown}");
-    assert!(shown.contains("docker exec --interactive --tty"), "{shown}");
+    assert!(shown.contains("docker start --attach --interactive"), "{shown}");
 }
 
 #[test]

@@ -340,7 +340,8 @@ impl Drop for Stranger {
     }
 }
 
-/// Waits until `copy`'s run has its test container running: its name.
+/// Waits until `copy`'s run has its test container running (its database, where it runs the
+/// suite in the checkout's worker): its name.
 fn test_container_running(copy: &Checkout, run: &mut Running, within: Duration) -> String {
     let label = format!("label={}", copy.label());
     let deadline = Instant::now() + within;
@@ -355,7 +356,10 @@ fn test_container_running(copy: &Checkout, run: &mut Running, within: Duration) 
             "{{.Names}}",
         ])
         .unwrap_or_default();
-        if let Some(name) = running.into_iter().find(|name| name.ends_with("-test")) {
+        if let Some(name) = running
+            .into_iter()
+            .find(|name| name.ends_with("-test") || name.ends_with("-db"))
+        {
             return name;
         }
         assert!(
@@ -398,7 +402,7 @@ fn clean_all_in_one_checkout_leaves_another_checkouts_run_and_strangers_alone() 
 
     let mut b_run = Running::start(b.xtask(&["test", "--settings", "test"]));
     let b_test = test_container_running(&b, &mut b_run, DATABASE_READY_WITHIN);
-    let b_name = b_test.trim_end_matches("-test").to_string();
+    let b_name = b_test.trim_end_matches("-test").trim_end_matches("-db").to_string();
     let b_things = names_labelled(&b);
     let stranger = Stranger::create(&format!("{}-dev", b.prefix()));
 

@@ -112,11 +112,33 @@ fn the_worker_is_listed_replaced_when_what_it_was_started_from_changes_and_remov
         "{doctor}"
     );
 
-    // The dev image's inputs changed: rebuilt, and the worker with it
+    // The dev image's inputs changed while a run is in the worker: rebuilt, and the worker
+    // replaced; the run in progress ends well in the old one, which then goes
+    copy.write(
+        "src/todo/test_slow.py",
+        "import sys\nimport time\n\nfrom django.test import SimpleTestCase\n\n\nclass Slow(SimpleTestCase):\n    \
+         def test_sleeps(self):\n        print('sleeping', file=sys.stderr, flush=True)\n        time.sleep(8)\n",
+    );
+    let mut slow = Running::start(copy.xtask(&["test", "--", "todo.test_slow"]));
+    slow.wait_for_line("sleeping", A_RUN_ENDS_WITHIN);
     copy.edit("scripts/test.sh", |script| format!("{script}# edited\n"));
     let out = expect(&copy, &[], 0, "the run after the dev image's inputs changed");
     assert!(out.contains("$ docker build"), "{out}");
     assert!(out.contains("Replacing the test worker"), "{out}");
+    let slow = slow.finish(A_RUN_ENDS_WITHIN);
+    assert_eq!(
+        slow.code(),
+        Some(0),
+        "the run in the replaced worker: {}:\n{}",
+        slow.how(),
+        slow.output()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while support::the_worker(&copy).len() > 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(support::the_worker(&copy).len(), 2, "the retired worker did not go");
+    std::fs::remove_file(copy.root().join("src/todo/test_slow.py")).unwrap();
 
     // src/ made anew (a mount of the old one would show nothing of it)
     let src = copy.root().join("src");

@@ -119,6 +119,8 @@ fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str)
 fn invoking_user(runner: &Runner) -> Result<(u32, u32)> {
     let id = |which: &str| -> Result<u32> {
         let answer = runner.probe(&Cmd::new("id", [which]))?;
+        // A Ctrl-C meanwhile may have cut it short: then that is the news
+        crate::signals::check()?;
         answer
             .and_then(|id| id.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("`id {which}` did not give a number: who is running this?"))

@@ -21,7 +21,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::cache;
 use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
 use crate::fingerprint::Fingerprint;
-use crate::project::Project;
+use crate::project::{Project, random_hex};
 use crate::runner::Runner;
 use crate::session::RUNS_DIR;
 
@@ -69,11 +69,11 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     if running(state.clone()) {
         return Ok(worker);
     }
-    if state.is_some() {
+    if let Some(state) = state {
         runner.step(&format!(
             "Replacing the test worker {name}: what it was started from changed"
         ));
-        runner.run(&docker::remove_container(name))?;
+        retire(runner, name, state.starts_with("true|"))?;
     } else {
         runner.step(&format!("Starting the test worker {name}"));
     }
@@ -85,6 +85,7 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     }
     let start = Run::new(image)
         .detach()
+        .remove_after()
         .name(name)
         .labels(&checkout)
         .labels(&[(WORKER_LABEL.into(), inputs.clone())])
@@ -98,6 +99,20 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
         .quiet(&start.into())
         .with_context(|| format!("cannot start the test worker {name}"))?;
     Ok(worker)
+}
+
+/// Takes the worker `name` out of the way of a new one. A running one is renamed and told to
+/// end once the runs it serves do (it removes itself), so a run in progress in it, another
+/// terminal's, goes on; one that is not running is removed.
+fn retire(runner: &Runner, name: &str, running: bool) -> Result<()> {
+    let retired = format!("{name}-retired-{}", random_hex(3)?);
+    if running && runner.status(&docker::rename(name, &retired))? == 0 {
+        if runner.status(&stop_taking_runs(&retired).into())? == 0 {
+            return Ok(());
+        }
+        return runner.run(&docker::remove_container(&retired));
+    }
+    runner.run(&docker::remove_container(name))
 }
 
 /// What the worker was started from: the image and network `names`, and the identity of the
@@ -129,6 +144,11 @@ pub fn stop(worker: &str, run: &str) -> Exec {
     Exec::new(worker, CLIENT.iter().copied().chain(["stop", run]))
 }
 
+/// Tells `worker` to take no more runs and end with its last one.
+fn stop_taking_runs(worker: &str) -> Exec {
+    Exec::new(worker, CLIENT.iter().copied().chain(["retire"]))
+}
+
 /// The host's side of the run's reports directory, made for the worker to write into.
 pub fn reports_dir(runner: &Runner) -> Result<Utf8PathBuf> {
     let dir = runner.scratch("reports")?;
@@ -136,41 +156,39 @@ pub fn reports_dir(runner: &Runner) -> Result<Utf8PathBuf> {
     Ok(dir)
 }
 
-/// The checkout's worker and network, those that exist.
+/// The checkout's workers (a retired one may still be ending) and its network.
 pub fn present(project: &Project, runner: &Runner) -> Result<Vec<String>> {
-    let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
-    let worker = Worker::of(project);
+    let filters = [
+        &format!("label={CHECKOUT_LABEL}={}", project.root),
+        &format!("label={WORKER_LABEL}"),
+    ];
     let mut present = Vec::new();
-    for (kind, name) in [(Kind::Container, &worker.name), (Kind::Network, &worker.network)] {
-        let names = runner.probe(&docker::names(kind, &[&checkout, &format!("name={name}")]))?;
-        present.extend(
-            names
-                .unwrap_or_default()
-                .lines()
-                .filter(|found| found == name)
-                .map(String::from),
-        );
+    for kind in [Kind::Container, Kind::Network] {
+        let names = runner.probe(&docker::names(kind, &filters.map(String::as_str)))?;
+        present.extend(names.unwrap_or_default().lines().map(String::from));
     }
     Ok(present)
 }
 
-/// Removes the checkout's worker and its network; whether there was either. A run using
+/// Removes the checkout's workers and their network; whether there was any. A run using
 /// them fails, saying so.
 pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
     let present = present(project, runner)?;
     if present.is_empty() {
         return Ok(false);
     }
-    let worker = Worker::of(project);
-    runner.step(&format!("Removing the test worker {} and its network", worker.name));
-    if present.contains(&worker.name) {
-        runner.run(&docker::remove_container(&worker.name))?;
+    let network = Worker::of(project).network;
+    let (networks, workers): (Vec<String>, Vec<String>) = present.into_iter().partition(|name| *name == network);
+    runner.step(&format!(
+        "Removing the test worker {}",
+        [&workers[..], &networks[..]].concat().join(", ")
+    ));
+    if !workers.is_empty() {
+        runner.run(&docker::remove_all(Kind::Container, &workers))?;
     }
-    if present.contains(&worker.network) {
-        // Left while a run of the checkout still has a service on it: the next clean takes it
-        if runner.status(&docker::remove_network(&worker.network))? != 0 {
-            runner.step("Kept the network: a run in progress uses it");
-        }
+    if !networks.is_empty() && runner.status(&docker::remove_network(&network))? != 0 {
+        // Where a run of the checkout still has a service on it: the next clean takes it
+        runner.step("Kept the network: a run in progress uses it");
     }
     Ok(true)
 }
