@@ -12,6 +12,10 @@ use serde::Deserialize;
 pub struct Config {
     /// The prefix of what the checkout makes on an engine (default `todobackend`).
     pub name: Option<String>,
+    /// The OS image this checkout builds from Debian packages where no registry answers
+    /// (default `todobackend-os:bookworm`, every checkout's): one of its own lets it remove
+    /// that image without touching anyone else's (the bench's copy starts from nothing so).
+    pub os_image: Option<String>,
     #[serde(default)]
     pub settings: BTreeMap<String, Settings>,
     #[serde(default)]
@@ -100,6 +104,12 @@ impl Config {
                 bail!("name = {name:?}: use lower-case letters, digits and dashes (it prefixes image names)");
             }
         }
+        if let Some(image) = &config.os_image {
+            let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.:/".contains(c);
+            if image.is_empty() || !image.chars().all(valid) || image.starts_with(['-', ':', '.']) {
+                bail!("os_image = {image:?}: an image name, e.g. \"todobackend-os:bookworm\"");
+            }
+        }
         for (name, service) in &config.services {
             // They are passed by name, and written into scripts (`kept`) unquoted.
             let variables = service
@@ -163,6 +173,14 @@ mod tests {
     }
 
     #[test]
+    fn a_checkout_may_name_an_os_image_of_its_own() {
+        let own = "[workspace.metadata.todobackend]\nos_image = \"todobackend-bench-os:bookworm\"\n";
+        let config = Config::parse(own).unwrap();
+        assert_eq!(config.os_image.as_deref(), Some("todobackend-bench-os:bookworm"));
+        assert_eq!(Config::parse("").unwrap().os_image, None);
+    }
+
+    #[test]
     fn a_manifest_without_the_table_declares_nothing() {
         let config = Config::parse("[workspace]\nmembers = [\"xtask\"]\n").unwrap();
         assert!(config.services_for("test").is_empty());
@@ -181,6 +199,10 @@ mod tests {
         let name = "[workspace.metadata.todobackend]\nname = \"Todo Backend\"\n";
         let err = format!("{:#}", Config::parse(name).unwrap_err());
         assert!(err.contains("lower-case letters, digits and dashes"), "{err}");
+
+        let os_image = "[workspace.metadata.todobackend]\nos_image = \"My OS\"\n";
+        let err = format!("{:#}", Config::parse(os_image).unwrap_err());
+        assert!(err.contains("an image name"), "{err}");
 
         let variable = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nsecrets = [\"A;B\"]\n";
         let err = format!("{:#}", Config::parse(variable).unwrap_err());

@@ -16,6 +16,15 @@ pub struct Invocation {
     pub dry_run: bool,
 }
 
+/// The part of `cargo xtask bench` that `--only` runs alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchPart {
+    /// The warm edit->test loop beside the native run, `--settings test` and the floor.
+    Loop,
+    /// The release image: size, start, stop, load.
+    Release,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Task {
     BaseImage,
@@ -46,8 +55,8 @@ pub enum Task {
     },
     Bench {
         rounds: usize,
-        /// Only the release image's section (`--only release`).
-        release_only: bool,
+        /// One part alone (`--only loop|release`), or all of them.
+        only: Option<BenchPart>,
     },
     Doctor,
     Build,
@@ -87,7 +96,7 @@ Tasks:
   clean        Remove what this checkout's runs left (keeps the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
   publish      Push the release image that passed its acceptance tests to a registry
-  bench        Time the lab's flow and this one, and load the release image; check the goals
+  bench        Time this flow against the lab's and a native run, and load the release image; check the goals
 
 Options for every task:
   --dry-run    Print the docker commands, in order, and run none of them (state is still read)
@@ -263,15 +272,23 @@ Example:
   cargo xtask doctor";
 
 const BENCH_HELP: &str = "\
-Usage: cargo xtask bench [--rounds N] [--only release]
+Usage: cargo xtask bench [--rounds N] [--only loop|release]
 
-Times the lab's own flow (its Dockerfiles and test.sh, kept in xtask/bench/lab/ and built as
-todobackend-bench-lab-*) and `cargo xtask test` side by side, N rounds each: a cold first run
-(only the OS image left: both flows' images and pip caches are removed first), a warm run
-after a source edit, a warm run with no change, `--settings test` warm, and the floor (the
-suite in an already running container). Prints min / median per scenario, the ratios, and
-whether each speed goal is met. Removes what it made; the project's images are left rebuilt.
-Takes a few minutes a round: the cold runs build everything.
+Times `cargo xtask test` against two baselines on a copy of the checkout (target/bench/, under
+names of its own, todobackend-bench-*, its OS image too): the lab's own flow (its Dockerfiles
+and test.sh, kept in xtask/bench/lab/) and the same suite with the same reports run natively on
+this host (`coverage run manage.py test` then `coverage xml`, the base settings, in a venv the
+bench makes in target/bench-native-venv from the same requirements but mysqlclient, reused
+while they are unchanged). In one run: a first run with no images at all (once, whatever N:
+it builds the OS image), then N rounds of a cold run with only the OS image left (against the
+lab's), the warm edit->test loop and a run with no change (against the lab's and the native
+run), `--settings test` warm, the floor (the suite in an already running container), a
+requirements change (a version bumped to one pip has cached) and a suite 50 times larger (a
+generated module of the test classes of src/*/tests.py under new names), serially and with
+`--parallel 2`, against the same native runs; then `--help` and a build of the xtask from a
+clean target. Prints the machine's load average, min / median per scenario, the ratios, the
+cost per test, and whether each goal is met. Removes what it made (through the copy's own
+`cargo xtask clean` first). Takes several minutes a round: the cold runs build everything.
 
 Then the release image (built by `cargo xtask release` on the copy, its acceptance tests
 passing): its size beside the base image's; the database up, `docker run` to `/health`
@@ -283,10 +300,13 @@ Needs a local engine.
 
 Options:
   --rounds N       Rounds per scenario [default: 3]
+  --only loop      Only the warm loop beside the native run, `--settings test` and the floor
+                   (on the shared OS image: a minute or so)
   --only release   Only the release image's section
 
 Examples:
   cargo xtask bench --rounds 1
+  cargo xtask bench --only loop --rounds 5
   cargo xtask bench --only release";
 
 const RELEASE_HELP: &str = "\
@@ -382,13 +402,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 dry_run: false,
             }));
         }
-        "bench" => (
-            Task::Bench {
-                rounds: 3,
-                release_only: false,
-            },
-            BENCH_HELP,
-        ),
+        "bench" => (Task::Bench { rounds: 3, only: None }, BENCH_HELP),
         "doctor" => (Task::Doctor, DOCTOR_HELP),
         "build" => (Task::Build, BUILD_HELP),
         "publish" => (
@@ -416,9 +430,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Cache { reset }, "--reset") => *reset = true,
             (Task::Clean { all, .. }, "--all") => *all = true,
             (Task::Clean { images, .. }, "--images") => *images = true,
-            (Task::Bench { release_only, .. }, "--only") => match args.next().as_deref() {
-                Some("release") => *release_only = true,
-                _ => return Err("`--only` takes `release`".into()),
+            (Task::Bench { only, .. }, "--only") => match args.next().as_deref() {
+                Some("loop") => *only = Some(BenchPart::Loop),
+                Some("release") => *only = Some(BenchPart::Release),
+                _ => return Err("`--only` takes `loop` or `release`".into()),
             },
             (Task::Bench { rounds, .. }, "--rounds") => {
                 *rounds = args
@@ -585,18 +600,23 @@ mod tests {
         );
         assert_eq!(
             parse_str(&["bench", "--rounds", "2", "--dry-run"]),
-            dry(Task::Bench {
-                rounds: 2,
-                release_only: false
-            })
+            dry(Task::Bench { rounds: 2, only: None })
         );
         assert_eq!(
             parse_str(&["bench", "--only", "release", "--rounds", "1"]),
             run(Task::Bench {
                 rounds: 1,
-                release_only: true
+                only: Some(BenchPart::Release)
             })
         );
+        assert_eq!(
+            parse_str(&["bench", "--only", "loop"]),
+            run(Task::Bench {
+                rounds: 3,
+                only: Some(BenchPart::Loop)
+            })
+        );
+        assert!(parse_str(&["bench", "--only", "cold"]).is_err());
         let test = Task::Test {
             settings: "base".into(),
             baked: false,

@@ -88,7 +88,7 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         Task::Serve { settings, port } => tasks::serve::run(&project, &runner, &settings, port),
         Task::Manage { settings, args } => tasks::manage::run(&project, &runner, &settings, &args),
         Task::Clean { all, images } => tasks::clean::run(&project, &runner, all, images).map(|()| 0),
-        Task::Bench { rounds, release_only } => tasks::bench::run(&project, &runner, rounds, release_only).map(|()| 0),
+        Task::Bench { rounds, only } => tasks::bench::run(&project, &runner, rounds, only).map(|()| 0),
         Task::Build => tasks::build::run(&project, &runner).map(|()| 0),
         Task::Release { settings, keep } => tasks::release::run(&project, &runner, &settings, keep),
         Task::Publish {

@@ -53,12 +53,15 @@ pub struct Project {
 /// checkout a set of its own (the bench's copy and the tests' copies have one). The OS image
 /// is the exception: a plain Debian image, shared by every checkout whatever its name, as a
 /// registry's `debian:bookworm-slim` is, so a checkout with a name of its own neither builds
-/// another one nor removes it.
+/// another one nor removes it, unless Cargo.toml's `os_image` names one of its own.
 pub struct Names {
     pub prefix: String,
-    /// The OS image built from Debian packages where no registry answers: always
-    /// `todobackend-os:bookworm`.
+    /// The OS image built from Debian packages where no registry answers:
+    /// `todobackend-os:bookworm`, or Cargo.toml's `os_image`.
     pub os_image: String,
+    /// Whether the OS image is this checkout's alone (`os_image` in Cargo.toml), so `clean`
+    /// may remove it whatever the checkout's name.
+    pub own_os_image: bool,
     pub base_image: String,
     pub dev_image: String,
     /// What `cargo xtask release` builds: the application from its wheels, on the base image.
@@ -69,9 +72,10 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new(prefix: &str) -> Names {
+    pub fn new(prefix: &str, os_image: Option<&str>) -> Names {
         Names {
-            os_image: format!("{DEFAULT_NAME}-os:bookworm"),
+            os_image: os_image.map_or_else(|| format!("{DEFAULT_NAME}-os:bookworm"), String::from),
+            own_os_image: os_image.is_some(),
             base_image: format!("{prefix}-base"),
             dev_image: format!("{prefix}-dev"),
             release_image: format!("{prefix}-release"),
@@ -105,7 +109,10 @@ impl Project {
             bail!("{root} is not a todobackend checkout: {DEV_DOCKERFILE} is missing");
         }
         let config = Config::load(&root.join("Cargo.toml"))?;
-        let names = Names::new(config.name.as_deref().unwrap_or(DEFAULT_NAME));
+        let names = Names::new(
+            config.name.as_deref().unwrap_or(DEFAULT_NAME),
+            config.os_image.as_deref(),
+        );
         let project = Project {
             root: root.to_owned(),
             config,
@@ -344,9 +351,12 @@ mod tests {
     #[test]
     fn the_os_image_is_shared_whatever_the_checkout_is_named() {
         for prefix in [DEFAULT_NAME, "todobackend-bench"] {
-            assert_eq!(Names::new(prefix).os_image, "todobackend-os:bookworm");
+            assert_eq!(Names::new(prefix, None).os_image, "todobackend-os:bookworm");
         }
-        let names = Names::new("todobackend-bench");
+        let own = Names::new("todobackend-bench", Some("todobackend-bench-os:bookworm"));
+        assert_eq!(own.os_image, "todobackend-bench-os:bookworm");
+        assert!(own.own_os_image && !Names::new(DEFAULT_NAME, None).own_os_image);
+        let names = Names::new("todobackend-bench", None);
         assert_eq!(
             [names.dev_image, names.cache_container],
             ["todobackend-bench-dev", "todobackend-bench-cache"]

@@ -1053,24 +1053,51 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
         err.contains("$ docker run --rm --volumes-from todobackend-bench-lab-cache todobackend-bench-lab-dev\n"),
         "{err}"
     );
-    // The product's flow runs on the same copy, under the bench's own names.
+    // The product's flow runs on the same copy, under the bench's own names, first from
+    // nothing: what the copy's runs keep removed by its own `clean`, then its images, its
+    // own OS image too.
     assert_eq!(
         echoed("CARGO_MANIFEST_DIR="),
         [
             &format!("CARGO_MANIFEST_DIR={copy}/xtask"),
             env!("CARGO_BIN_EXE_xtask"),
-            "test",
-            "--settings",
-            "test",
+            "clean",
         ]
     );
+    let first = &err[err
+        .find("=> First run with no images at all")
+        .expect("no first run from nothing")..];
+    let at = |what: &str| first.find(what).unwrap_or_else(|| panic!("no {what}:\n{first}"));
+    assert!(
+        at("/xtask clean\n") < at("$ docker rmi todobackend-bench-os:bookworm\n")
+            && at("$ docker rmi todobackend-bench-os:bookworm\n") < at("/xtask test\n"),
+        "{first}"
+    );
+    // The native baseline: its script in the copy's src/, in a venv of the bench's own.
+    let venv = root.join("target/bench-native-venv").display().to_string();
+    assert!(err.contains(&format!(" -m venv '{venv}'\n")), "{err}");
+    let native = echoed("PATH=");
+    assert_eq!(
+        native[native.len() - 5..],
+        [
+            "env",
+            "-C",
+            &format!("{copy}/src"),
+            "sh",
+            &format!("{copy}/target/native/run-tests.sh")
+        ]
+    );
+    // The requirements change, and the suite 50 times larger, serially and with two workers.
+    assert!(err.contains("=> Requirements change, sqlparse "), "{err}");
+    assert!(err.contains(" test -- --parallel 2\n"), "{err}");
+    assert!(err.contains("/target/native/run-tests.sh' --parallel 2\n"), "{err}");
     assert!(
         err.contains("$ docker rmi todobackend-bench-dev todobackend-bench-base\n"),
         "{err}"
     );
     // Neither the user's images and pip cache nor the OS image, which every checkout shares.
     assert!(
-        !err.contains(" cache\n") && !err.contains("rmi todobackend-dev") && !err.contains("-os:bookworm\n"),
+        !err.contains(" cache\n") && !err.contains("rmi todobackend-dev") && !err.contains("rmi todobackend-os:"),
         "{err}"
     );
     assert!(!root.join("target/bench").exists());
@@ -1101,6 +1128,22 @@ fn clean_images_removes_the_os_image_only_in_a_checkout_without_a_name_of_its_ow
         assert!(changes.contains(&format!("rmi {image}")), "{image}: {changes:?}");
     }
     assert!(!changes.iter().any(|args| args.contains("-os:bookworm")), "{changes:?}");
+
+    // One that names an OS image of its own removes that one, never the shared one.
+    let own = FakeDocker::new("clean-os-own").env("FAKE_IMAGES", &format!("{images} todobackend-x-os:bookworm"));
+    own.checkout.edit("Cargo.toml", |manifest| {
+        format!("{manifest}\n[workspace.metadata.todobackend]\nname = \"todobackend-x\"\nos_image = \"todobackend-x-os:bookworm\"\n")
+    });
+    own.xtask_ok(own.root(), &["clean", "--images"]);
+    let changes = own.changes();
+    assert!(
+        changes.contains(&"rmi todobackend-x-os:bookworm".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        !changes.iter().any(|args| args.contains("todobackend-os:")),
+        "{changes:?}"
+    );
 }
 
 #[test]
@@ -1568,12 +1611,27 @@ fn bench_only_release_starts_the_release_image_each_round_and_loads_it_and_runse
 }
 
 #[test]
-fn bench_only_takes_release_alone() {
+fn bench_only_takes_loop_or_release_alone() {
     let fake = FakeDocker::new("bench-only");
+    let output = fake.xtask_ok(fake.root(), &["bench", "--only", "loop", "--rounds", "1", "--dry-run"]);
+    let err = stderr(&output);
+    // The warm loop beside the native run, on the shared OS image: no lab, nothing removed first.
+    assert!(
+        err.contains("=> Round 1 of 1: warm, after an edit and unchanged"),
+        "{err}"
+    );
+    assert!(err.contains("/target/native/run-tests.sh'\n"), "{err}");
+    assert!(
+        !err.contains("cold")
+            && !err.contains("rmi todobackend-bench-os")
+            && !err.contains("build -t todobackend-bench-lab"),
+        "{err}"
+    );
+    let fake = FakeDocker::new("bench-only-lab");
     let output = fake.xtask(fake.root(), &["bench", "--only", "lab", "--dry-run"]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("`--only` takes `release`"),
+        stderr(&output).contains("`--only` takes `loop` or `release`"),
         "{}",
         stderr(&output)
     );

@@ -1,10 +1,15 @@
-//! `cargo xtask bench`: the lab's own flow and the product's, side by side in one run, over
-//! several rounds. The lab's flow is a fixture (xtask/bench/lab/): its Dockerfiles and test.sh
+//! `cargo xtask bench`: `cargo xtask test` beside two baselines in one run, over several
+//! rounds. The lab's own flow is a fixture (xtask/bench/lab/): its Dockerfiles and test.sh
 //! as the first slice had them, built under names of their own, so improving the product
-//! never moves the baseline. Both flows work on a copy of the checkout (`target/bench/`)
-//! under names of its own (`todobackend-bench-*`): the bench edits sources and removes images
-//! and caches, and none of them is the user's.
+//! never moves the baseline. The native run (`native`) is the same suite with the same reports
+//! on this host with no Docker at all. Everything works on a copy of the checkout
+//! (`target/bench/`) under names of its own (`todobackend-bench-*`, its OS image too in a
+//! whole run): the bench edits sources and removes images and caches, and none of them is the
+//! user's. It drives the xtask through its command line only, so it measures whatever
+//! `cargo xtask test` does.
 
+mod edits;
+mod native;
 mod release;
 mod wrk;
 
@@ -14,17 +19,29 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
+use self::native::Native;
 use super::{Temporary, base_image};
 use crate::cmd::Cmd;
 use crate::console::{say, show};
 use crate::docker::{self, Build, Run};
-use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, Project, random_hex};
+use crate::flags::BenchPart;
+use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, random_hex};
 use crate::runner::Runner;
 
 const FIXTURE: &str = "xtask/bench/lab";
 /// The copy of the checkout both flows work on, and the prefix of what it makes.
 const COPY: &str = "target/bench";
 const COPY_NAME: &str = "todobackend-bench";
+/// The copy's own OS image, which the first run from nothing removes: never the user's.
+const COPY_OS_IMAGE: &str = "todobackend-bench-os:bookworm";
+/// Runs from nothing at all: once, whatever the rounds, for each builds the OS image (tens of
+/// seconds of debootstrap or mmdebstrap).
+const FROM_NOTHING_ROUNDS: usize = 1;
+/// How many times larger the scaled suite is than the checkout's: SCALE - 1 copies of each
+/// test class of `src/*/tests.py` beside the originals.
+const SCALE: usize = 50;
+/// Where it is generated, in the copy: a test module Django's discovery finds.
+const SCALED_MODULE: &str = "src/todo/tests_scaled.py";
 /// What a checkout holds for the xtask to work on.
 const CHECKOUT: &[&str] = &["Cargo.toml", ".dockerignore", "docker", "scripts", "src", "acceptance"];
 /// The lab's build context, in the copy: its files laid out as the lab had them, with src/.
@@ -55,74 +72,88 @@ impl Times {
     }
 
     fn cell(&self) -> String {
+        if self.0.is_empty() {
+            return format!("{:>15}", "-");
+        }
         format!("{:>6.2} / {:>6.2}", self.min(), self.median())
     }
 }
 
-/// A scenario both flows run.
-#[derive(Default)]
-struct Pair {
-    lab: Times,
-    xtask: Times,
-}
-
-impl Pair {
-    /// The product's median over the lab's.
-    fn ratio(&self) -> f64 {
-        self.xtask.median() / self.lab.median()
-    }
+/// `a`'s median over `b`'s.
+fn ratio(a: &Times, b: &Times) -> f64 {
+    a.median() / b.median()
 }
 
 #[derive(Default)]
 struct Results {
-    cold: Pair,
-    edit: Pair,
-    unchanged: Pair,
+    from_nothing: Times,
+    cold_lab: Times,
+    cold: Times,
+    edit_lab: Times,
+    edit_native: Times,
+    edit: Times,
+    unchanged_lab: Times,
+    unchanged: Times,
     settings_test: Times,
     ready: Times,
     floor: Times,
+    /// What the requirements change was, e.g. `sqlparse 0.6.1 -> 0.6.0`.
+    bump: String,
+    requirements: Times,
+    /// The tests the suite ran, as checked out and SCALE times larger.
+    tests: Option<usize>,
+    scaled_tests: Option<usize>,
+    scaled_native: Times,
+    scaled: Times,
+    scaled_parallel_native: Times,
+    scaled_parallel: Times,
     help: Times,
     clean_build: Times,
+    /// The machine's 1-minute load average before the first scenario and after the last:
+    /// other work on it moves every figure.
+    load: (Option<f64>, Option<f64>),
 }
 
-/// Runs the bench: both flows' scenarios then the release section, or (`release_only`) the
-/// release section alone.
-pub fn run(project: &Project, runner: &Runner, rounds: usize, release_only: bool) -> Result<()> {
+/// Runs the bench: every part, or one alone (`--only loop|release`).
+pub fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart>) -> Result<()> {
     let copy = Temporary::new(project.root.join(COPY));
-    copy_checkout(project, &copy.0)?;
+    // Only the whole bench starts from nothing, which needs an OS image of the copy's own;
+    // a part alone builds on the shared one, as the user's checkout does.
+    copy_checkout(project, &copy.0, only.is_none())?;
     let copy = Project::at(&copy.0)?;
-    let os_image = base_image::os_image(&copy, runner)?.name;
-    let context = copy.root.join(LAB_CONTEXT);
-    lay_out_lab_context(project, &copy.root, &context)?;
     let bench = Bench {
         runner,
         copy: &copy,
-        os_image,
         xtask: std::env::current_exe().context("cannot find the xtask's own executable")?,
     };
     let mut results = Results::default();
-    let outcome = if release_only {
-        Ok(())
-    } else {
-        bench
-            .rounds(rounds, &mut results)
-            .and_then(|()| bench.xtask_itself(project, rounds, &mut results))
+    results.load.0 = release::load_average();
+    let outcome = match only {
+        None => bench.all(project, rounds, &mut results),
+        Some(BenchPart::Loop) => bench.warm_loop(project, rounds, &mut results),
+        Some(BenchPart::Release) => Ok(()),
     };
-    let release = outcome.and_then(|()| bench.release(rounds));
+    results.load.1 = release::load_average();
+    let release = outcome.and_then(|()| match only {
+        Some(BenchPart::Loop) => Ok(None),
+        _ => bench.release(rounds).map(Some),
+    });
     bench.remove_all();
     let release = release?;
     if !runner.dry_run() {
-        if !release_only {
+        if only != Some(BenchPart::Release) {
             report(rounds, &results);
         }
-        release::report(rounds, &release);
+        if let Some(release) = release {
+            release::report(rounds, &release);
+        }
     }
     Ok(())
 }
 
 /// The checkout as the xtask sees it, under the bench's names: its own images (the database's
-/// too) and cache, and Dockerfiles marked as the bench's.
-fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
+/// too, and with `own_os_image` the OS image) and cache, and Dockerfiles marked as the bench's.
+fn copy_checkout(project: &Project, copy: &Utf8Path, own_os_image: bool) -> Result<()> {
     fs::create_dir_all(copy.join("xtask")).with_context(|| format!("cannot create {copy}"))?;
     for item in CHECKOUT {
         let status = std::process::Command::new("cp")
@@ -148,6 +179,9 @@ fn copy_checkout(project: &Project, copy: &Utf8Path) -> Result<()> {
         );
     }
     text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
+    if own_os_image {
+        text.push_str(&format!("os_image = \"{COPY_OS_IMAGE}\"\n"));
+    }
     fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))?;
     // Every checkout builds on the same OS image (see `Names`): a label of this bench run's own
     // right after each FROM gives the copy's images no layer in common with the user's, so the
@@ -183,73 +217,157 @@ fn marked_as_the_benchs(dockerfile: &str, nonce: &str) -> Option<String> {
     (stages > 0).then_some(marked)
 }
 
-fn report(rounds: usize, results: &Results) {
+/// One row of the table: the lab's flow, the native run and `cargo xtask`, where measured.
+type Row<'a> = (String, Option<&'a Times>, Option<&'a Times>, &'a Times);
+
+fn report(rounds: usize, r: &Results) {
     show!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");
+    let load = |value: Option<f64>| value.map_or("?".into(), |value| format!("{value:.2}"));
     show!(
-        "{:<38} {:>15}  {:>15}  {:>6}",
+        "  the machine's load average, first then last: {} then {} (on {} cores)",
+        load(r.load.0),
+        load(r.load.1),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    show!("  lab's flow:  the lab's Dockerfiles and test.sh, `docker build` then `docker run` each time");
+    show!(
+        "  native:      coverage run manage.py test + coverage xml on this host, no Docker: a venv, the base settings, both reports"
+    );
+    show!("  cargo xtask: `cargo xtask test` on the copy, both reports (JUnit, coverage XML)");
+    show!(
+        "{:<44} {:>15}  {:>15}  {:>15}  {:>6}  {:>8}",
         "scenario",
         "lab's flow",
+        "native",
         "cargo xtask",
-        "ratio"
+        "x/lab",
+        "x/native"
     );
-    for (name, pair) in [
-        ("cold (only the OS image)", &results.cold),
-        ("warm, after a source edit", &results.edit),
-        ("warm, no change", &results.unchanged),
-    ] {
+    let tests = r.tests.map_or(String::new(), |n| format!(", {n} tests"));
+    let scaled = r
+        .scaled_tests
+        .map_or(format!("{SCALE} x the suite"), |n| format!("{n} tests ({SCALE} x)"));
+    let rows: Vec<Row> = vec![
+        (
+            format!("first run, no images at all ({FROM_NOTHING_ROUNDS} round)"),
+            None,
+            None,
+            &r.from_nothing,
+        ),
+        ("cold (only the OS image)".into(), Some(&r.cold_lab), None, &r.cold),
+        (
+            format!("warm, after a source edit{tests}"),
+            Some(&r.edit_lab),
+            Some(&r.edit_native),
+            &r.edit,
+        ),
+        ("warm, no change".into(), Some(&r.unchanged_lab), None, &r.unchanged),
+        ("--settings test, warm".into(), None, None, &r.settings_test),
+        ("  of which the database got ready in".into(), None, None, &r.ready),
+        ("floor: suite in a running container".into(), None, None, &r.floor),
+        (format!("requirements change, {}", r.bump), None, None, &r.requirements),
+        (format!("{scaled}, serial"), None, Some(&r.scaled_native), &r.scaled),
+        (
+            format!("{scaled}, --parallel 2"),
+            None,
+            Some(&r.scaled_parallel_native),
+            &r.scaled_parallel,
+        ),
+        ("`cargo xtask --help`".into(), None, None, &r.help),
+        ("xtask build from a clean target".into(), None, None, &r.clean_build),
+    ];
+    let dash = |t: Option<&Times>| t.map_or(format!("{:>15}", "-"), Times::cell);
+    let versus = |t: Option<&Times>, x: &Times, width: usize| match t.map(|t| ratio(x, t)) {
+        Some(q) if q.is_finite() => format!("{q:>width$.2}"),
+        _ => format!("{:>width$}", "-"),
+    };
+    let measured = |t: Option<&Times>| t.is_some_and(|t| !t.0.is_empty());
+    for (name, lab, native, xtask) in &rows {
+        // A part alone (`--only loop`) measures some rows only.
+        if !(measured(*lab) || measured(*native) || measured(Some(xtask))) {
+            continue;
+        }
         show!(
-            "{name:<38} {}  {}  {:>6.2}",
-            pair.lab.cell(),
-            pair.xtask.cell(),
-            pair.ratio()
+            "{name:<44} {}  {}  {}  {}  {}",
+            dash(*lab),
+            dash(*native),
+            xtask.cell(),
+            versus(*lab, xtask, 6),
+            versus(*native, xtask, 8)
         );
     }
-    for (name, times) in [
-        ("--settings test, warm", &results.settings_test),
-        ("  of which the database got ready in", &results.ready),
-        ("floor: suite in a running container", &results.floor),
-        ("`cargo xtask --help`", &results.help),
-        ("xtask build from a clean target", &results.clean_build),
-    ] {
-        show!("{name:<38} {:>15}  {}", "-", times.cell());
-    }
+    scaling(r);
+    goals(r);
+}
 
-    let edit = &results.edit;
-    let db_margin = results.settings_test.median() - results.ready.median();
-    show!("\ngoals (medians):");
-    for (what, met, figure) in [
+/// How the cost grows with the suite: per test, the fixed cost aside.
+fn scaling(r: &Results) {
+    let (Some(small), Some(large)) = (r.tests, r.scaled_tests) else {
+        return;
+    };
+    if large <= small || r.scaled.0.is_empty() {
+        return;
+    }
+    let added = (large - small) as f64;
+    let per_test = |big: &Times, base: &Times| 1000.0 * (big.median() - base.median()) / added;
+    show!(
+        "\nhow it scales, {small} -> {large} tests: ms per test added (median over median), and per test of the large suite"
+    );
+    show!("{:<44} {:>15}  {:>15}  {:>8}", "", "native", "cargo xtask", "x/native");
+    for (name, native, xtask) in [
         (
-            "edit->test loop <= 0.25 x the lab's",
-            edit.ratio() <= 0.25,
-            format!("{:.2} x", edit.ratio()),
+            "per test added, serial",
+            per_test(&r.scaled_native, &r.edit_native),
+            per_test(&r.scaled, &r.edit),
         ),
         (
-            "edit->test loop <= 2 s",
-            edit.xtask.median() <= 2.0,
-            format!("{:.2} s", edit.xtask.median()),
+            "per test, serial",
+            1000.0 * r.scaled_native.median() / large as f64,
+            1000.0 * r.scaled.median() / large as f64,
         ),
         (
-            "cold first run <= the lab's",
-            results.cold.ratio() <= 1.0,
-            format!("{:.2} x", results.cold.ratio()),
-        ),
-        (
-            "--settings test <= ready + 2 s",
-            db_margin <= 2.0,
-            format!("ready + {db_margin:.2} s"),
-        ),
-        (
-            "`cargo xtask --help` <= 0.3 s",
-            results.help.median() <= 0.3,
-            format!("{:.3} s", results.help.median()),
-        ),
-        (
-            "clean build of the xtask <= 20 s",
-            results.clean_build.median() <= 20.0,
-            format!("{:.1} s", results.clean_build.median()),
+            "per test, --parallel 2",
+            1000.0 * r.scaled_parallel_native.median() / large as f64,
+            1000.0 * r.scaled_parallel.median() / large as f64,
         ),
     ] {
-        show!("  {} {what:<40} {figure}", if met { "met   " } else { "MISSED" });
+        show!("{name:<44} {native:>15.2}  {xtask:>15.2}  {:>8.2}", xtask / native);
+    }
+}
+
+fn goals(r: &Results) {
+    show!("\ngoals (medians):");
+    let seconds = |t: &Times, limit: f64, digits: usize| (t.median(), limit, format!("{:.digits$} s", t.median()));
+    let versus_native = ratio(&r.edit, &r.edit_native);
+    for (what, (value, limit, shown)) in [
+        ("edit->test loop <= 0.5 s", seconds(&r.edit, 0.5, 2)),
+        (
+            "edit->test loop <= native",
+            (versus_native, 1.0, format!("{versus_native:.2} x native")),
+        ),
+        ("--settings test, warm <= 1.3 s", seconds(&r.settings_test, 1.3, 2)),
+        ("requirements change <= 10 s", seconds(&r.requirements, 10.0, 2)),
+        ("first run, no images <= 40 s", seconds(&r.from_nothing, 40.0, 1)),
+        ("`cargo xtask --help` <= 0.05 s", seconds(&r.help, 0.05, 3)),
+        ("clean build of the xtask <= 10 s", seconds(&r.clean_build, 10.0, 1)),
+    ] {
+        let shown = if value.is_nan() {
+            "not measured in this run".into()
+        } else {
+            shown
+        };
+        show!("  {} {what:<40} {shown}", verdict(value, limit));
+    }
+}
+
+/// A goal's verdict: met, missed, or not measured in this run (a part alone).
+fn verdict(value: f64, limit: f64) -> &'static str {
+    if value.is_nan() {
+        "-     "
+    } else if value <= limit {
+        "met   "
+    } else {
+        "MISSED"
     }
 }
 
@@ -257,61 +375,195 @@ struct Bench<'a> {
     runner: &'a Runner,
     /// The copy of the checkout, under the bench's names.
     copy: &'a Project,
-    os_image: String,
     xtask: std::path::PathBuf,
 }
 
 impl Bench<'_> {
-    fn rounds(&self, rounds: usize, results: &mut Results) -> Result<()> {
-        let Results {
-            cold,
-            edit,
-            unchanged,
-            settings_test,
-            ready,
-            floor,
-            ..
-        } = results;
-        // The database image is not part of a cold run: have it before any round.
-        self.runner.step("Warming up: a run with the database (not timed)");
-        self.xtask(&["test", "--settings", "test"])?;
+    /// Every part but the release image's: the first run from nothing, the cold runs against
+    /// the lab's, the warm loop, the requirements change, the larger suite, the xtask itself.
+    fn all(&self, project: &Project, rounds: usize, results: &mut Results) -> Result<()> {
+        let native = Native::ready(project, self.copy, self.runner)?;
+        self.first_run(results)?;
+        let context = self.copy.root.join(LAB_CONTEXT);
+        lay_out_lab_context(project, &self.copy.root, &context)?;
         for round in 1..=rounds {
-            // Each cold run starts alone (either flow's layers would serve the other's build
-            // as cache) from a flushed disk, and the flows take turns at going first: a build
-            // leaves the disk busy for whatever follows it.
-            let order = if round % 2 == 1 { [true, false] } else { [false, true] };
-            for lab in order {
-                let name = if lab { "the lab's flow" } else { "cargo xtask test" };
-                self.runner.step(&format!("Round {round} of {rounds}: cold, {name}"));
-                self.remove_images()?;
-                self.quiet(&Cmd::new("sync", Vec::<String>::new()))?;
-                let took = self.time(|| self.cold(lab))?;
-                if lab { &mut cold.lab } else { &mut cold.xtask }.0.push(took);
-            }
-            self.runner
-                .step("Rebuilding what the second cold run removed (not timed)");
-            self.cold(order[0])?;
+            self.cold_round(round, rounds, results)?;
+        }
+        self.warm_rounds(&native, rounds, true, results)?;
+        self.requirements_change(rounds, results)?;
+        self.scale(&native, rounds, results)?;
+        self.xtask_itself(project, rounds, results)
+    }
 
+    /// The warm loop alone, beside the native run (`--only loop`).
+    fn warm_loop(&self, project: &Project, rounds: usize, results: &mut Results) -> Result<()> {
+        let native = Native::ready(project, self.copy, self.runner)?;
+        self.warm_rounds(&native, rounds, false, results)
+    }
+
+    /// `cargo xtask test` with nothing on the engine of the copy's: not its OS image, images,
+    /// cache or database image. Once, whatever the rounds: it builds the OS image.
+    fn first_run(&self, results: &mut Results) -> Result<()> {
+        self.runner.step(&format!(
+            "First run with no images at all (not even the OS image {COPY_OS_IMAGE}), {FROM_NOTHING_ROUNDS} round"
+        ));
+        if let Ok(Some(_)) = self.runner.probe(&docker::image_id(OS_IMAGE_FROM_REGISTRY)) {
+            say!("   note: the engine has {OS_IMAGE_FROM_REGISTRY}, which every build uses: this is not from nothing");
+        }
+        for _ in 0..FROM_NOTHING_ROUNDS {
+            self.remove_images()?;
+            self.remove_service_images();
+            let _ = self.quiet(&docker::remove_all(
+                docker::Kind::Image,
+                std::slice::from_ref(&self.copy.names.os_image),
+            ));
+            self.quiet(&Cmd::new("sync", Vec::<String>::new()))?;
+            results
+                .from_nothing
+                .0
+                .push(self.time(|| self.xtask(&["test"]).map(drop))?);
+        }
+        Ok(())
+    }
+
+    /// Each flow's first run from nothing but the OS image, alone, from a flushed disk, the
+    /// flows taking turns at going first: a build leaves the disk busy for whatever follows
+    /// it, and either flow's layers would serve the other's build as cache.
+    fn cold_round(&self, round: usize, rounds: usize, results: &mut Results) -> Result<()> {
+        let order = if round % 2 == 1 { [true, false] } else { [false, true] };
+        for lab in order {
+            let name = if lab { "the lab's flow" } else { "cargo xtask test" };
+            self.runner.step(&format!("Round {round} of {rounds}: cold, {name}"));
+            self.remove_images()?;
+            self.quiet(&Cmd::new("sync", Vec::<String>::new()))?;
+            let took = self.time(|| self.cold(lab))?;
+            if lab { &mut results.cold_lab } else { &mut results.cold }.0.push(took);
+        }
+        self.runner
+            .step("Rebuilding what the second cold run removed (not timed)");
+        self.cold(order[0])
+    }
+
+    /// The warm edit->test loop (against the native run, and the lab's with `lab`), a run
+    /// with no change, `--settings test` and the floor, each round.
+    fn warm_rounds(&self, native: &Native, rounds: usize, lab: bool, results: &mut Results) -> Result<()> {
+        // The database image is not part of any of these, nor a first native run's bytecode.
+        self.runner
+            .step("Warming up: a run with the database, and a native run (not timed)");
+        self.xtask(&["test", "--settings", "test"])?;
+        self.quiet(&native.tests(self.copy, &[]))?;
+        if !self.runner.dry_run() {
+            Native::check_reports(self.copy)?;
+        }
+        for round in 1..=rounds {
             self.runner
                 .step(&format!("Round {round} of {rounds}: warm, after an edit and unchanged"));
-            self.edit(round, 1)?;
-            edit.lab.0.push(self.time(|| self.lab_warm())?);
+            if lab {
+                self.edit(round, 1)?;
+                results.edit_lab.0.push(self.time(|| self.lab_warm())?);
+            }
             self.edit(round, 2)?;
-            edit.xtask.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
-            unchanged.lab.0.push(self.time(|| self.lab_warm())?);
-            unchanged.xtask.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
+            let mut out = String::new();
+            results.edit.0.push(self.time(|| {
+                out = self.xtask(&["test"])?;
+                Ok(())
+            })?);
+            results.tests = results.tests.or(edits::tests_ran(&out));
+            self.edit(round, 3)?;
+            results
+                .edit_native
+                .0
+                .push(self.time(|| self.quiet(&native.tests(self.copy, &[])).map(drop))?);
+            if lab {
+                results.unchanged_lab.0.push(self.time(|| self.lab_warm())?);
+            }
+            results.unchanged.0.push(self.time(|| self.xtask(&["test"]).map(drop))?);
 
             self.runner
                 .step(&format!("Round {round} of {rounds}: --settings test, and the floor"));
             let started = Instant::now();
             let out = self.xtask(&["test", "--settings", "test"])?;
-            settings_test.0.push(started.elapsed());
-            ready.0.push(if self.runner.dry_run() {
+            results.settings_test.0.push(started.elapsed());
+            results.ready.0.push(if self.runner.dry_run() {
                 Duration::ZERO
             } else {
                 ready_time(&out)?
             });
-            floor.0.push(self.floor()?);
+            results.floor.0.push(self.floor()?);
+        }
+        Ok(())
+    }
+
+    /// A requirement's pin bumped to a version pip has cached (a run with it first, not
+    /// timed), then `cargo xtask test`; back to the checkout's each round, and at the end.
+    fn requirements_change(&self, rounds: usize, results: &mut Results) -> Result<()> {
+        let path = self.copy.root.join("src/requirements.txt");
+        let original = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let (package, versions) = edits::BUMPED;
+        let (bumped, from, to) = edits::bumped(&original, package, &versions)?;
+        results.bump = format!("{package} {from} -> {to}");
+        let write = |text: &str| fs::write(&path, text).with_context(|| format!("cannot write {path}"));
+        self.runner.step(&format!(
+            "Requirements change, {package} {from} -> {to}: a run with it first, for pip's cache (not timed)"
+        ));
+        write(&bumped)?;
+        self.xtask(&["test"])?;
+        for round in 1..=rounds {
+            self.runner.step(&format!(
+                "Round {round} of {rounds}: back to {from} (not timed), then {to}"
+            ));
+            write(&original)?;
+            self.xtask(&["test"])?;
+            // The image with the bumped pin is left dangling: gone, the builder cannot serve
+            // the next build from its layers.
+            self.remove_dangling();
+            write(&bumped)?;
+            results
+                .requirements
+                .0
+                .push(self.time(|| self.xtask(&["test"]).map(drop))?);
+        }
+        self.runner.step(&format!(
+            "Back to the checkout's requirements, {package} {from} (not timed)"
+        ));
+        write(&original)?;
+        self.xtask(&["test"]).map(drop)
+    }
+
+    /// The suite SCALE times larger, generated into the copy, serially and with two
+    /// workers, `cargo xtask test` and the native run taking turns.
+    fn scale(&self, native: &Native, rounds: usize, results: &mut Results) -> Result<()> {
+        let modules = test_modules(&self.copy.root.join("src"))?;
+        let texts: Vec<(&str, &str)> = modules
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str()))
+            .collect();
+        let module =
+            edits::scaled_suite(&texts, SCALE - 1).context("src/*/tests.py: no test classes, or two of a name")?;
+        let generated = Temporary::new(self.copy.root.join(SCALED_MODULE));
+        fs::write(&generated.0, module).with_context(|| format!("cannot write {}", generated.0))?;
+        for round in 1..=rounds {
+            self.runner
+                .step(&format!("Round {round} of {rounds}: the suite {SCALE} times larger"));
+            for (workers, native_times, xtask_times) in [
+                (&[][..], &mut results.scaled_native, &mut results.scaled),
+                (
+                    &["--parallel", "2"][..],
+                    &mut results.scaled_parallel_native,
+                    &mut results.scaled_parallel,
+                ),
+            ] {
+                native_times
+                    .0
+                    .push(self.time(|| self.quiet(&native.tests(self.copy, workers)).map(drop))?);
+                let args: Vec<&str> = ["test", "--"].into_iter().chain(workers.iter().copied()).collect();
+                let mut out = String::new();
+                xtask_times.0.push(self.time(|| {
+                    out = self.xtask(&args)?;
+                    Ok(())
+                })?);
+                results.scaled_tests = results.scaled_tests.or(edits::tests_ran(&out));
+            }
         }
         Ok(())
     }
@@ -370,10 +622,11 @@ impl Bench<'_> {
 
     fn lab_cold(&self) -> Result<()> {
         let context = self.copy.root.join(LAB_CONTEXT);
+        let os_image = base_image::os_image(self.copy, self.runner)?.name;
         let base = Build::new(LAB_BASE, &format!("{context}/docker/base/Dockerfile"))
             .context(context.as_str())
             .label(docker::BUILT_IN_LABEL, self.copy.root.as_str())
-            .build_arg("OS_IMAGE", &self.os_image);
+            .build_arg("OS_IMAGE", &os_image);
         self.quiet(&base.into())?;
         self.lab_build()?;
         let cache = Run::new(LAB_DEV)
@@ -410,7 +663,9 @@ impl Bench<'_> {
         if self.runner.dry_run() {
             return Ok(());
         }
-        for tree in [self.copy.root.clone(), self.copy.root.join(LAB_CONTEXT)] {
+        // The lab's tree too, where it is laid out (not for `--only loop`).
+        let lab = Some(self.copy.root.join(LAB_CONTEXT)).filter(|lab| lab.exists());
+        for tree in std::iter::once(self.copy.root.clone()).chain(lab) {
             let path = tree.join(EDITED);
             let mut text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
             text.push_str(&format!("# bench edit {round}.{flow}\n"));
@@ -436,6 +691,9 @@ impl Bench<'_> {
     /// Every image either flow builds, and both caches: what "cold" starts from.
     fn remove_images(&self) -> Result<()> {
         self.remove_lab();
+        // What the copy's runs keep between them (the test worker, which holds on to the dev
+        // image) goes as a user's would, by `cargo xtask clean`: else no image would go.
+        self.xtask(&["clean"])?;
         let names = &self.copy.names;
         let _ = self.quiet(&docker::remove_container(&names.cache_container));
         let _ = self.quiet(&docker::remove_volume(&names.cache_volume));
@@ -459,8 +717,9 @@ impl Bench<'_> {
         }
     }
 
-    /// Everything the bench made: the lab's images, the copy's images, cache and runs. The OS
-    /// image stays: it is every checkout's, the user's too.
+    /// Everything the bench made: the lab's images, the copy's images, cache and runs, and
+    /// the OS image where the copy has one of its own; the shared one stays: it is every
+    /// checkout's, the user's too.
     fn remove_all(&self) {
         let _ = self.quiet(&docker::remove_container(FLOOR));
         let _ = self.remove_images();
@@ -468,6 +727,17 @@ impl Bench<'_> {
             docker::Kind::Image,
             std::slice::from_ref(&self.copy.names.release_image),
         ));
+        self.remove_service_images();
+        if self.copy.names.own_os_image {
+            let _ = self.quiet(&docker::remove_all(
+                docker::Kind::Image,
+                std::slice::from_ref(&self.copy.names.os_image),
+            ));
+        }
+    }
+
+    /// The copy's database image (its own name: see `copy_checkout`).
+    fn remove_service_images(&self) {
         let images: Vec<String> = self
             .copy
             .config
@@ -517,6 +787,21 @@ fn lay_out_lab_context(project: &Project, copy: &Utf8Path, context: &Utf8Path) -
     Ok(())
 }
 
+/// The application's test modules, `src/*/tests.py`: dotted name and text, in name order.
+fn test_modules(src: &Utf8Path) -> Result<Vec<(String, String)>> {
+    let mut modules = Vec::new();
+    for entry in src.read_dir_utf8().with_context(|| format!("cannot list {src}"))? {
+        let package = entry?.into_path();
+        let tests = package.join("tests.py");
+        if let (true, Some(name)) = (tests.is_file(), package.file_name()) {
+            let text = fs::read_to_string(&tests).with_context(|| format!("cannot read {tests}"))?;
+            modules.push((format!("{name}.tests"), text));
+        }
+    }
+    modules.sort();
+    Ok(modules)
+}
+
 /// The "ready N s after `docker run`" a run with a database prints.
 fn ready_time(out: &str) -> Result<Duration> {
     let line = out
@@ -533,6 +818,24 @@ fn ready_time(out: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scaled_suite_repeats_every_test_module_of_the_application() {
+        let src = Project::locate().unwrap().root.join("src");
+        let modules = test_modules(&src).unwrap();
+        let names: Vec<&str> = modules.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["todo.tests", "todobackend.tests"]);
+        let texts: Vec<(&str, &str)> = modules.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        assert!(edits::scaled_suite(&texts, SCALE - 1).is_some());
+    }
+
+    #[test]
+    fn a_goal_not_measured_in_this_run_is_neither_met_nor_missed() {
+        assert_eq!(verdict(0.4, 0.5), "met   ");
+        assert_eq!(verdict(0.5, 0.5), "met   ");
+        assert_eq!(verdict(0.6, 0.5), "MISSED");
+        assert_eq!(verdict(Times::default().median(), 0.5), "-     ");
+    }
 
     #[test]
     fn the_copys_dockerfiles_get_a_label_of_the_bench_runs_own_right_after_each_from() {

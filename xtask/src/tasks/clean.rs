@@ -182,7 +182,8 @@ fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
 /// The project's named images, each unless a container (of any checkout, or anyone's built
 /// on it) uses it. Only images that carry the project's image label: a user's image that
 /// happens to have one of these names is not the project's. The OS image is every
-/// checkout's (see `Names`): a checkout with a name of its own leaves it. Whether there were any.
+/// checkout's (see `Names`): a checkout with a name of its own leaves it, unless it names
+/// an OS image of its own too. Whether there were any.
 fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let services = project
         .config
@@ -191,7 +192,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
         .filter(|service| service.dockerfile.is_some())
         .map(|service| &service.image);
     let names = &project.names;
-    let os_image = (names.prefix == DEFAULT_NAME).then_some(&names.os_image);
+    let os_image = (names.prefix == DEFAULT_NAME || names.own_os_image).then_some(&names.os_image);
     let mut found = false;
     for image in os_image
         .into_iter()

@@ -268,7 +268,7 @@ fn stop_under_load(
 }
 
 /// The 1-minute load average of a Linux host, where there is one.
-fn load_average() -> Option<f64> {
+pub(super) fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
