@@ -10,7 +10,8 @@
     suite.py stop RUN             stops run RUN's child, if it is still running
     suite.py retire               the worker takes no more runs, and ends with its last one
 
-ARGS go to `manage.py test`. JUnit XML (see the settings) and coverage XML land in $REPORTS_DIR;
+ARGS go to `manage.py test`. $SUITE_WAIT_FOR, HOST:PORT[,...], names services to wait for
+(at most a minute) until they answer from here. JUnit XML (see the settings) and coverage XML land in $REPORTS_DIR;
 the exit status is the suite's, whatever happens to the reports.
 
 The worker never imports the application's own modules (its settings included): only what a
@@ -31,6 +32,9 @@ LEARNT = 3
 def run(args):
     """The suite under coverage, then the combined coverage XML: manage.py's exit status."""
     import tempfile
+
+    for address in filter(None, os.environ.get("SUITE_WAIT_FOR", "").split(",")):
+        wait_for(address)
 
     import coverage
     from coverage.execfile import PyRunner
@@ -61,6 +65,27 @@ def run(args):
     except Exception as problem:  # the suite's status stands, whatever happens to the report
         print(f"suite.py: no coverage report: {problem}", file=sys.stderr)
     return status
+
+
+def wait_for(address, within=60):
+    """Waits until HOST:PORT accepts a connection from here: a service proved ready from its
+    own container may not be reachable yet from this one's (Podman joins them late)."""
+    import time
+
+    host, port = address.rsplit(":", 1)
+    started = time.monotonic()
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            break
+        except OSError as problem:
+            if time.monotonic() - started > within:
+                print(f"suite.py: {address} did not answer within {within} s: {problem}", file=sys.stderr)
+                return
+            time.sleep(0.05)
+    waited = time.monotonic() - started
+    if waited > 1:
+        print(f"suite.py: {address} answered from here after {waited:.1f} s", file=sys.stderr)
 
 
 def serve():

@@ -56,6 +56,10 @@ pub struct Service {
     pub ready: Option<String>,
     #[serde(default = "default_ready_timeout")]
     pub ready_timeout_secs: u64,
+    /// The port the application reaches it on: a suite forked by the worker waits, from
+    /// there, until it answers (on some engines a network takes a while to join a container
+    /// to the ones already on it).
+    pub port: Option<u16>,
     /// The directory the service keeps its data in: `serve` keeps it in a volume of the
     /// checkout's, with the service's secrets beside it, so data entered while serving
     /// outlives the run.

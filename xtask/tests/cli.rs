@@ -277,13 +277,13 @@ fn normalized(args: &str) -> String {
             // What the checkout keeps (its worker, its network): named for its path's digest
             let digest = at + run_prefix.len();
             format!("{}CHECKOUT{}", &word[..digest], &word[digest + 8..])
-        } else if let Some(head) = word.rsplit_once('-')
-            && head.0.rsplit('=').next() == Some("db")
-            && head.1.len() == 6
-            && hex(head.1)
+        } else if let Some((head, tail)) = word.rsplit_once('-')
+            && head.rsplit('=').next() == Some("db")
+            && tail.len() >= 6
+            && hex(&tail[..6])
         {
             // The database's name on the worker's network: its run's random part
-            format!("{}-RUN", head.0)
+            format!("{head}-RUN{}", &tail[6..])
         } else if let Some(at) = word.find(&run_prefix) {
             let random = at + run_prefix.len();
             format!("{}RUN{}", &word[..random], &word[random + 6..])
@@ -612,7 +612,7 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
         calls[5],
         format!(
             "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
-             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e MYSQL_PASSWORD {worker} \
+             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e SUITE_WAIT_FOR=db-RUN:3306 -e MYSQL_PASSWORD {worker} \
              python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
             worker = worker()
         )

@@ -105,6 +105,7 @@ pub fn start_services(
         let started = services::start(project, runner, name, service, kept.as_ref(), network)?;
         all.env.extend(started.env);
         all.secrets.extend(started.secrets);
+        all.addresses.extend(started.addresses);
     }
     Ok(all)
 }

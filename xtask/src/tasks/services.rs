@@ -30,6 +30,8 @@ pub enum Network<'a> {
 pub struct Started {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
+    /// `HOST:PORT` where each answers that says its `port`.
+    pub addresses: Vec<String>,
 }
 
 /// Starts `service` as `name` on `network` and waits until it is ready. With `kept`, a
@@ -102,7 +104,12 @@ pub fn start(
         .into_iter()
         .filter(|(key, _)| service.secrets.contains(key))
         .collect();
-    Ok(Started { env, secrets })
+    let addresses = service.port.map(|port| format!("{host}:{port}")).into_iter().collect();
+    Ok(Started {
+        env,
+        secrets,
+        addresses,
+    })
 }
 
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made

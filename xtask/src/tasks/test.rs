@@ -80,6 +80,9 @@ fn in_the_worker(
     ));
     suite.env.extend(services.env);
     suite.secrets.extend(services.secrets);
+    if !services.addresses.is_empty() {
+        suite.env.push(("SUITE_WAIT_FOR".into(), services.addresses.join(",")));
+    }
     let (uid, gid) = invoking_user(runner)?;
     if uid != 0 {
         // The child becomes this user: the reports, and anything else it writes, are theirs
