@@ -406,14 +406,6 @@ pub fn create_labelled(kind: Kind, name: &str, labels: &[(String, String)]) -> C
     Cmd::new("docker", args)
 }
 
-/// `docker network create --internal`: a network whose containers reach each other and
-/// nothing beyond it.
-pub fn create_internal_network(name: &str, labels: &[(String, String)]) -> Cmd {
-    let mut cmd = create_labelled(Kind::Network, name, labels);
-    cmd.args.insert(2, "--internal".into());
-    cmd
-}
-
 /// Prints a volume's name; fails when there is no such volume.
 pub fn volume_name(volume: &str) -> Cmd {
     Cmd::new("docker", ["volume", "inspect", "--format", "{{.Name}}", volume])

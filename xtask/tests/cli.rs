@@ -328,7 +328,7 @@ fn worker() -> String {
 /// The making of the worker's network.
 fn worker_network(root: &Path) -> String {
     format!(
-        "network create --internal --label application=todobackend --label todobackend.checkout={} \
+        "network create --label application=todobackend --label todobackend.checkout={} \
          --label todobackend.worker=INPUTS todobackend-{RUN_PART}-CHECKOUT-net",
         root.display()
     )

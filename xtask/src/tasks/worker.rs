@@ -7,8 +7,8 @@
 //! afresh from the mounted `src/` (the worker never imports it), and the worker is replaced
 //! whenever what it was started from changes: the dev image (so the requirements, the
 //! scripts, the OS image), or the directories it mounts (a `src/` or `target/` made anew).
-//! Its network is internal, the checkout's, which reaches nothing beyond it: a run whose
-//! settings need services starts them on it, under names of the run's own. Worker and
+//! Its network is the checkout's: a run whose settings need services starts them on it, under
+//! names of the run's own. (Not `--internal`: Podman 4's then joins no two containers.) Worker and
 //! network are the checkout's: labelled with it, listed by `doctor`, removed by `clean`,
 //! named for the checkout's path so no other checkout ever reaches them.
 
@@ -81,7 +81,7 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     let checkout = vec![(CHECKOUT_LABEL.to_string(), project.root.to_string())];
     if runner.probe(&docker::network_name(&worker.network))?.is_none() {
         let labels = [checkout.clone(), vec![(WORKER_LABEL.into(), "network".into())]].concat();
-        runner.quiet(&docker::create_internal_network(&worker.network, &labels))?;
+        runner.quiet(&docker::create_labelled(Kind::Network, &worker.network, &labels))?;
     }
     let start = Run::new(image)
         .detach()
