@@ -28,6 +28,8 @@ pub struct Build {
     /// A file that receives the built image's id, so a run uses what it built even when
     /// another checkout retags the name meanwhile.
     pub iidfile: Option<String>,
+    /// `--target`: only this stage, wanted for its id (`iidfile`): it gets no tag.
+    pub stage: Option<String>,
 }
 
 impl Build {
@@ -39,7 +41,14 @@ impl Build {
             build_args: Vec::new(),
             labels: Vec::new(),
             iidfile: None,
+            stage: None,
         }
+    }
+
+    /// Builds only the stage `stage`, untagged.
+    pub fn stage(mut self, stage: &str) -> Build {
+        self.stage = Some(stage.into());
+        self
     }
 
     pub fn context(mut self, context: &str) -> Build {
@@ -66,14 +75,12 @@ impl Build {
 impl From<Build> for Cmd {
     fn from(build: Build) -> Cmd {
         // The lab's command, then --force-rm: a failed step leaves no stopped container behind.
-        let mut args = vec![
-            "build".into(),
-            "-t".into(),
-            build.tag,
-            "-f".into(),
-            build.dockerfile,
-            "--force-rm".into(),
-        ];
+        let mut args = vec!["build".into()];
+        match build.stage {
+            Some(stage) => args.extend(["--target".into(), stage]),
+            None => args.extend(["-t".into(), build.tag]),
+        }
+        args.extend(["-f".into(), build.dockerfile, "--force-rm".into()]);
         for (key, value) in build.build_args {
             args.extend(["--build-arg".into(), format!("{key}={value}")]);
         }
@@ -705,6 +712,28 @@ mod tests {
                 "--force-rm",
                 "--build-arg",
                 "OS_IMAGE=debian:bookworm-slim",
+                ".",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stage_is_built_for_its_id_alone_with_no_tag() {
+        let build = Build::new("todobackend-dev", "docker/dev/Dockerfile")
+            .stage("tools")
+            .iidfile("tools.iid");
+        assert_eq!(
+            argv(build),
+            [
+                "docker",
+                "build",
+                "--target",
+                "tools",
+                "-f",
+                "docker/dev/Dockerfile",
+                "--force-rm",
+                "--iidfile",
+                "tools.iid",
                 ".",
             ]
         );

@@ -18,6 +18,9 @@ pub const DEV_DOCKERFILE: &str = "docker/dev/Dockerfile";
 pub const STAGED_CA_DIR: &str = "docker/base/host-ca";
 /// What the Dockerfiles trust instead where the host has no CA bundle: nothing (an empty file).
 const NO_HOST_CA: &str = "docker/base/host-ca/none";
+/// Where a run that builds the dev image stages the requirements' wheels for it, each run
+/// in a directory of its own (`staged_wheels`): a fixed depth, which `.dockerignore` lets in.
+pub const STAGED_WHEELS_DIR: &str = "target/xtask/wheels";
 /// Where a test run leaves its JUnit and coverage XML, relative to the root.
 pub const REPORTS_DIR: &str = "target/reports";
 pub const RELEASE_DOCKERFILE: &str = "docker/release/Dockerfile";
@@ -241,6 +244,12 @@ impl Project {
 /// the run (or its watchdog, or the recovery of a dead run) removes when it ends.
 pub fn staged_ca(run: &str) -> String {
     format!("{STAGED_CA_DIR}/{run}.crt")
+}
+
+/// Where run `run` stages the requirements' wheels, relative to the root: removed with the run,
+/// as its staged CA bundle is.
+pub fn staged_wheels(run: &str) -> String {
+    format!("{STAGED_WHEELS_DIR}/{run}")
 }
 
 /// `dir` as part of a name docker accepts for containers and networks.

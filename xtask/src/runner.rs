@@ -18,6 +18,7 @@
 //! | `status_or`   | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
 //! | `quiet`       | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it |
 //! | `make`        | yes    | streamed           | printed only    | `MAKE`        | waits for it  |
+//! | `unmake`      | yes    | kept, tail on fail | printed only    | `MAKE`        | waits for it  |
 //! | `interactive` | yes    | the terminal's     | printed only    | `LONG`        | see below     |
 //!
 //! `interactive` is for a person at a terminal (`manage -- shell`): its child inherits the
@@ -30,7 +31,7 @@
 //! the watchdog's to stop if the xtask dies: the client ends when its container is removed.
 //!
 //! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
-//! makes, and is never cut short: an engine may still finish making something after its
+//! makes (`unmake` runs it early, when the run is done with what was made), and is never cut short: an engine may still finish making something after its
 //! client was killed, after the cleanup looked for it. A command out of time is an error that
 //! names the engine, but for `read`, whose caller decides.
 
@@ -303,6 +304,16 @@ impl Runner {
             .echoed(cmd, false, MAKE, false)?
             .map_or(0, |finished| finished.code());
         succeeded(cmd, code)
+    }
+
+    /// Removes now what `make` made, by its `undo`, rather than when the run ends.
+    pub fn unmake(&self, undo: &Cmd) -> Result<()> {
+        let finished = self.echoed(undo, true, MAKE, false)?;
+        self.undo.borrow_mut().retain(|registered| registered != undo);
+        match finished {
+            Some(finished) if !finished.ok() => bail!("`{undo}` failed: {}", finished.stderr.trim()),
+            _ => Ok(()),
+        }
     }
 
     /// Leaves the containers and networks named `names` in place when the runner goes away

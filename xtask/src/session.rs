@@ -207,6 +207,7 @@ fn remove_run(runner: &Runner, run: &str) -> Result<bool> {
 /// goes by (so the bundle never outlives it).
 fn remove_files(root: &Utf8Path, run: &str) {
     let _ = fs::remove_file(root.join(project::staged_ca(run)));
+    let _ = fs::remove_dir_all(root.join(project::staged_wheels(run)));
     let _ = fs::remove_dir_all(root.join(RUNS_DIR).join(run));
     if let Ok(outside) = outside_scratch(run) {
         let _ = fs::remove_dir_all(outside);

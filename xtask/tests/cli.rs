@@ -74,7 +74,7 @@ case "$1" in
           for last; do :; done
           [ "$2" != inspect ] || { [ -n "${FAKE_CACHE_VOLUME+set}" ] && [ "${last%-cache}" != "$last" ]; } || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
-  start) exit "${FAKE_RUN_EXIT:-0}" ;;
+  start) case "$2 $3" in *-wheels) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
   run) case " $* " in *" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
 esac
 "#;
@@ -299,16 +299,37 @@ fn run() -> String {
     format!("todobackend-{RUN_PART}-RUN")
 }
 
-/// The dev image's build, as a run of the checkout at `root` makes it on `os`.
-fn dev_build(root: &Path, os: &str) -> String {
-    format!(
-        "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE={os} \
-         --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root} \
-         --label todobackend.inputs=INPUTS --label todobackend.built-in={root} \
-         --iidfile {root}/target/xtask/runs/{run}/dev.iid .",
-        root = root.display(),
-        run = run()
-    )
+/// The dev image's build, as a run of the checkout at `root` makes it on `os` where the pip
+/// cache's volume exists: its `tools` stage, the requirements' wheels made in a container of
+/// it and staged, then the image.
+fn dev_build(root: &Path, os: &str) -> Vec<String> {
+    let (root, run) = (root.display(), run());
+    let common = format!(
+        "--build-arg OS_IMAGE={os} --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root}"
+    );
+    let wheels = format!("{run}-wheels");
+    vec![
+        format!(
+            "build --target tools -f docker/dev/Dockerfile --force-rm {common} --label todobackend.built-in={root} \
+             --iidfile {root}/target/xtask/runs/{run}/tools.iid ."
+        ),
+        format!(
+            "create --name {wheels} --label application=todobackend --label todobackend.checkout={root} \
+             --label todobackend.run={run} -v todobackend-cache:/cache -e XDG_CACHE_HOME=/cache \
+             sha256:built wheels.sh /tmp/requirements_test.txt /wheels"
+        ),
+        format!("cp src/requirements.txt {wheels}:/tmp/requirements.txt"),
+        format!("cp src/requirements_test.txt {wheels}:/tmp/requirements_test.txt"),
+        format!("start --attach {wheels}"),
+        format!("cp {wheels}:/wheels/. target/xtask/wheels/{run}"),
+        format!("rm --force --volumes {wheels}"),
+        format!(
+            "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm \
+             --build-arg WHEELS=target/xtask/wheels/{run} {common} \
+             --label todobackend.inputs=INPUTS --label todobackend.built-in={root} \
+             --iidfile {root}/target/xtask/runs/{run}/image.iid ."
+        ),
+    ]
 }
 
 /// Copying `from` out of the run's `role` container into the run's own directory.
@@ -381,14 +402,12 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         let root = fake.root();
         let output = fake.xtask_ok(&root.join(cwd), &["test"]);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
-        assert_eq!(
-            changes,
-            [
-                dev_build(root, "debian:bookworm-slim"),
-                worker_network(root),
-                worker_run(root)
-            ]
-        );
+        let expected = [
+            dev_build(root, "debian:bookworm-slim"),
+            vec![worker_network(root), worker_run(root)],
+        ]
+        .concat();
+        assert_eq!(changes, expected);
         // The suite runs in a child of the worker, its reports written into the run's directory.
         assert_eq!(
             normalized(&fake.calls().last().unwrap().split_once(": ").unwrap().1),
@@ -418,11 +437,9 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         // arguments it got, paths with spaces included: copy-pastable from the root.
         let echoed = echoed_docker_commands(&output);
         assert!(
-            echoed.first().is_some_and(|args| args.starts_with(&[
-                "build".into(),
-                "-t".into(),
-                "todobackend-dev".into()
-            ])),
+            echoed
+                .first()
+                .is_some_and(|args| args.starts_with(&["build".into(), "--target".into(), "tools".into()])),
             "{}",
             stderr(&output)
         );
@@ -447,8 +464,10 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
 fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
     let fake = FakeDocker::new("reuse").env("FAKE_CACHE_VOLUME", "todobackend-cache");
     fake.xtask_ok(fake.root(), &["dev-image"]);
-    let build = fake.changes().pop().unwrap();
-    let inputs = build
+    let built = fake.changes();
+    let inputs = built
+        .last()
+        .unwrap()
         .split(' ')
         .find_map(|word| word.strip_prefix("todobackend.inputs="))
         .unwrap();
@@ -457,7 +476,7 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
     fake.xtask_ok(fake.root(), &["test"]);
     let changes = fake.changes();
     assert!(
-        !changes.iter().skip(1).any(|args| args.starts_with("build ")),
+        !changes.iter().skip(built.len()).any(|args| args.starts_with("build ")),
         "{changes:?}"
     );
     assert!(
@@ -479,8 +498,12 @@ fn ci_and_remote_engines_test_the_source_baked_into_a_fresh_build() {
     for (fake, args) in [(&remote, &["test"][..]), (&baked, &["test", "--baked"])] {
         fake.xtask_ok(fake.root(), args);
         let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
-        assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
-        assert_eq!(changes[1..3], test_run(fake.root(), ""));
+        let built = dev_build(fake.root(), "debian:bookworm-slim").len();
+        assert!(
+            changes[built - 1].starts_with("build -t todobackend-dev "),
+            "{changes:?}"
+        );
+        assert_eq!(changes[built..built + 2], test_run(fake.root(), ""));
     }
 }
 
@@ -512,6 +535,8 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let run = run();
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
+    // From the dev image's build on
+    let changes = &changes[dev_build(root, "debian:bookworm-slim").len() - 1..];
     let labels = format!(
         "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
         root.display()
@@ -577,7 +602,13 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
         .calls()
         .iter()
         .map(|call| normalized(call.split_once(": ").unwrap().1))
-        .filter(|args| !args.contains(" inspect ") && !args.starts_with("build ") && !args.contains("version"))
+        // Less the dev image's build (its wheels' container included) and the questions
+        .filter(|args| {
+            !args.contains(" inspect ")
+                && !args.starts_with("build ")
+                && !args.contains("-wheels")
+                && !args.contains("version")
+        })
         .collect();
     let labels = format!(
         "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
@@ -722,7 +753,17 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
     let run = format!("todobackend-{RUN_PART}-");
     let expected_order = [
         "$ docker pull debian:bookworm-slim".to_string(),
+        // (`build --target tools`: cut at its first option)
+        "$ docker build".into(),
+        "$ docker volume create".into(),
+        "$ docker create".into(),
+        "$ docker cp src/requirements.txt".into(),
+        "$ docker cp src/requirements_test.txt".into(),
+        "$ docker start".into(),
+        format!("$ docker cp {run}"),
+        "$ docker rm".into(),
         "$ docker build -t todobackend-dev -f docker/dev/Dockerfile".into(),
+        // A dry run made no volume: the cache container's would be
         "$ docker volume create".into(),
         "$ docker create".into(),
         "$ docker network create".into(),
@@ -761,14 +802,16 @@ fn build_leaves_the_wheels_of_a_fresh_image_under_target() {
     let output = fake.xtask(&root.join("src"), &["build"]);
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
     let run = run();
-    assert_eq!(changes[0], dev_build(root, "debian:bookworm-slim"));
+    let built = dev_build(root, "debian:bookworm-slim");
+    assert_eq!(changes[..built.len()], built);
+    let builder = &changes[built.len()];
     assert!(
-        changes[1].starts_with(&format!("create --name {run}-build "))
-            && changes[1].ends_with(" --volumes-from cache sha256:built pip wheel ."),
+        builder.starts_with(&format!("create --name {run}-build "))
+            && builder.ends_with(" --volumes-from cache sha256:built pip wheel ."),
         "{changes:?}"
     );
     assert_eq!(
-        changes[2..],
+        changes[built.len() + 1..],
         [
             format!("start --attach {run}-build"),
             copy_out(root, "build", "/wheelhouse", "wheels"),
@@ -845,11 +888,14 @@ fn an_unknown_settings_name_is_refused_before_docker_is_asked_anything() {
 fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
     let fake = FakeDocker::new("missing").env("FAKE_IMAGES", "debian:bookworm-slim");
     fake.xtask_ok(fake.root(), &["test"]);
-    let changes = fake.changes();
-    // The dev image is built on the OS image: a test run needs no base image.
+    let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
+    // The dev image is built on the OS image: a test run needs no base image. Its wheels are
+    // made with the pip cache's volume, made first.
+    assert_eq!(changes[0], dev_build(fake.root(), "debian:bookworm-slim")[0]);
+    assert_eq!(changes[1], CACHE_RUN[0]);
     assert!(
-        changes[0].starts_with(
-            "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg OS_IMAGE=debian:bookworm-slim "
+        changes[8].starts_with(
+            "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg WHEELS=target/xtask/wheels/"
         ),
         "{changes:?}"
     );
@@ -1217,7 +1263,11 @@ fn manage_on_a_remote_engine_says_it_runs_on_the_baked_source() {
         stderr(&output)
     );
     let changes = fake.changes();
-    assert!(changes[0].starts_with("build -t todobackend-dev "), "{changes:?}");
+    let built = dev_build(fake.root(), "debian:bookworm-slim").len();
+    assert!(
+        changes[built - 1].starts_with("build -t todobackend-dev "),
+        "{changes:?}"
+    );
     assert!(
         !changes
             .iter()

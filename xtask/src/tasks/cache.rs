@@ -80,6 +80,17 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
     Err(failed)
 }
 
+/// Makes the cache's volume when it is missing, for a container that mounts it by name. A
+/// `cache` container the project did not make is refused first, as `ensure` refuses it.
+pub fn ensure_volume(project: &Project, runner: &Runner) -> Result<()> {
+    exists(project, runner)?;
+    let volume = &project.names.cache_volume;
+    if runner.probe(&docker::volume_name(volume))?.is_some() {
+        return Ok(());
+    }
+    runner.run(&docker::create_labelled(Kind::Volume, volume, &labels(project)))
+}
+
 /// How long a cache container another run is making may take to show.
 const ANOTHER_RUN_MAKES_IT: Duration = Duration::from_secs(10);
 

@@ -5,28 +5,91 @@ use std::fs;
 
 use anyhow::{Context, Result};
 
-use super::base_image::{self, State};
-use super::image_exists;
-use crate::docker::Build;
-use crate::project::{DEV_DOCKERFILE, INPUTS_LABEL, Project};
+use super::base_image::{self, HostCa, OsImage, State};
+use super::{cache, image_exists};
+use crate::docker::{self, Build, Run};
+use crate::project::{self, DEV_DOCKERFILE, INPUTS_LABEL, Project};
 use crate::runner::Runner;
 
+/// The Dockerfile's stage with Python and the tools that build wheels (`scripts/wheels.sh`).
+const TOOLS_STAGE: &str = "tools";
+/// Where the wheels container has pip's cache, and makes the wheels.
+const CACHE: &str = "/cache";
+const WHEELS: &str = "/wheels";
+/// The requirements files, in `src/`: the test ones include the others.
+const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
+
 /// Builds the image; returns the id of what it built, which stays right even when another
-/// checkout retags `todobackend-dev` meanwhile.
+/// checkout retags `todobackend-dev` meanwhile. First its `tools` stage, in which the
+/// requirements' wheels are made from pip's cache (`wheels`); the image installs them offline.
 pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     let os = base_image::os_image(project, runner)?;
     let ca = base_image::host_ca()?;
     let inputs = project.dev_image_inputs(&os.id, ca.as_ref().map(|ca| ca.bytes.as_slice()))?;
-    let build = Build::new(&project.names.dev_image, DEV_DOCKERFILE).label(INPUTS_LABEL, &inputs);
-    let what = "the development image";
+    let build = || Build::new(&project.names.dev_image, DEV_DOCKERFILE);
+    let tools = build().stage(TOOLS_STAGE);
+    let tools = build_for_id(
+        project,
+        runner,
+        "the development image's build tools",
+        tools,
+        &os,
+        ca.as_ref(),
+    )?;
+    let wheels = wheels(project, runner, &tools)?;
+    let build = build().label(INPUTS_LABEL, &inputs).build_arg("WHEELS", &wheels);
+    build_for_id(project, runner, "the development image", build, &os, ca.as_ref())
+}
+
+/// Builds `build` on `os` and returns the id of what it built (a name, in a dry run).
+fn build_for_id(
+    project: &Project,
+    runner: &Runner,
+    what: &str,
+    build: Build,
+    os: &OsImage,
+    ca: Option<&HostCa>,
+) -> Result<String> {
     if runner.dry_run() {
-        base_image::build_on_os(project, runner, what, build, &os, ca.as_ref())?;
-        return Ok(project.names.dev_image.clone());
+        let name = build.stage.clone().unwrap_or_else(|| build.tag.clone());
+        base_image::build_on_os(project, runner, what, build, os, ca)?;
+        return Ok(name);
     }
-    let iidfile = runner.scratch("dev.iid")?;
-    base_image::build_on_os(project, runner, what, build.iidfile(iidfile.as_str()), &os, ca.as_ref())?;
+    let iidfile = runner.scratch(&format!("{}.iid", build.stage.as_deref().unwrap_or("image")))?;
+    base_image::build_on_os(project, runner, what, build.iidfile(iidfile.as_str()), os, ca)?;
     let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
     Ok(id.trim().to_string())
+}
+
+/// Makes the wheels of the test requirements in a container of the `tools` image, from those
+/// kept in pip's cache where it has them all (offline), and stages them for the build: the
+/// path, relative to the root, of a directory of the run's own. Through `docker cp`, not a
+/// bind mount: the same on a remote engine, and the files the host's user's.
+fn wheels(project: &Project, runner: &Runner, tools: &str) -> Result<String> {
+    runner.step("Making the requirements' wheels, from pip's cache where it has them");
+    cache::ensure_volume(project, runner)?;
+    let run = runner.run_name();
+    let name = run.container("wheels");
+    let maker = Run::new(tools)
+        .name(&name)
+        .labels(&run.labels)
+        .volume(&format!("{}:{CACHE}", project.names.cache_volume))
+        .env("XDG_CACHE_HOME", CACHE)
+        .command(["wheels.sh", "/tmp/requirements_test.txt", WHEELS]);
+    let remove = docker::remove_container(&name);
+    runner.make(&docker::create(maker), remove.clone())?;
+    for file in REQUIREMENTS {
+        runner.run(&docker::copy_in(&format!("src/{file}"), &name, &format!("/tmp/{file}")))?;
+    }
+    runner.run(&docker::start_attached(&name))?;
+    let staged = project::staged_wheels(&run.name);
+    if !runner.dry_run() {
+        let dir = project.root.join(&staged);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    runner.run(&docker::copy_out(&name, &format!("{WHEELS}/."), &staged))?;
+    runner.unmake(&remove)?;
+    Ok(staged)
 }
 
 /// Builds the image only when the engine does not have it yet.
