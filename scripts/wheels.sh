@@ -1,18 +1,22 @@
 #!/bin/sh
-# wheels.sh REQUIREMENTS DIR: wheels of everything REQUIREMENTS (a pip requirements file)
-# names, in DIR, for the dev image to install offline. Taken from the wheels kept in pip's
-# cache ($XDG_CACHE_HOME/wheels) when it has them all, with no network: a requirement moved
-# to a version used before needs none. Otherwise fetched (and mysqlclient's built) as pip
-# does, and what was made kept in the cache for next time.
+# wheels.sh REQUIREMENTS KEPT DIR: wheels of everything REQUIREMENTS (a pip requirements file)
+# names, in DIR, for the dev image to install offline. Taken from the wheels KEPT holds when
+# it has them all, with no network: a requirement moved to a version used before needs none.
+# Otherwise fetched (and mysqlclient's built) as pip does, and what was made kept in KEPT for
+# next time. Every checkout on the engine shares KEPT: each wheel lands there whole, by a
+# rename, so a build beside this one never reads half of one.
 set -eu
 requirements=$1
-dir=$2
-kept=${XDG_CACHE_HOME:-/cache}/wheels
-mkdir -p "$kept" "$dir"
-if /appenv/bin/pip wheel --quiet --no-index --find-links "$kept" --wheel-dir "$dir" -r "$requirements" 2>/dev/null; then
-  echo "wheels.sh: every requirement's wheel came from pip's cache"
+kept=$2
+dir=$3
+mkdir -p "$dir"
+if /appenv/bin/pip wheel --quiet --no-index --find-links "$kept" --wheel-dir "$dir" -r "$requirements" >/dev/null 2>&1; then
+  echo "wheels.sh: every requirement's wheel was kept from an earlier build: none fetched"
   exit 0
 fi
-echo "wheels.sh: pip's cache lacks some of the requirements: fetching them"
-/appenv/bin/pip wheel --find-links "$kept" --wheel-dir "$dir" -r "$requirements"
-cp "$dir"/*.whl "$kept"/
+echo "wheels.sh: some requirements' wheels were never made here: fetching them"
+/appenv/bin/pip wheel --no-cache-dir --find-links "$kept" --wheel-dir "$dir" -r "$requirements"
+for wheel in "$dir"/*.whl; do
+  name=${wheel##*/}
+  [ -e "$kept/$name" ] || { cp "$wheel" "$kept/.$name.$$" && mv "$kept/.$name.$$" "$kept/$name"; }
+done

@@ -70,9 +70,10 @@ case "$1" in
            [ "$2" != inspect ] || [ -n "$FAKE_WORKER" ] || exit 1 ;;
   exec) case " $* " in *" fork "*) exit "${FAKE_RUN_EXIT:-0}" ;; esac ;;
   volume) [ "$2" = ls ] && listing "$@"
-          # It holds the pip cache's volume where FAKE_CACHE_VOLUME is set, and no other.
+          # It holds the pip cache's volume and the kept wheels' where FAKE_CACHE_VOLUME is
+          # set, and no other.
           for last; do :; done
-          [ "$2" != inspect ] || { [ -n "${FAKE_CACHE_VOLUME+set}" ] && [ "${last%-cache}" != "$last" ]; } || exit 1 ;;
+          [ "$2" != inspect ] || { [ -n "${FAKE_CACHE_VOLUME+set}" ] && { [ "${last%-cache}" != "$last" ] || [ "$last" = todobackend-wheels ]; }; } || exit 1 ;;
   pull) exit "${FAKE_PULL_EXIT:-1}" ;;
   start) case "$2 $3" in *-wheels) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
   run) case " $* " in *" --detach "*) exit 0 ;; esac; exit "${FAKE_RUN_EXIT:-0}" ;;
@@ -315,8 +316,8 @@ fn dev_build(root: &Path, os: &str) -> Vec<String> {
         ),
         format!(
             "create --name {wheels} --label application=todobackend --label todobackend.checkout={root} \
-             --label todobackend.run={run} -v todobackend-cache:/cache -e XDG_CACHE_HOME=/cache \
-             sha256:built wheels.sh /tmp/requirements_test.txt /wheels"
+             --label todobackend.run={run} -v todobackend-wheels:/kept \
+             sha256:built wheels.sh /tmp/requirements_test.txt /kept /wheels"
         ),
         format!("cp src/requirements.txt {wheels}:/tmp/requirements.txt"),
         format!("cp src/requirements_test.txt {wheels}:/tmp/requirements_test.txt"),
@@ -890,9 +891,12 @@ fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
     fake.xtask_ok(fake.root(), &["test"]);
     let changes: Vec<String> = fake.changes().iter().map(|args| normalized(args)).collect();
     // The dev image is built on the OS image: a test run needs no base image. Its wheels are
-    // made with the pip cache's volume, made first.
+    // made with the kept wheels' volume, made first.
     assert_eq!(changes[0], dev_build(fake.root(), "debian:bookworm-slim")[0]);
-    assert_eq!(changes[1], CACHE_RUN[0]);
+    assert_eq!(
+        changes[1],
+        "volume create --label application=todobackend --label todobackend.wheels=shared todobackend-wheels"
+    );
     assert!(
         changes[8].starts_with(
             "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm --build-arg WHEELS=target/xtask/wheels/"
@@ -978,7 +982,10 @@ fn a_cache_container_the_project_did_not_make_is_left_alone() {
         !fake
             .changes()
             .iter()
-            .any(|args| args.starts_with("rm ") || args.starts_with("volume rm") || args.starts_with("run ")),
+            // (but the container the build made its wheels in)
+            .any(|args| (args.starts_with("rm ") && !args.contains("-wheels"))
+                || args.starts_with("volume rm")
+                || args.starts_with("run ")),
         "{:?}",
         fake.changes()
     );

@@ -80,15 +80,33 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
     Err(failed)
 }
 
-/// Makes the cache's volume when it is missing, for a container that mounts it by name. A
-/// `cache` container the project did not make is refused first, as `ensure` refuses it.
-pub fn ensure_volume(project: &Project, runner: &Runner) -> Result<()> {
-    exists(project, runner)?;
-    let volume = &project.names.cache_volume;
-    if runner.probe(&docker::volume_name(volume))?.is_some() {
+/// The wheels of the requirements, kept between builds (`scripts/wheels.sh`) in a volume
+/// every checkout on the engine shares, as it shares the builder's cache: a wheel is the same
+/// whichever checkout made it, and a copy of the checkout then makes none anew.
+pub const WHEELS_VOLUME: &str = "todobackend-wheels";
+const WHEELS_LABEL: (&str, &str) = ("todobackend.wheels", "shared");
+
+/// Makes the wheels' volume when it is missing.
+pub fn ensure_wheels(runner: &Runner) -> Result<()> {
+    if runner.probe(&docker::volume_name(WHEELS_VOLUME))?.is_some() {
         return Ok(());
     }
-    runner.run(&docker::create_labelled(Kind::Volume, volume, &labels(project)))
+    let labels = [(WHEELS_LABEL.0.to_string(), WHEELS_LABEL.1.to_string())];
+    runner.run(&docker::create_labelled(Kind::Volume, WHEELS_VOLUME, &labels))
+}
+
+/// Removes the wheels' volume, unless a build is using it; whether it was there.
+pub fn remove_wheels(runner: &Runner) -> Result<bool> {
+    let ours = format!("label={}={}", WHEELS_LABEL.0, WHEELS_LABEL.1);
+    let found = runner.probe(&docker::names(Kind::Volume, &[&format!("name={WHEELS_VOLUME}"), &ours]))?;
+    if !found.is_some_and(|names| names.lines().any(|name| name == WHEELS_VOLUME)) {
+        return Ok(false);
+    }
+    runner.step(&format!("Removing the requirements' wheels, volume {WHEELS_VOLUME}"));
+    if runner.status(&docker::remove_volume(WHEELS_VOLUME))? != 0 {
+        runner.step("Kept it: a build is using it");
+    }
+    Ok(true)
 }
 
 /// How long a cache container another run is making may take to show.

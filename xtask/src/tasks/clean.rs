@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::{cache, kept, worker};
 use crate::cmd::Cmd;
 use crate::docker::{self, BUILT_IN_LABEL, Kind};
-use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR};
+use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR, STAGED_WHEELS_DIR};
 use crate::runner::Runner;
 use crate::session;
 
@@ -149,8 +149,8 @@ fn lines(out: Option<String>) -> Vec<String> {
 }
 
 /// Files runs leave in the checkout when they die (the directories of dead runs went with
-/// their recovery, each with its staged CA bundle), and what older versions left: with no run
-/// of the checkout alive, any staged CA bundle is left over.
+/// their recovery, each with its staged CA bundle and wheels), and what older versions left:
+/// with no run of the checkout alive, any staged CA bundle or wheels are left over.
 fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
     let mut paths: Vec<String> = OLD_SCRATCH.iter().map(|path| path.to_string()).collect();
     if let Ok(entries) = project.root.join(STAGED_CA_DIR).read_dir_utf8() {
@@ -160,6 +160,9 @@ fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
                 .filter(|entry| entry.path().extension() == Some("crt"))
                 .map(|entry| format!("{STAGED_CA_DIR}/{}", entry.file_name())),
         );
+    }
+    if project.root.join(STAGED_WHEELS_DIR).exists() {
+        paths.push(STAGED_WHEELS_DIR.into());
     }
     if let Ok(entries) = project.root.join("target").read_dir_utf8() {
         // iid files of older versions' builds
@@ -192,8 +195,10 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
         .filter(|service| service.dockerfile.is_some())
         .map(|service| &service.image);
     let names = &project.names;
-    let os_image = (names.prefix == DEFAULT_NAME || names.own_os_image).then_some(&names.os_image);
-    let mut found = false;
+    let shared = names.prefix == DEFAULT_NAME;
+    let os_image = (shared || names.own_os_image).then_some(&names.os_image);
+    // Every checkout's, as the OS image is
+    let mut found = shared && cache::remove_wheels(runner)?;
     for image in os_image
         .into_iter()
         .chain([&names.base_image, &names.dev_image, &names.release_image])

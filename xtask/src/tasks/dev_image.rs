@@ -13,8 +13,8 @@ use crate::runner::Runner;
 
 /// The Dockerfile's stage with Python and the tools that build wheels (`scripts/wheels.sh`).
 const TOOLS_STAGE: &str = "tools";
-/// Where the wheels container has pip's cache, and makes the wheels.
-const CACHE: &str = "/cache";
+/// Where the wheels container has the wheels kept between builds, and makes the build's.
+const KEPT: &str = "/kept";
 const WHEELS: &str = "/wheels";
 /// The requirements files, in `src/`: the test ones include the others.
 const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
@@ -62,20 +62,19 @@ fn build_for_id(
 }
 
 /// Makes the wheels of the test requirements in a container of the `tools` image, from those
-/// kept in pip's cache where it has them all (offline), and stages them for the build: the
+/// kept between builds where they are all there (offline), and stages them for the build: the
 /// path, relative to the root, of a directory of the run's own. Through `docker cp`, not a
 /// bind mount: the same on a remote engine, and the files the host's user's.
 fn wheels(project: &Project, runner: &Runner, tools: &str) -> Result<String> {
-    runner.step("Making the requirements' wheels, from pip's cache where it has them");
-    cache::ensure_volume(project, runner)?;
+    runner.step("Making the requirements' wheels, from those kept where they are all there");
+    cache::ensure_wheels(runner)?;
     let run = runner.run_name();
     let name = run.container("wheels");
     let maker = Run::new(tools)
         .name(&name)
         .labels(&run.labels)
-        .volume(&format!("{}:{CACHE}", project.names.cache_volume))
-        .env("XDG_CACHE_HOME", CACHE)
-        .command(["wheels.sh", "/tmp/requirements_test.txt", WHEELS]);
+        .volume(&format!("{}:{KEPT}", cache::WHEELS_VOLUME))
+        .command(["wheels.sh", "/tmp/requirements_test.txt", KEPT, WHEELS]);
     let remove = docker::remove_container(&name);
     runner.make(&docker::create(maker), remove.clone())?;
     for file in REQUIREMENTS {
