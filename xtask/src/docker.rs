@@ -28,7 +28,8 @@ pub struct Build {
     /// A file that receives the built image's id, so a run uses what it built even when
     /// another checkout retags the name meanwhile.
     pub iidfile: Option<String>,
-    /// `--target`: only this stage, wanted for its id (`iidfile`): it gets no tag.
+    /// `--target`: only this stage, wanted for its id (`iidfile`): it gets no tag. Not the
+    /// image's own name either: left untagged, it goes with the images built on it.
     pub stage: Option<String>,
 }
 

@@ -311,7 +311,7 @@ fn dev_build(root: &Path, os: &str) -> Vec<String> {
     let wheels = format!("{run}-wheels");
     vec![
         format!(
-            "build --target tools -f docker/dev/Dockerfile --force-rm {common} --label todobackend.built-in={root} \
+            "build --target tools -f docker/dev/Dockerfile --force-rm {common} \
              --iidfile {root}/target/xtask/runs/{run}/tools.iid ."
         ),
         format!(

@@ -229,3 +229,59 @@ fn two_runs_at_once_in_one_checkout_share_the_worker_they_start() {
     }
     assert_eq!(support::the_worker(&copy).len(), 2);
 }
+
+/// Pins `sqlparse` to `version` in the copy's requirements, with a test that passes only
+/// where that version is the one installed.
+fn pin_sqlparse(copy: &Checkout, version: &str) {
+    copy.edit("src/requirements.txt", |requirements| {
+        let pinned: Vec<String> = requirements
+            .lines()
+            .map(|line| match line.starts_with("sqlparse==") {
+                true => format!("sqlparse=={version}"),
+                false => line.to_string(),
+            })
+            .collect();
+        pinned.join("\n") + "\n"
+    });
+    copy.write(
+        "src/todo/test_pins.py",
+        &format!(
+            "import sqlparse\nfrom django.test import SimpleTestCase\n\n\nclass Pins(SimpleTestCase):\n    \
+             def test_sqlparse_is_the_pinned_version(self):\n        self.assertEqual(sqlparse.__version__, '{version}')\n"
+        ),
+    );
+}
+
+#[test]
+fn a_requirement_moved_to_a_version_used_before_is_installed_from_the_kept_wheels_with_no_index() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = developer_s("worker-requirements");
+    let original = std::fs::read_to_string(copy.root().join("src/requirements.txt")).unwrap();
+    assert!(original.contains("sqlparse==0.6.1\n"), "{original}");
+    // Each version once, so the engine has made (or fetched) the wheels of both
+    for version in ["0.6.0", "0.6.1"] {
+        pin_sqlparse(&copy, version);
+        let out = expect(
+            &copy,
+            &["--", "todo.test_pins"],
+            0,
+            &format!("the run on sqlparse {version}"),
+        );
+        assert_eq!(tests_ran(&out), 1, "{out}");
+    }
+    // Then back to the other: the image is rebuilt with that version, from the kept wheels
+    // alone, and the worker replaced
+    pin_sqlparse(&copy, "0.6.0");
+    let out = expect(
+        &copy,
+        &["--", "todo.test_pins"],
+        0,
+        "the run moved back to sqlparse 0.6.0",
+    );
+    assert!(out.contains("$ docker build"), "{out}");
+    assert!(
+        out.contains("every requirement's wheel was kept from an earlier build: none fetched"),
+        "{out}"
+    );
+    assert!(out.contains("Replacing the test worker"), "{out}");
+}

@@ -99,9 +99,12 @@ pub(super) fn build_on_os(
     ca: Option<&HostCa>,
 ) -> Result<()> {
     runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
-    let mut build = build
-        .build_arg("OS_IMAGE", &os.name)
-        .label(BUILT_IN_LABEL, project.root.as_str());
+    let mut build = build.build_arg("OS_IMAGE", &os.name);
+    // Not a stage: the image built on it extends it, and goes with it (`Build::stage`). A
+    // label would add a step, an image apart that nothing removes.
+    if build.stage.is_none() {
+        build = build.label(BUILT_IN_LABEL, project.root.as_str());
+    }
     if let Some(ca) = ca {
         // The classic builder labels only the last stage: the host-ca stage, which each
         // build with a bundle leaves dangling, is labelled through BUILT_IN, for `clean`.

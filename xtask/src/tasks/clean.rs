@@ -161,7 +161,10 @@ fn remove_scratch_files(project: &Project, runner: &Runner) -> Result<bool> {
                 .map(|entry| format!("{STAGED_CA_DIR}/{}", entry.file_name())),
         );
     }
-    if project.root.join(STAGED_WHEELS_DIR).exists() {
+    // (Each run removes its own: only those of dead runs can be there.)
+    if let Ok(mut staged) = project.root.join(STAGED_WHEELS_DIR).read_dir_utf8()
+        && staged.next().is_some()
+    {
         paths.push(STAGED_WHEELS_DIR.into());
     }
     if let Ok(entries) = project.root.join("target").read_dir_utf8() {

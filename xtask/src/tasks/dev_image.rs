@@ -21,23 +21,19 @@ const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
 
 /// Builds the image; returns the id of what it built, which stays right even when another
 /// checkout retags `todobackend-dev` meanwhile. First its `tools` stage, in which the
-/// requirements' wheels are made from pip's cache (`wheels`); the image installs them offline.
+/// requirements' wheels are made, from those kept where it can (`wheels`); the image installs
+/// them offline.
 pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     let os = base_image::os_image(project, runner)?;
     let ca = base_image::host_ca()?;
     let inputs = project.dev_image_inputs(&os.id, ca.as_ref().map(|ca| ca.bytes.as_slice()))?;
-    let build = || Build::new(&project.names.dev_image, DEV_DOCKERFILE);
-    let tools = build().stage(TOOLS_STAGE);
-    let tools = build_for_id(
-        project,
-        runner,
-        "the development image's build tools",
-        tools,
-        &os,
-        ca.as_ref(),
-    )?;
+    let tools = Build::new(&project.names.dev_image, DEV_DOCKERFILE).stage(TOOLS_STAGE);
+    let what = "the development image's build tools";
+    let tools = build_for_id(project, runner, what, tools, &os, ca.as_ref())?;
     let wheels = wheels(project, runner, &tools)?;
-    let build = build().label(INPUTS_LABEL, &inputs).build_arg("WHEELS", &wheels);
+    let build = Build::new(&project.names.dev_image, DEV_DOCKERFILE)
+        .label(INPUTS_LABEL, &inputs)
+        .build_arg("WHEELS", &wheels);
     build_for_id(project, runner, "the development image", build, &os, ca.as_ref())
 }
 
