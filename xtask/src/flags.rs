@@ -127,7 +127,10 @@ Builds todobackend-dev, as the lab does, from the repository root whatever the c
 directory, on the Debian image (made first if missing):
   docker build -t todobackend-dev -f docker/dev/Dockerfile --build-arg OS_IMAGE=... .
 The image holds Python, the build tools and the test requirements; its label records what it
-was made of, so `test` knows when it is current.
+was made of, so `test` knows when it is current. First, a container of its `tools` stage
+makes the requirements' wheels (scripts/wheels.sh), from those kept in the volume
+todobackend-wheels when it has them all (no network: a requirement moved to a version used
+before needs none), else fetched and kept; the image installs them with `pip --no-index`.
 
 Example:
   cargo xtask dev-image";
@@ -240,7 +243,8 @@ Options:
   --all        Also remove the pip cache: the container `cache` and its volume
                todobackend-cache (kept while another container uses the volume)
   --images     Also remove the shared images (todobackend-os, -base, -dev and the service
-               images built from docker/), except those a container uses
+               images built from docker/), except those a container uses, and the
+               requirements' wheels every checkout keeps (volume todobackend-wheels)
 
 Example:
   cargo xtask clean --all";

@@ -86,9 +86,14 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
 pub const WHEELS_VOLUME: &str = "todobackend-wheels";
 const WHEELS_LABEL: (&str, &str) = ("todobackend.wheels", "shared");
 
+/// Whether the engine has the wheels' volume.
+pub fn wheels_kept(runner: &Runner) -> Result<bool> {
+    Ok(runner.probe(&docker::volume_name(WHEELS_VOLUME))?.is_some())
+}
+
 /// Makes the wheels' volume when it is missing.
 pub fn ensure_wheels(runner: &Runner) -> Result<()> {
-    if runner.probe(&docker::volume_name(WHEELS_VOLUME))?.is_some() {
+    if wheels_kept(runner)? {
         return Ok(());
     }
     let labels = [(WHEELS_LABEL.0.to_string(), WHEELS_LABEL.1.to_string())];

@@ -140,6 +140,17 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         Ok(true) => report(true, &format!("pip cache container `{cache_container}`")),
         Err(err) => report(false, &format!("{err:#}")),
     }
+    let wheels = cache::WHEELS_VOLUME;
+    report(
+        true,
+        &if cache::wheels_kept(&runner)? {
+            format!("requirements' wheels kept in volume {wheels}, shared by every checkout on the engine")
+        } else {
+            format!(
+                "requirements' wheels: none kept yet; the next build of the dev image makes them in volume {wheels}"
+            )
+        },
+    );
     let kept = kept::volumes(project, &runner)?;
     if kept.is_empty() {
         report(true, "data kept by `serve`: none yet");
