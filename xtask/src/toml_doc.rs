@@ -54,7 +54,7 @@ impl<'i> Doc<'i> {
         }
     }
 
-    pub fn strings(self, value: &Value<'i>) -> Result<Vec<String>> {
+    fn strings(self, value: &Value<'i>) -> Result<Vec<String>> {
         match value.get_ref() {
             DeValue::Array(items) => items.iter().map(|item| self.string(item)).collect(),
             _ => Err(self.invalid(value, "an array of strings")),
@@ -62,7 +62,7 @@ impl<'i> Doc<'i> {
     }
 
     /// A whole number that fits a `T`; `expected` says what it is for.
-    pub fn integer<T: TryFrom<u64>>(self, value: &Value<'i>, expected: &str) -> Result<T> {
+    fn integer<T: TryFrom<u64>>(self, value: &Value<'i>, expected: &str) -> Result<T> {
         let DeValue::Integer(integer) = value.get_ref() else {
             return Err(self.invalid(value, expected));
         };
@@ -117,7 +117,7 @@ pub struct Fields<'a, 'i> {
 
 impl<'a, 'i> Fields<'a, 'i> {
     /// `key`'s value read with `read`, if the table has one.
-    pub fn get<T>(
+    fn get<T>(
         &mut self,
         key: &'static str,
         read: impl FnOnce(Doc<'i>, &'a Value<'i>) -> Result<T>,
