@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
-use serde::Deserialize;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+use crate::toml_doc::{Doc, Value};
+
+#[derive(Debug, Default)]
 pub struct Config {
     /// The prefix of what the checkout makes on an engine (default `todobackend`).
     pub name: Option<String>,
@@ -16,17 +16,13 @@ pub struct Config {
     /// (default `todobackend-os:bookworm`, every checkout's): one of its own lets it remove
     /// that image without touching anyone else's (the bench's copy starts from nothing so).
     pub os_image: Option<String>,
-    #[serde(default)]
     pub settings: BTreeMap<String, Settings>,
-    #[serde(default)]
     pub services: BTreeMap<String, Service>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Settings {
     /// Names of `services` a run with these settings needs.
-    #[serde(default)]
     pub services: Vec<String>,
     /// A directory of the dev container where these settings keep their own data (SQLite's
     /// file), told to the application as DJANGO_DATA_DIR: `serve` keeps it in a volume of
@@ -34,27 +30,23 @@ pub struct Settings {
     pub data: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Service {
     pub image: String,
     /// Builds `image` when the engine lacks it.
     pub dockerfile: Option<String>,
     /// Given to the service and to the test container.
-    #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// The variable that tells the test container the service's host name.
     pub host_env: Option<String>,
     /// Variables given fresh random values each run, passed by name only, to the service
     /// and to the test container.
-    #[serde(default)]
     pub secrets: Vec<String>,
     /// Like `secrets`, for the service alone (an administrator's password the tests never use).
-    #[serde(default)]
     pub service_secrets: Vec<String>,
     /// A shell command run inside the service's container that succeeds once it is ready.
     pub ready: Option<String>,
-    #[serde(default = "default_ready_timeout")]
+    /// How long `ready` may take to succeed (default 60).
     pub ready_timeout_secs: u64,
     /// The port the application reaches it on: a suite forked by the worker waits, from
     /// there, until it answers (on some engines a network takes a while to join a container
@@ -66,14 +58,42 @@ pub struct Service {
     pub data: Option<String>,
 }
 
+impl Settings {
+    fn read(doc: Doc, table: &Value) -> Result<Settings> {
+        doc.fields(table, |fields| {
+            Ok(Settings {
+                services: fields.strings("services")?,
+                data: fields.string("data")?,
+            })
+        })
+    }
+}
+
+impl Service {
+    fn read(doc: Doc, table: &Value) -> Result<Service> {
+        doc.fields(table, |fields| {
+            Ok(Service {
+                image: fields.required("image", Doc::string)?,
+                dockerfile: fields.string("dockerfile")?,
+                env: fields.map("env", Doc::string)?,
+                host_env: fields.string("host_env")?,
+                secrets: fields.strings("secrets")?,
+                service_secrets: fields.strings("service_secrets")?,
+                ready: fields.string("ready")?,
+                ready_timeout_secs: fields
+                    .integer("ready_timeout_secs", "a number of seconds")?
+                    .unwrap_or(60),
+                port: fields.integer("port", "a port number (0 to 65535)")?,
+                data: fields.string("data")?,
+            })
+        })
+    }
+}
+
 fn is_variable_name(key: &str) -> bool {
     let mut chars = key.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn default_ready_timeout() -> u64 {
-    60
 }
 
 impl Config {
@@ -84,24 +104,22 @@ impl Config {
     }
 
     fn parse(text: &str) -> Result<Config> {
-        #[derive(Deserialize)]
-        struct Manifest {
-            workspace: Option<Workspace>,
+        let (doc, manifest) = Doc::parse(text)?;
+        let mut table = &manifest;
+        for key in ["workspace", "metadata", "todobackend"] {
+            match doc.table(table)?.get(key) {
+                Some(inner) => table = inner,
+                None => return Ok(Config::default()),
+            }
         }
-        #[derive(Deserialize)]
-        struct Workspace {
-            metadata: Option<Metadata>,
-        }
-        #[derive(Deserialize)]
-        struct Metadata {
-            todobackend: Option<Config>,
-        }
-        let manifest: Manifest = toml::from_str(text)?;
-        let config = manifest
-            .workspace
-            .and_then(|workspace| workspace.metadata)
-            .and_then(|metadata| metadata.todobackend)
-            .unwrap_or_default();
+        let config = doc.fields(table, |fields| {
+            Ok(Config {
+                name: fields.string("name")?,
+                os_image: fields.string("os_image")?,
+                settings: fields.map("settings", Settings::read)?,
+                services: fields.map("services", Service::read)?,
+            })
+        })?;
         if let Some(name) = &config.name {
             let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
             if name.is_empty() || !name.chars().all(valid) || name.starts_with('-') {
@@ -214,6 +232,28 @@ mod tests {
 
         let typo = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout = 5\n";
         let err = format!("{:#}", Config::parse(typo).unwrap_err());
-        assert!(err.contains("unknown field `ready_timeout`"), "{err}");
+        assert!(err.contains("line 3, column 1"), "{err}");
+        assert!(
+            err.contains("unknown field `ready_timeout`, expected one of `image`,"),
+            "{err}"
+        );
+
+        let quoted = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nport = \"3306\"\n";
+        let err = format!("{:#}", Config::parse(quoted).unwrap_err());
+        assert!(
+            err.contains("line 3, column 8\n  |\n3 | port = \"3306\"\n  |        ^^^^^^\n"),
+            "{err}"
+        );
+        assert!(
+            err.contains("invalid type: string \"3306\", expected a port number"),
+            "{err}"
+        );
+
+        let no_image = "[workspace.metadata.todobackend.services.db]\nready = \"true\"\n";
+        let err = format!("{:#}", Config::parse(no_image).unwrap_err());
+        assert!(
+            err.contains("line 1, column 1") && err.contains("missing field `image`"),
+            "{err}"
+        );
     }
 }

@@ -246,18 +246,19 @@ fn podman_ulimits_configured() -> Vec<String> {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        let Ok(table) = text.parse::<toml::Table>() else {
+        let Ok(table) = toml::de::DeTable::parse(&text) else {
             continue;
         };
         let ulimits = table
+            .get_ref()
             .get("containers")
-            .and_then(|containers| containers.get("default_ulimits"))
-            .and_then(|ulimits| ulimits.as_array());
+            .and_then(|containers| containers.get_ref().get("default_ulimits"))
+            .and_then(|ulimits| ulimits.get_ref().as_array());
         if let Some(ulimits) = ulimits {
             // A later file's list replaces an earlier one's.
             configured = ulimits
                 .iter()
-                .filter_map(|ulimit| ulimit.as_str()?.split('=').next().map(String::from))
+                .filter_map(|ulimit| ulimit.get_ref().as_str()?.split('=').next().map(String::from))
                 .collect();
         }
     }

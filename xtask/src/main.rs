@@ -15,6 +15,7 @@ mod runner;
 mod session;
 mod signals;
 mod tasks;
+mod toml_doc;
 
 use std::process::ExitCode;
 

@@ -45,9 +45,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8PathBuf;
-use xshell::Shell;
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, on_path};
 use crate::console::{paint, say};
 use crate::docker;
 use crate::engine::{self, Engine};
@@ -65,8 +64,8 @@ const MAKE: Duration = Duration::from_secs(120);
 const LONG: Duration = Duration::from_secs(3 * 3600);
 
 pub struct Runner {
-    /// Runs everything from the workspace root, so build contexts are right from any directory.
-    sh: Shell,
+    /// Runs everything from here, the workspace root, so build contexts are right from any
+    /// directory.
     root: Utf8PathBuf,
     docker: PathBuf,
     run: RunName,
@@ -119,16 +118,13 @@ impl Runner {
     }
 
     fn with_session(project: &Project, dry_run: bool, watched: bool) -> Result<Runner> {
-        let docker = which::which("docker").map_err(|_| {
+        let docker = on_path("docker").ok_or_else(|| {
             anyhow!(
                 "`docker` was not found on PATH: install the Docker client \
                  (Debian: `apt-get install docker.io`; elsewhere: Docker Desktop), then run this again"
             )
         })?;
-        let sh = Shell::new()?;
-        sh.change_dir(&project.root);
         Ok(Runner {
-            sh,
             root: project.root.clone(),
             docker,
             run: project.run_name()?,
@@ -478,7 +474,8 @@ impl Runner {
         } else {
             cmd.program.as_ref()
         };
-        let mut command: Command = self.sh.cmd(program).args(&cmd.args).into();
+        let mut command = Command::new(program);
+        command.current_dir(&self.root).args(&cmd.args);
         command.envs(cmd.env.iter().chain(&cmd.secrets).map(|(key, value)| (key, value)));
         command
     }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
 
 use super::{image_id, is_root};
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, on_path};
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
 use crate::project::{self, BASE_DOCKERFILE, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
@@ -176,10 +176,10 @@ fn build_os_image(runner: &Runner, tag: &str) -> Result<()> {
 
 /// A fresh Debian-like machine lacks debootstrap; as root, install it the way a user would.
 fn install_debootstrap(runner: &Runner) -> Result<()> {
-    if which::which("debootstrap").is_ok() {
+    if on_path("debootstrap").is_some() {
         return Ok(());
     }
-    if !is_root(runner)? || which::which("apt-get").is_err() {
+    if !is_root(runner)? || on_path("apt-get").is_none() {
         bail!("`debootstrap` was not found on PATH");
     }
     runner.step("Installing debootstrap with apt-get");

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::base_image::State;
 use super::{base_image, cache, dev_image, image_exists, is_root, kept, worker};
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, on_path};
 use crate::console::{paint, show};
 use crate::docker;
 use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
@@ -105,7 +105,7 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         .find(|image| image_exists(&runner, image).unwrap_or(false));
     let os_line = match os_image {
         Some(image) => format!("OS image {image}"),
-        None if which::which("debootstrap").is_ok() || is_root(&runner)? => format!(
+        None if on_path("debootstrap").is_some() || is_root(&runner)? => format!(
             "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {os_image_from_packages} with debootstrap"
         ),
         None => format!(

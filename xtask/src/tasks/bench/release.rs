@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use super::wrk::{self, Load};
 use super::{Bench, Times};
+use crate::cmd::on_path;
 use crate::console::{say, show};
 use crate::docker::{self, Run};
 use crate::http;
@@ -62,7 +63,7 @@ pub struct Figures {
 
 impl Bench<'_> {
     pub(super) fn release(&self, rounds: usize) -> Result<Figures> {
-        if !self.runner.dry_run() && which::which("wrk").is_err() {
+        if !self.runner.dry_run() && on_path("wrk").is_none() {
             bail!("the load test needs wrk on PATH: install it (Debian: `apt-get install wrk`), then run this again");
         }
         let names = &self.copy.names;
