@@ -16,6 +16,9 @@ pub struct Config {
     /// (default `todobackend-os:bookworm`, every checkout's): one of its own lets it remove
     /// that image without touching anyone else's (the bench's copy starts from nothing so).
     pub os_image: Option<String>,
+    /// The volume that keeps the requirements' wheels between builds (default
+    /// `todobackend-wheels`, every checkout's): one of its own lets it start without any.
+    pub wheels_volume: Option<String>,
     pub settings: BTreeMap<String, Settings>,
     pub services: BTreeMap<String, Service>,
 }
@@ -116,6 +119,7 @@ impl Config {
             Ok(Config {
                 name: fields.string("name")?,
                 os_image: fields.string("os_image")?,
+                wheels_volume: fields.string("wheels_volume")?,
                 settings: fields.map("settings", Settings::read)?,
                 services: fields.map("services", Service::read)?,
             })
@@ -130,6 +134,12 @@ impl Config {
             let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.:/".contains(c);
             if image.is_empty() || !image.chars().all(valid) || image.starts_with(['-', ':', '.']) {
                 bail!("os_image = {image:?}: an image name, e.g. \"todobackend-os:bookworm\"");
+            }
+        }
+        if let Some(volume) = &config.wheels_volume {
+            let valid = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+            if !volume.starts_with(|c: char| c.is_ascii_alphanumeric()) || !volume.chars().all(valid) {
+                bail!("wheels_volume = {volume:?}: a volume name, e.g. \"todobackend-wheels\"");
             }
         }
         for (name, service) in &config.services {
@@ -200,6 +210,12 @@ mod tests {
         let config = Config::parse(own).unwrap();
         assert_eq!(config.os_image.as_deref(), Some("todobackend-bench-os:bookworm"));
         assert_eq!(Config::parse("").unwrap().os_image, None);
+        let own = "[workspace.metadata.todobackend]\nwheels_volume = \"todobackend-bench-wheels\"\n";
+        let config = Config::parse(own).unwrap();
+        assert_eq!(config.wheels_volume.as_deref(), Some("todobackend-bench-wheels"));
+        let bad = "[workspace.metadata.todobackend]\nwheels_volume = \"my wheels\"\n";
+        let err = format!("{:#}", Config::parse(bad).unwrap_err());
+        assert!(err.contains("wheels_volume = \"my wheels\": a volume name"), "{err}");
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub struct Names {
     /// Whether the OS image is this checkout's alone (`os_image` in Cargo.toml), so `clean`
     /// may remove it whatever the checkout's name.
     pub own_os_image: bool,
+    /// Where builds keep the requirements' wheels: `todobackend-wheels`, every checkout's
+    /// as the OS image is, or Cargo.toml's `wheels_volume`.
+    pub wheels_volume: String,
+    pub own_wheels_volume: bool,
     pub base_image: String,
     pub dev_image: String,
     /// What `cargo xtask release` builds: the application from its wheels, on the base image.
@@ -75,10 +79,12 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new(prefix: &str, os_image: Option<&str>) -> Names {
+    pub fn new(prefix: &str, os_image: Option<&str>, wheels_volume: Option<&str>) -> Names {
         Names {
             os_image: os_image.map_or_else(|| format!("{DEFAULT_NAME}-os:bookworm"), String::from),
             own_os_image: os_image.is_some(),
+            wheels_volume: wheels_volume.map_or_else(|| format!("{DEFAULT_NAME}-wheels"), String::from),
+            own_wheels_volume: wheels_volume.is_some(),
             base_image: format!("{prefix}-base"),
             dev_image: format!("{prefix}-dev"),
             release_image: format!("{prefix}-release"),
@@ -115,6 +121,7 @@ impl Project {
         let names = Names::new(
             config.name.as_deref().unwrap_or(DEFAULT_NAME),
             config.os_image.as_deref(),
+            config.wheels_volume.as_deref(),
         );
         let project = Project {
             root: root.to_owned(),
@@ -360,12 +367,12 @@ mod tests {
     #[test]
     fn the_os_image_is_shared_whatever_the_checkout_is_named() {
         for prefix in [DEFAULT_NAME, "todobackend-bench"] {
-            assert_eq!(Names::new(prefix, None).os_image, "todobackend-os:bookworm");
+            assert_eq!(Names::new(prefix, None, None).os_image, "todobackend-os:bookworm");
         }
-        let own = Names::new("todobackend-bench", Some("todobackend-bench-os:bookworm"));
+        let own = Names::new("todobackend-bench", Some("todobackend-bench-os:bookworm"), None);
         assert_eq!(own.os_image, "todobackend-bench-os:bookworm");
-        assert!(own.own_os_image && !Names::new(DEFAULT_NAME, None).own_os_image);
-        let names = Names::new("todobackend-bench", None);
+        assert!(own.own_os_image && !Names::new(DEFAULT_NAME, None, None).own_os_image);
+        let names = Names::new("todobackend-bench", None, None);
         assert_eq!(
             [names.dev_image, names.cache_container],
             ["todobackend-bench-dev", "todobackend-bench-cache"]

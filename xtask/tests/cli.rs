@@ -895,7 +895,7 @@ fn test_makes_the_cache_and_the_dev_image_that_are_missing() {
     assert_eq!(changes[0], dev_build(fake.root(), "debian:bookworm-slim")[0]);
     assert_eq!(
         changes[1],
-        "volume create --label application=todobackend --label todobackend.wheels=shared todobackend-wheels"
+        "volume create --label application=todobackend --label todobackend.wheels=kept todobackend-wheels"
     );
     assert!(
         changes[8].starts_with(

@@ -152,7 +152,8 @@ pub fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<Bench
 }
 
 /// The checkout as the xtask sees it, under the bench's names: its own images (the database's
-/// too, and with `own_os_image` the OS image) and cache, and Dockerfiles marked as the bench's.
+/// too, and with `own_os_image` the OS image and the kept wheels' volume) and cache, and
+/// Dockerfiles marked as the bench's.
 fn copy_checkout(project: &Project, copy: &Utf8Path, own_os_image: bool) -> Result<()> {
     fs::create_dir_all(copy.join("xtask")).with_context(|| format!("cannot create {copy}"))?;
     for item in CHECKOUT {
@@ -181,6 +182,8 @@ fn copy_checkout(project: &Project, copy: &Utf8Path, own_os_image: bool) -> Resu
     text.push_str(&format!("\n[workspace.metadata.todobackend]\nname = \"{COPY_NAME}\"\n"));
     if own_os_image {
         text.push_str(&format!("os_image = \"{COPY_OS_IMAGE}\"\n"));
+        // Nor any wheel kept from an earlier build
+        text.push_str(&format!("wheels_volume = \"{COPY_NAME}-wheels\"\n"));
     }
     fs::write(&manifest, text).with_context(|| format!("cannot write {manifest}"))?;
     // Every checkout builds on the same OS image (see `Names`): a label of this bench run's own
@@ -688,7 +691,8 @@ impl Bench<'_> {
         took
     }
 
-    /// Every image either flow builds, and both caches: what "cold" starts from.
+    /// Every image either flow builds, and both caches (the kept wheels too, where the copy
+    /// has a volume of its own for them): what "cold" starts from.
     fn remove_images(&self) -> Result<()> {
         self.remove_lab();
         // What the copy's runs keep between them (the test worker, which holds on to the dev
@@ -700,6 +704,9 @@ impl Bench<'_> {
         let images = [names.dev_image.clone(), names.base_image.clone()];
         let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
         self.remove_dangling();
+        if names.own_wheels_volume {
+            let _ = self.quiet(&docker::remove_volume(&names.wheels_volume));
+        }
         Ok(())
     }
 

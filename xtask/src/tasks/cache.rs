@@ -80,35 +80,42 @@ fn make(project: &Project, runner: &Runner) -> Result<()> {
     Err(failed)
 }
 
-/// The wheels of the requirements, kept between builds (`scripts/wheels.sh`) in a volume
-/// every checkout on the engine shares, as it shares the builder's cache: a wheel is the same
-/// whichever checkout made it, and a copy of the checkout then makes none anew.
-pub const WHEELS_VOLUME: &str = "todobackend-wheels";
-const WHEELS_LABEL: (&str, &str) = ("todobackend.wheels", "shared");
+/// The requirements' wheels, kept between builds (`scripts/wheels.sh`) in a volume every
+/// checkout on the engine shares (`Names::wheels_volume`), as it shares the builder's cache:
+/// a wheel is the same whichever checkout made it, and a copy of the checkout makes none anew.
+const WHEELS_LABEL: (&str, &str) = ("todobackend.wheels", "kept");
 
 /// Whether the engine has the wheels' volume.
-pub fn wheels_kept(runner: &Runner) -> Result<bool> {
-    Ok(runner.probe(&docker::volume_name(WHEELS_VOLUME))?.is_some())
+pub fn wheels_kept(project: &Project, runner: &Runner) -> Result<bool> {
+    Ok(runner
+        .probe(&docker::volume_name(&project.names.wheels_volume))?
+        .is_some())
 }
 
 /// Makes the wheels' volume when it is missing.
-pub fn ensure_wheels(runner: &Runner) -> Result<()> {
-    if wheels_kept(runner)? {
+pub fn ensure_wheels(project: &Project, runner: &Runner) -> Result<()> {
+    if wheels_kept(project, runner)? {
         return Ok(());
     }
     let labels = [(WHEELS_LABEL.0.to_string(), WHEELS_LABEL.1.to_string())];
-    runner.run(&docker::create_labelled(Kind::Volume, WHEELS_VOLUME, &labels))
+    runner.run(&docker::create_labelled(
+        Kind::Volume,
+        &project.names.wheels_volume,
+        &labels,
+    ))
 }
 
-/// Removes the wheels' volume, unless a build is using it; whether it was there.
-pub fn remove_wheels(runner: &Runner) -> Result<bool> {
+/// Removes the wheels' volume, unless a build is using it; whether it was there. Only one
+/// todobackend made: a volume of that name without its label is someone else's.
+pub fn remove_wheels(project: &Project, runner: &Runner) -> Result<bool> {
+    let volume = &project.names.wheels_volume;
     let ours = format!("label={}={}", WHEELS_LABEL.0, WHEELS_LABEL.1);
-    let found = runner.probe(&docker::names(Kind::Volume, &[&format!("name={WHEELS_VOLUME}"), &ours]))?;
-    if !found.is_some_and(|names| names.lines().any(|name| name == WHEELS_VOLUME)) {
+    let found = runner.probe(&docker::names(Kind::Volume, &[&format!("name={volume}"), &ours]))?;
+    if !found.is_some_and(|names| names.lines().any(|name| name == volume)) {
         return Ok(false);
     }
-    runner.step(&format!("Removing the requirements' wheels, volume {WHEELS_VOLUME}"));
-    if runner.status(&docker::remove_volume(WHEELS_VOLUME))? != 0 {
+    runner.step(&format!("Removing the requirements' wheels, volume {volume}"));
+    if runner.status(&docker::remove_volume(volume))? != 0 {
         runner.step("Kept it: a build is using it");
     }
     Ok(true)

@@ -200,8 +200,8 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let names = &project.names;
     let shared = names.prefix == DEFAULT_NAME;
     let os_image = (shared || names.own_os_image).then_some(&names.os_image);
-    // Every checkout's, as the OS image is
-    let mut found = shared && cache::remove_wheels(runner)?;
+    // Every checkout's but where it names one of its own, as the OS image is
+    let mut found = (shared || names.own_wheels_volume) && cache::remove_wheels(project, runner)?;
     for image in os_image
         .into_iter()
         .chain([&names.base_image, &names.dev_image, &names.release_image])

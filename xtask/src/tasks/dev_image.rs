@@ -63,13 +63,13 @@ fn build_for_id(
 /// bind mount: the same on a remote engine, and the files the host's user's.
 fn wheels(project: &Project, runner: &Runner, tools: &str) -> Result<String> {
     runner.step("Making the requirements' wheels, from those kept where they are all there");
-    cache::ensure_wheels(runner)?;
+    cache::ensure_wheels(project, runner)?;
     let run = runner.run_name();
     let name = run.container("wheels");
     let maker = Run::new(tools)
         .name(&name)
         .labels(&run.labels)
-        .volume(&format!("{}:{KEPT}", cache::WHEELS_VOLUME))
+        .volume(&format!("{}:{KEPT}", project.names.wheels_volume))
         .command(["wheels.sh", "/tmp/requirements_test.txt", KEPT, WHEELS]);
     let remove = docker::remove_container(&name);
     runner.make(&docker::create(maker), remove.clone())?;

@@ -140,10 +140,10 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         Ok(true) => report(true, &format!("pip cache container `{cache_container}`")),
         Err(err) => report(false, &format!("{err:#}")),
     }
-    let wheels = cache::WHEELS_VOLUME;
+    let wheels = &project.names.wheels_volume;
     report(
         true,
-        &if cache::wheels_kept(&runner)? {
+        &if cache::wheels_kept(project, &runner)? {
             format!("requirements' wheels kept in volume {wheels}, shared by every checkout on the engine")
         } else {
             format!(
