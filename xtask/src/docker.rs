@@ -105,6 +105,8 @@ pub struct Run {
     /// `--interactive --tty`: stdin kept open and a terminal, for a person at one.
     pub terminal: bool,
     pub volumes: Vec<String>,
+    /// `--tmpfs PATH`: an empty directory in memory, gone with the container.
+    pub tmpfs: Vec<String>,
     pub volumes_from: Vec<String>,
     /// `-p`: ports published on the engine's host.
     pub publish: Vec<String>,
@@ -128,6 +130,7 @@ impl Run {
             user: None,
             terminal: false,
             volumes: Vec::new(),
+            tmpfs: Vec::new(),
             volumes_from: Vec::new(),
             publish: Vec::new(),
             env: Vec::new(),
@@ -197,6 +200,13 @@ impl Run {
         self
     }
 
+    /// `--tmpfs PATH`: for data that need not outlive the container, in memory rather than
+    /// on a disk other work may keep busy.
+    pub fn tmpfs(mut self, path: &str) -> Run {
+        self.tmpfs.push(path.into());
+        self
+    }
+
     pub fn volumes_from(mut self, container: &str) -> Run {
         self.volumes_from.push(container.into());
         self
@@ -243,6 +253,9 @@ impl From<Run> for Cmd {
         }
         for volume in run.volumes {
             args.extend(["-v".into(), volume]);
+        }
+        for path in run.tmpfs {
+            args.extend(["--tmpfs".into(), path]);
         }
         for container in run.volumes_from {
             args.extend(["--volumes-from".into(), container]);
@@ -718,6 +731,7 @@ mod tests {
             .name("run-db")
             .labels(&[("todobackend.run".into(), "run".into())])
             .network("run", Some("db"))
+            .tmpfs("/var/lib/mysql")
             .volumes_from("cache")
             .publish("127.0.0.1:8000:8000")
             .env("MYSQL_USER", "todo")
@@ -741,6 +755,8 @@ mod tests {
                 "run",
                 "--network-alias",
                 "db",
+                "--tmpfs",
+                "/var/lib/mysql",
                 "--volumes-from",
                 "cache",
                 "-p",

@@ -520,7 +520,7 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
     assert_eq!(
         changes[2],
         format!(
-            "run --detach --name {run}-db {labels} --network {run} --network-alias db \
+            "run --detach --name {run}-db {labels} --network {run} --network-alias db --tmpfs /var/lib/mysql \
              -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
         )
     );
@@ -603,7 +603,7 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
     assert_eq!(
         calls[3],
         format!(
-            "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN \
+            "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN --tmpfs /var/lib/mysql \
              -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
         )
     );
