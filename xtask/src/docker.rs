@@ -477,6 +477,17 @@ pub fn exec_sh(container: &str, script: &str) -> Cmd {
     Cmd::new("docker", ["exec", container, "sh", "-c", script])
 }
 
+/// Runs `script` in a shell inside a running container again and again, `every` apart, until
+/// it succeeds, or fails after `tries`; its output goes nowhere. The script is an argument of
+/// the loop's, run by a shell of its own, so any script works (a comment, a quote, an `exit`).
+pub fn exec_until(container: &str, script: &str, every: std::time::Duration, tries: u32) -> Cmd {
+    let every = format!("{}.{:03}", every.as_secs(), every.subsec_millis());
+    let until = format!(
+        "n={tries}; until sh -c \"$1\" >/dev/null 2>&1; do n=$((n - 1)); [ \"$n\" -gt 0 ] || exit 1; sleep {every}; done"
+    );
+    Cmd::new("docker", ["exec", container, "sh", "-c", &until, "probe", script])
+}
+
 /// `docker exec`: a command in a running container, with the container's environment and
 /// these variables on top.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -772,6 +783,29 @@ mod tests {
         );
         // The password travels in the client's environment only.
         assert_eq!(cmd.secrets, [("MYSQL_PASSWORD".to_string(), "hunter2".to_string())]);
+    }
+
+    #[test]
+    fn a_readiness_probe_repeats_in_the_container_as_an_argument_of_a_bounded_loop() {
+        let probe = exec_until(
+            "run-db",
+            r#"MYSQL_PWD="$MYSQL_PASSWORD" mysql -e "SELECT 1" # it's up"#,
+            std::time::Duration::from_millis(20),
+            250,
+        );
+        assert_eq!(
+            argv(probe),
+            [
+                "docker",
+                "exec",
+                "run-db",
+                "sh",
+                "-c",
+                r#"n=250; until sh -c "$1" >/dev/null 2>&1; do n=$((n - 1)); [ "$n" -gt 0 ] || exit 1; sleep 0.020; done"#,
+                "probe",
+                r#"MYSQL_PWD="$MYSQL_PASSWORD" mysql -e "SELECT 1" # it's up"#,
+            ]
+        );
     }
 
     #[test]

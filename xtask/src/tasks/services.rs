@@ -116,6 +116,14 @@ pub fn start(
     })
 }
 
+/// How often a service's readiness probe runs until it succeeds: a database starts in a few
+/// tenths of a second, so each hundredth waited counts. The probe repeats inside the service's
+/// container, where a refused connection costs a few milliseconds (a `docker exec` costs
+/// tens), for about REPORT_EVERY at most at a time.
+const PROBE_EVERY: Duration = Duration::from_millis(20);
+/// How often a run says it is still waiting for a service.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
 /// of another OS image or another version of the Dockerfile's directory.
 fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result<()> {
@@ -151,14 +159,17 @@ pub(super) fn wait_until_ready(
         "Waiting for {container} to accept queries (at most {} s)",
         timeout.as_secs()
     ));
-    let probe = docker::exec_sh(container, ready);
+    let tries = u32::try_from(REPORT_EVERY.as_millis() / PROBE_EVERY.as_millis()).unwrap_or(1);
+    let probe = docker::exec_until(container, ready, PROBE_EVERY, tries);
     say!("$ {probe}");
     if runner.dry_run() {
         return Ok(());
     }
     let deadline = started + timeout;
-    let mut next_report = Duration::from_secs(5);
+    let mut next_report = REPORT_EVERY;
     loop {
+        // A probe that hangs is cut off at the deadline; the loop in the container ends within
+        // REPORT_EVERY when it keeps failing (a client killed leaves it running)
         let left = deadline.saturating_duration_since(Instant::now());
         if !left.is_zero() && runner.read(&probe, left)?.ok() {
             say!("   ready {:.2} s after `docker run`", started.elapsed().as_secs_f64());
@@ -171,10 +182,9 @@ pub(super) fn wait_until_ready(
         } else {
             if started.elapsed() >= next_report {
                 say!("   still waiting ({} s)", next_report.as_secs());
-                next_report += Duration::from_secs(5);
+                next_report += REPORT_EVERY;
             }
-            // A database starts in a few tenths of a second: each tenth waited counts
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(PROBE_EVERY);
             signals::check()?;
             continue;
         };
