@@ -26,7 +26,7 @@ pub enum Network<'a> {
 }
 
 /// What the application's container needs to reach started services.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Started {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
@@ -34,18 +34,32 @@ pub struct Started {
     pub addresses: Vec<String>,
 }
 
-/// Starts `service` as `name` on `network` and waits until it is ready. With `kept`, a
-/// service that keeps data (`data`) keeps it in that volume, with its secrets; otherwise its
-/// data directory is a tmpfs: a throw-away database's DDL costs no disk, which other work on
-/// the machine can make ten times slower.
-pub fn start(
+/// A service about to start: its container, and what the application needs to reach it,
+/// known before it starts.
+pub struct Planned {
+    name: String,
+    image: String,
+    container: String,
+    start: Run,
+    ready: Option<(String, Duration)>,
+    /// Where a service that keeps its data keeps its secrets, when they are new (`kept::remember`).
+    remember: Option<(String, Vec<String>)>,
+    pub reach: Started,
+}
+
+/// `service` as `name` on `network`, its image made and its secrets chosen, to start (and
+/// wait until it is ready) with `Planned::start`. With `kept`, a service that keeps data
+/// (`data`) keeps it in that volume, with its secrets; otherwise its data directory is a
+/// tmpfs: a throw-away database's DDL costs no disk, which other work on the machine can
+/// make ten times slower.
+pub fn plan(
     project: &Project,
     runner: &Runner,
     name: &str,
     service: &Service,
     kept: Option<&DataVolume>,
     network: Network,
-) -> Result<Started> {
+) -> Result<Planned> {
     ensure_image(project, runner, service)?;
     let run = runner.run_name();
     let container = run.container(name);
@@ -69,7 +83,6 @@ pub fn start(
     };
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
-    runner.step(&format!("Starting {name} ({}) as {container}", service.image));
     let start = Run::new(&service.image).detach().name(&container).labels(&run.labels);
     let host = match network {
         Network::Run => name.to_string(),
@@ -92,15 +105,10 @@ pub fn start(
     for (key, value) in &all_secrets {
         start = start.secret(key, value);
     }
-    let started = Instant::now();
-    runner.make(&start.into(), docker::remove_container(&container))?;
-    if let Some(ready) = &service.ready {
-        let timeout = Duration::from_secs(service.ready_timeout_secs);
-        wait_until_ready(runner, &container, ready, started, timeout)?;
-    }
-    if let (Some((_, data)), None) = (kept, &known) {
-        super::kept::remember(runner, &container, data, &keys)?;
-    }
+    let remember = match (kept, &known) {
+        (Some((_, data)), None) => Some((data.to_string(), keys)),
+        _ => None,
+    };
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
     // The service's own (`service_secrets`) stay with it.
@@ -109,11 +117,39 @@ pub fn start(
         .filter(|(key, _)| service.secrets.contains(key))
         .collect();
     let addresses = service.port.map(|port| format!("{host}:{port}")).into_iter().collect();
-    Ok(Started {
-        env,
-        secrets,
-        addresses,
+    Ok(Planned {
+        name: name.into(),
+        image: service.image.clone(),
+        container,
+        start,
+        ready: service
+            .ready
+            .clone()
+            .map(|ready| (ready, Duration::from_secs(service.ready_timeout_secs))),
+        remember,
+        reach: Started {
+            env,
+            secrets,
+            addresses,
+        },
     })
+}
+
+impl Planned {
+    /// Starts the service and waits until it is ready.
+    pub fn start(self, runner: &Runner) -> Result<()> {
+        let container = &self.container;
+        runner.step(&format!("Starting {} ({}) as {container}", self.name, self.image));
+        let started = Instant::now();
+        runner.make(&self.start.into(), docker::remove_container(container))?;
+        if let Some((ready, timeout)) = &self.ready {
+            wait_until_ready(runner, container, ready, started, *timeout)?;
+        }
+        if let Some((data, keys)) = &self.remember {
+            super::kept::remember(runner, container, data, keys)?;
+        }
+        Ok(())
+    }
 }
 
 /// How often a service's readiness probe runs until it succeeds: a database starts in a few
