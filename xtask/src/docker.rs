@@ -683,6 +683,22 @@ pub fn remove_all(kind: Kind, names: &[String]) -> Cmd {
     )
 }
 
+/// `cmds` with each run of consecutive container removals (`remove_all` of containers) made
+/// one: a run's cleanup removes its containers in one call, which the engine serves at once.
+pub fn merge_removals(cmds: impl IntoIterator<Item = Cmd>) -> Vec<Cmd> {
+    const REMOVE: [&str; 3] = ["rm", "--force", "--volumes"];
+    let removes =
+        |cmd: &Cmd| cmd.program == "docker" && cmd.args.starts_with(&REMOVE.map(String::from)) && cmd.env.is_empty();
+    let mut merged: Vec<Cmd> = Vec::new();
+    for cmd in cmds {
+        match merged.last_mut() {
+            Some(last) if removes(last) && removes(&cmd) => last.args.extend(cmd.args[REMOVE.len()..].iter().cloned()),
+            _ => merged.push(cmd),
+        }
+    }
+    merged
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Container,
@@ -907,6 +923,24 @@ mod tests {
                 "label=a=b",
                 "--format",
                 r#"{{.Label "todobackend.run"}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn consecutive_container_removals_become_one() {
+        let cmds = [
+            remove_container("run-test"),
+            remove_container("run-db"),
+            remove_network("run"),
+            remove_container("run-other"),
+        ];
+        assert_eq!(
+            merge_removals(cmds).iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "docker rm --force --volumes run-test run-db",
+                "docker network rm run",
+                "docker rm --force --volumes run-other",
             ]
         );
     }

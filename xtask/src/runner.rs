@@ -521,8 +521,9 @@ impl Runner {
         command
     }
 
-    /// Removes what the run made, newest first. Never interrupted: a second Ctrl-C must not
-    /// leave half of it behind. True when all of it is gone.
+    /// Removes what the run made, newest first (containers made one after the other in one
+    /// call). Never interrupted: a second Ctrl-C must not leave half of it behind. True when
+    /// all of it is gone.
     fn clean_up(&self) -> bool {
         let undo = self.undo.take();
         if undo.is_empty() {
@@ -530,17 +531,18 @@ impl Runner {
         }
         self.step("Removing what this run made");
         let mut all_gone = true;
-        for cmd in undo.iter().rev() {
+        for cmd in docker::merge_removals(undo.into_iter().rev()) {
             say!("$ {cmd}");
             if self.dry_run {
                 continue;
             }
-            match self.execute(cmd, true, MAKE, false) {
+            match self.execute(&cmd, true, MAKE, false) {
                 Ok(finished) if finished.ok() => {}
                 Ok(finished) => {
-                    // Gone already (never made, or `--rm`): nothing to do.
+                    // Gone already (never made, or `--rm`): nothing to do, for each one named.
                     let stderr = finished.stderr.trim();
-                    if !stderr.contains("No such") && !stderr.contains("not found") {
+                    let gone = |line: &str| line.contains("No such") || line.contains("not found");
+                    if stderr.is_empty() || !stderr.lines().filter(|line| !line.trim().is_empty()).all(gone) {
                         say!("warning: `{cmd}` failed: {stderr}");
                         all_gone = false;
                     }

@@ -565,8 +565,8 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
         [
             format!("start --attach {run}-test"),
             copy_out(root, "test", "/reports", "reports"),
-            format!("rm --force --volumes {run}-test"),
-            format!("rm --force --volumes {run}-db"),
+            // The run's containers in one call
+            format!("rm --force --volumes {run}-test {run}-db"),
             format!("network rm {run}"),
         ]
     );
@@ -1247,8 +1247,7 @@ fn manage_runs_manage_py_in_the_dev_container_with_src_mounted_and_the_settings_
         changes[at + 1..],
         [
             format!("start --attach {run}-manage"),
-            format!("rm --force --volumes {run}-manage"),
-            format!("rm --force --volumes {run}-db"),
+            format!("rm --force --volumes {run}-manage {run}-db"),
             format!("network rm {run}"),
         ]
     );
@@ -1543,9 +1542,7 @@ fn serve_migrates_then_publishes_the_server_on_the_loopback_with_the_data_in_vol
     assert!(
         changes.ends_with(&[
             format!("start --attach {run}-serve"),
-            format!("rm --force --volumes {run}-serve"),
-            format!("rm --force --volumes {run}-migrate"),
-            format!("rm --force --volumes {run}-db"),
+            format!("rm --force --volumes {run}-serve {run}-migrate {run}-db"),
             format!("network rm {run}"),
         ]),
         "{changes:#?}"
