@@ -11,8 +11,11 @@
     suite.py retire               the worker takes no more runs, and ends with its last one
 
 ARGS go to `manage.py test`. $SUITE_WAIT_FOR, HOST:PORT[,...], names services to wait for
-(at most a minute) until they answer from here. JUnit XML (see the settings) and coverage XML land in $REPORTS_DIR;
-the exit status is the suite's, whatever happens to the reports.
+(at most a minute) until they answer from here. With $SUITE_SERVICES_READY, a file, the suite
+starts while its services do: it imports the application and finds its tests, and waits until
+the file exists (the run writes it once it proved them ready) before it first connects to a
+database. JUnit XML (see the settings) and coverage XML land in $REPORTS_DIR; the exit status
+is the suite's, whatever happens to the reports.
 
 The worker never imports the application's own modules (its settings included): only what a
 child imported from the standard library and the virtualenv, learnt after each run and loaded
@@ -33,8 +36,20 @@ def run(args):
     """The suite under coverage, then the combined coverage XML: manage.py's exit status."""
     import tempfile
 
-    for address in filter(None, os.environ.get("SUITE_WAIT_FOR", "").split(",")):
-        wait_for(address)
+    def services():
+        for address in filter(None, os.environ.get("SUITE_WAIT_FOR", "").split(",")):
+            wait_for(address)
+
+    ready = os.environ.pop("SUITE_SERVICES_READY", None)
+    if ready:
+
+        def when_ready():
+            wait_for_file(ready)
+            services()
+
+        before_connecting(when_ready)
+    else:
+        services()
 
     import coverage
     from coverage.execfile import PyRunner
@@ -65,6 +80,36 @@ def run(args):
     except Exception as problem:  # the suite's status stands, whatever happens to the report
         print(f"suite.py: no coverage report: {problem}", file=sys.stderr)
     return status
+
+
+def before_connecting(then):
+    """Runs `then` once, before this process first connects to a database, however it comes
+    to (the test runner's setup, a module that queries as it is imported, a custom runner)."""
+    import threading
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    ensure_connection = BaseDatabaseWrapper.ensure_connection
+    once = threading.Lock()
+    done = []
+
+    def gated(self):
+        if not done:
+            with once:
+                if not done:
+                    then()
+                    done.append(True)
+        return ensure_connection(self)
+
+    BaseDatabaseWrapper.ensure_connection = gated
+
+
+def wait_for_file(path):
+    """Waits until `path` exists: the run that started this one stops it if it never does."""
+    import time
+
+    while not os.path.exists(path):
+        time.sleep(0.005)
 
 
 def wait_for(address, within=60):

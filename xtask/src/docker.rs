@@ -113,6 +113,8 @@ pub struct Run {
     /// `--interactive --tty`: stdin kept open and a terminal, for a person at one.
     pub terminal: bool,
     pub volumes: Vec<String>,
+    /// `--tmpfs PATH`: an empty directory in memory, gone with the container.
+    pub tmpfs: Vec<String>,
     pub volumes_from: Vec<String>,
     /// `-p`: ports published on the engine's host.
     pub publish: Vec<String>,
@@ -136,6 +138,7 @@ impl Run {
             user: None,
             terminal: false,
             volumes: Vec::new(),
+            tmpfs: Vec::new(),
             volumes_from: Vec::new(),
             publish: Vec::new(),
             env: Vec::new(),
@@ -205,6 +208,13 @@ impl Run {
         self
     }
 
+    /// `--tmpfs PATH`: for data that need not outlive the container, in memory rather than
+    /// on a disk other work may keep busy.
+    pub fn tmpfs(mut self, path: &str) -> Run {
+        self.tmpfs.push(path.into());
+        self
+    }
+
     pub fn volumes_from(mut self, container: &str) -> Run {
         self.volumes_from.push(container.into());
         self
@@ -251,6 +261,9 @@ impl From<Run> for Cmd {
         }
         for volume in run.volumes {
             args.extend(["-v".into(), volume]);
+        }
+        for path in run.tmpfs {
+            args.extend(["--tmpfs".into(), path]);
         }
         for container in run.volumes_from {
             args.extend(["--volumes-from".into(), container]);
@@ -472,6 +485,17 @@ pub fn exec_sh(container: &str, script: &str) -> Cmd {
     Cmd::new("docker", ["exec", container, "sh", "-c", script])
 }
 
+/// Runs `script` in a shell inside a running container again and again, `every` apart, until
+/// it succeeds, or fails after `tries`; its output goes nowhere. The script is an argument of
+/// the loop's, run by a shell of its own, so any script works (a comment, a quote, an `exit`).
+pub fn exec_until(container: &str, script: &str, every: std::time::Duration, tries: u32) -> Cmd {
+    let every = format!("{}.{:03}", every.as_secs(), every.subsec_millis());
+    let until = format!(
+        "n={tries}; until sh -c \"$1\" >/dev/null 2>&1; do n=$((n - 1)); [ \"$n\" -gt 0 ] || exit 1; sleep {every}; done"
+    );
+    Cmd::new("docker", ["exec", container, "sh", "-c", &until, "probe", script])
+}
+
 /// `docker exec`: a command in a running container, with the container's environment and
 /// these variables on top.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -667,6 +691,22 @@ pub fn remove_all(kind: Kind, names: &[String]) -> Cmd {
     )
 }
 
+/// `cmds` with each run of consecutive container removals (`remove_all` of containers) made
+/// one: a run's cleanup removes its containers in one call, which the engine serves at once.
+pub fn merge_removals(cmds: impl IntoIterator<Item = Cmd>) -> Vec<Cmd> {
+    const REMOVE: [&str; 3] = ["rm", "--force", "--volumes"];
+    let removes =
+        |cmd: &Cmd| cmd.program == "docker" && cmd.args.starts_with(&REMOVE.map(String::from)) && cmd.env.is_empty();
+    let mut merged: Vec<Cmd> = Vec::new();
+    for cmd in cmds {
+        match merged.last_mut() {
+            Some(last) if removes(last) && removes(&cmd) => last.args.extend(cmd.args[REMOVE.len()..].iter().cloned()),
+            _ => merged.push(cmd),
+        }
+    }
+    merged
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Container,
@@ -748,6 +788,7 @@ mod tests {
             .name("run-db")
             .labels(&[("todobackend.run".into(), "run".into())])
             .network("run", Some("db"))
+            .tmpfs("/var/lib/mysql")
             .volumes_from("cache")
             .publish("127.0.0.1:8000:8000")
             .env("MYSQL_USER", "todo")
@@ -771,6 +812,8 @@ mod tests {
                 "run",
                 "--network-alias",
                 "db",
+                "--tmpfs",
+                "/var/lib/mysql",
                 "--volumes-from",
                 "cache",
                 "-p",
@@ -786,6 +829,29 @@ mod tests {
         );
         // The password travels in the client's environment only.
         assert_eq!(cmd.secrets, [("MYSQL_PASSWORD".to_string(), "hunter2".to_string())]);
+    }
+
+    #[test]
+    fn a_readiness_probe_repeats_in_the_container_as_an_argument_of_a_bounded_loop() {
+        let probe = exec_until(
+            "run-db",
+            r#"MYSQL_PWD="$MYSQL_PASSWORD" mysql -e "SELECT 1" # it's up"#,
+            std::time::Duration::from_millis(20),
+            250,
+        );
+        assert_eq!(
+            argv(probe),
+            [
+                "docker",
+                "exec",
+                "run-db",
+                "sh",
+                "-c",
+                r#"n=250; until sh -c "$1" >/dev/null 2>&1; do n=$((n - 1)); [ "$n" -gt 0 ] || exit 1; sleep 0.020; done"#,
+                "probe",
+                r#"MYSQL_PWD="$MYSQL_PASSWORD" mysql -e "SELECT 1" # it's up"#,
+            ]
+        );
     }
 
     #[test]
@@ -887,6 +953,24 @@ mod tests {
                 "label=a=b",
                 "--format",
                 r#"{{.Label "todobackend.run"}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn consecutive_container_removals_become_one() {
+        let cmds = [
+            remove_container("run-test"),
+            remove_container("run-db"),
+            remove_network("run"),
+            remove_container("run-other"),
+        ];
+        assert_eq!(
+            merge_removals(cmds).iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "docker rm --force --volumes run-test run-db",
+                "docker network rm run",
+                "docker rm --force --volumes run-other",
             ]
         );
     }

@@ -15,7 +15,7 @@
 //! | `read`        | no     | kept, all back     | runs            | `READ`, given | interrupts it |
 //! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
-//! | `status_or`   | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
+//! | `background`  | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
 //! | `quiet`       | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it |
 //! | `make`        | yes    | streamed           | printed only    | `MAKE`        | waits for it  |
 //! | `unmake`      | yes    | kept, tail on fail | printed only    | `MAKE`        | waits for it  |
@@ -30,10 +30,14 @@
 //! run, cleanup included. Its exit code is returned. Outside the watchdog's group, it is not
 //! the watchdog's to stop if the xtask dies: the client ends when its container is removed.
 //!
-//! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
-//! makes (`unmake` runs it early, when the run is done with what was made), and is never cut short: an engine may still finish making something after its
-//! client was killed, after the cleanup looked for it. A command out of time is an error that
-//! names the engine, but for `read`, whose caller decides.
+//! `background` starts a command that works while the run goes on (the suite, which waits
+//! for the services the run starts meanwhile); `wait` gives its exit code. A signal to the
+//! xtask meanwhile stops it, and its `stop` runs with the cleanup, as it does for a run that
+//! fails before it waits. `run` is `status` with a non-zero exit made an error. `make`
+//! registers the undo of what it makes (`unmake` runs it early, once the run is done with
+//! it), and is never cut short: an engine may still finish making something after its client
+//! was killed, after the cleanup looked for it. A command out of time is an error that names
+//! the engine, but for `read`, whose caller decides.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -283,13 +287,35 @@ impl Runner {
         Ok(self.in_time(cmd, finished, LONG)?.code())
     }
 
-    /// `status`, for a command whose work goes on if only its client is stopped (`docker
-    /// exec`): cut short by a signal, `stop` runs with the cleanup.
-    pub fn status_or(&self, cmd: &Cmd, stop: Cmd) -> Result<u8> {
+    /// Starts `cmd`, its output streamed, and returns while it runs: `wait` for its exit code.
+    /// For a command whose work goes on if only its client is stopped (`docker exec`): cut
+    /// short by a signal, or left behind by a run that fails before it waits, `stop` runs with
+    /// the cleanup.
+    pub fn background(&self, cmd: &Cmd, stop: Cmd) -> Result<Background> {
+        say!("$ {cmd}");
+        if self.dry_run {
+            return Ok(Background { child: None, stop });
+        }
+        self.start_session()?;
         self.undo.borrow_mut().push(stop.clone());
-        let code = self.status(cmd)?;
-        self.undo.borrow_mut().retain(|undo| *undo != stop);
-        Ok(code)
+        let child = self.spawn(cmd, Stdio::null(), false, true)?;
+        Ok(Background {
+            child: Some((cmd.clone(), child, Instant::now())),
+            stop,
+        })
+    }
+
+    /// The exit code of what `background` started, once it ends.
+    pub fn wait(&self, mut background: Background) -> Result<u8> {
+        let Some((cmd, child, started)) = background.child.take() else {
+            return Ok(0);
+        };
+        let finished = self.wait_for(child, started, LONG, true, true)?;
+        if finished.status.is_some() {
+            self.undo.borrow_mut().retain(|undo| *undo != background.stop);
+        }
+        signals::check()?;
+        Ok(self.in_time(&cmd, finished, LONG)?.code())
     }
 
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
@@ -402,6 +428,12 @@ impl Runner {
         interruptible: bool,
         own_group: bool,
     ) -> Result<Finished> {
+        let child = self.spawn(cmd, stdin, capture, own_group)?;
+        self.wait_for(child, Instant::now(), deadline, interruptible, own_group)
+    }
+
+    /// Starts `cmd` (see `execute_with`), its output read on threads of its own when `capture`.
+    fn spawn(&self, cmd: &Cmd, stdin: Stdio, capture: bool, own_group: bool) -> Result<Spawned> {
         let mut command = if own_group {
             self.command(cmd)
         } else {
@@ -426,7 +458,25 @@ impl Runner {
         }
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
-        let started = Instant::now();
+        Ok(Spawned { child, stdout, stderr })
+    }
+
+    /// Waits for a `spawn`ed child, started at `started`, to end, its deadline to pass (the
+    /// child stopped), or (when `interruptible`) a signal to the xtask, which stops it and
+    /// fails with `signals::Interrupted`.
+    fn wait_for(
+        &self,
+        spawned: Spawned,
+        started: Instant,
+        deadline: Duration,
+        interruptible: bool,
+        own_group: bool,
+    ) -> Result<Finished> {
+        let Spawned {
+            mut child,
+            stdout,
+            stderr,
+        } = spawned;
         let status = loop {
             if let Some(status) = child.try_wait()? {
                 break Some(status);
@@ -480,8 +530,9 @@ impl Runner {
         command
     }
 
-    /// Removes what the run made, newest first. Never interrupted: a second Ctrl-C must not
-    /// leave half of it behind. True when all of it is gone.
+    /// Removes what the run made, newest first (containers made one after the other in one
+    /// call). Never interrupted: a second Ctrl-C must not leave half of it behind. True when
+    /// all of it is gone.
     fn clean_up(&self) -> bool {
         let undo = self.undo.take();
         if undo.is_empty() {
@@ -489,17 +540,18 @@ impl Runner {
         }
         self.step("Removing what this run made");
         let mut all_gone = true;
-        for cmd in undo.iter().rev() {
+        for cmd in docker::merge_removals(undo.into_iter().rev()) {
             say!("$ {cmd}");
             if self.dry_run {
                 continue;
             }
-            match self.execute(cmd, true, MAKE, false) {
+            match self.execute(&cmd, true, MAKE, false) {
                 Ok(finished) if finished.ok() => {}
                 Ok(finished) => {
-                    // Gone already (never made, or `--rm`): nothing to do.
+                    // Gone already (never made, or `--rm`): nothing to do, for each one named.
                     let stderr = finished.stderr.trim();
-                    if !stderr.contains("No such") && !stderr.contains("not found") {
+                    let gone = |line: &str| line.contains("No such") || line.contains("not found");
+                    if stderr.is_empty() || !stderr.lines().filter(|line| !line.trim().is_empty()).all(gone) {
                         say!("warning: `{cmd}` failed: {stderr}");
                         all_gone = false;
                     }
@@ -524,6 +576,28 @@ impl Drop for Runner {
             }
         }
         self.summary();
+    }
+}
+
+/// A child just started, and the threads that read its output when it is captured.
+struct Spawned {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// What `Runner::background` started: `Runner::wait` for it. Dropped unwaited (the run failed
+/// meanwhile), its client is stopped; the cleanup runs its `stop`.
+pub struct Background {
+    child: Option<(Cmd, Spawned, Instant)>,
+    stop: Cmd,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some((_, spawned, _)) = &mut self.child {
+            stop(&mut spawned.child);
+        }
     }
 }
 

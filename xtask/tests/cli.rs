@@ -68,7 +68,23 @@ case "$1" in
           esac ;;
   network) if [ "$2" = ls ]; then listing "$@"; fi
            [ "$2" != inspect ] || [ -n "$FAKE_WORKER" ] || exit 1 ;;
-  exec) case " $* " in *" fork "*) exit "${FAKE_RUN_EXIT:-0}" ;; esac ;;
+  exec) case " $* " in
+          *" fork "*)
+            # A suite with services waits, as suite.py does, until the run says they are ready
+            # (the file is in the run's directory, which the worker sees as /runs); it says
+            # in $FAKE_LOG.suite whether it went on
+            ready=$(printf '%s\n' "$@" | sed -n 's|^SUITE_SERVICES_READY=/runs/||p')
+            if [ -n "$ready" ]; then
+              tries=0
+              until [ -e "target/xtask/runs/$ready" ]; do
+                tries=$((tries + 1)); [ "$tries" -lt 1000 ] || { echo "never ready" >> "$FAKE_LOG.suite"; exit 1; }
+                sleep 0.01
+              done
+              echo "went on once its services were ready" >> "$FAKE_LOG.suite"
+            fi
+            exit "${FAKE_RUN_EXIT:-0}" ;;
+          *" probe "*) exit "${FAKE_PROBE_EXIT:-0}" ;;
+        esac ;;
   volume) [ "$2" = ls ] && listing "$@"
           # It holds the pip cache's volume and the kept wheels' where FAKE_CACHE_VOLUME is
           # set, and no other.
@@ -186,6 +202,15 @@ impl FakeDocker {
             .unwrap_or_default()
             .lines()
             .map(|line| line.split_terminator('\u{1f}').map(String::from).collect())
+            .collect()
+    }
+
+    /// What the fake's suites said (`$FAKE_LOG.suite`).
+    fn suite(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.join("log.suite"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
             .collect()
     }
 
@@ -546,7 +571,7 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
     assert_eq!(
         changes[2],
         format!(
-            "run --detach --name {run}-db {labels} --network {run} --network-alias db \
+            "run --detach --name {run}-db {labels} --network {run} --network-alias db --tmpfs /var/lib/mysql \
              -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
         )
     );
@@ -566,8 +591,8 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
         [
             format!("start --attach {run}-test"),
             copy_out(root, "test", "/reports", "reports"),
-            format!("rm --force --volumes {run}-test"),
-            format!("rm --force --volumes {run}-db"),
+            // The run's containers in one call
+            format!("rm --force --volumes {run}-test {run}-db"),
             format!("network rm {run}"),
         ]
     );
@@ -631,28 +656,57 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
         calls[2].starts_with(&format!("run --detach --rm --name {} ", worker())),
         "{calls:#?}"
     );
-    // Concurrent runs share the network: each database answers to a name of its run's.
-    assert_eq!(
-        calls[3],
-        format!(
-            "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN \
-             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
-        )
+    // The suite starts first (the two may reach the engine in either order) and waits; the
+    // database meanwhile, on the network concurrent runs share, where it answers to a name
+    // of its run's, its data on a tmpfs.
+    let suite = format!(
+        "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
+         -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e SUITE_WAIT_FOR=db-RUN:3306 \
+         -e SUITE_SERVICES_READY=/runs/{run}/services-ready -e MYSQL_PASSWORD {worker} \
+         python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
+        worker = worker()
     );
-    assert!(calls[4].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
-    assert_eq!(
-        calls[5],
-        format!(
-            "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
-             -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e SUITE_WAIT_FOR=db-RUN:3306 -e MYSQL_PASSWORD {worker} \
-             python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
-            worker = worker()
-        )
+    let database = format!(
+        "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN --tmpfs /var/lib/mysql \
+         -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
     );
+    let mut started = calls[3..5].to_vec();
+    started.sort();
+    assert_eq!(started, [suite, database], "{calls:#?}");
+    assert!(calls[5].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
     assert_eq!(calls[6..], [format!("rm --force --volumes {run}-db")]);
+    // It went on once the database proved ready, and not before.
+    assert_eq!(fake.suite(), ["went on once its services were ready"]);
     let err = stderr(&output);
     assert!(err.contains("MYSQL_PASSWORD=*** docker exec -e REPORTS_DIR"), "{err}");
     assert!(!fake.calls().join("\n").contains("PASSWORD="), "{:?}", fake.calls());
+}
+
+#[test]
+fn a_suite_started_while_its_database_starts_is_stopped_when_the_database_never_gets_ready() {
+    let fake = FakeDocker::new("test-db-never-ready")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_DB_LABEL", "whatever")
+        .env("FAKE_WORKER", "running")
+        .env("FAKE_PROBE_EXIT", "1");
+    fake.checkout.edit("Cargo.toml", |manifest| {
+        manifest.replace("ready_timeout_secs = 60", "ready_timeout_secs = 1")
+    });
+    let output = fake.xtask(fake.root(), &["test", "--settings", "test"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("was not ready after 1 s"), "{err}");
+    let run = run();
+    let calls: Vec<String> = fake
+        .calls()
+        .iter()
+        .map(|call| normalized(call.split_once(": ").unwrap().1))
+        .collect();
+    // The suite never went on; its child in the worker is stopped, the database removed.
+    assert!(fake.suite().is_empty(), "{:?}", fake.suite());
+    let stop = format!("exec {} python3 -I -S /usr/local/bin/suite.py stop {run}", worker());
+    let removed = format!("rm --force --volumes {run}-db");
+    assert!(calls.contains(&stop) && calls.contains(&removed), "{calls:#?}");
 }
 
 #[test]
@@ -770,9 +824,10 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         "$ docker network create".into(),
         "$ docker run".into(),
         "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
+        // The suite first, which waits until the database proved ready
+        "$ MYSQL_PASSWORD=*** docker exec".into(),
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
         format!("$ docker exec {run}"),
-        "$ MYSQL_PASSWORD=*** docker exec".into(),
         format!("$ docker rm"),
     ];
     assert_eq!(commands.len(), expected_order.len(), "{commands:#?}");
@@ -1245,8 +1300,7 @@ fn manage_runs_manage_py_in_the_dev_container_with_src_mounted_and_the_settings_
         changes[at + 1..],
         [
             format!("start --attach {run}-manage"),
-            format!("rm --force --volumes {run}-manage"),
-            format!("rm --force --volumes {run}-db"),
+            format!("rm --force --volumes {run}-manage {run}-db"),
             format!("network rm {run}"),
         ]
     );
@@ -1545,9 +1599,7 @@ fn serve_migrates_then_publishes_the_server_on_the_loopback_with_the_data_in_vol
     assert!(
         changes.ends_with(&[
             format!("start --attach {run}-serve"),
-            format!("rm --force --volumes {run}-serve"),
-            format!("rm --force --volumes {run}-migrate"),
-            format!("rm --force --volumes {run}-db"),
+            format!("rm --force --volumes {run}-serve {run}-migrate {run}-db"),
             format!("network rm {run}"),
         ]),
         "{changes:#?}"

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::services::{self, Network, Started};
+use super::services::{self, Network, Planned, Started};
 use super::{cache, dev_image};
 use crate::console::say;
 use crate::docker::{self, Kind, Run};
@@ -99,15 +99,33 @@ pub fn start_services(
     keep_data: bool,
     network: Network,
 ) -> Result<Started> {
+    let (planned, all) = plan_services(project, runner, settings, keep_data, network)?;
+    for service in planned {
+        service.start(runner)?;
+    }
+    Ok(all)
+}
+
+/// The services `settings` need on `network`, not started yet (`Planned::start`), and what
+/// the application will need to reach them, all together.
+pub fn plan_services(
+    project: &Project,
+    runner: &Runner,
+    settings: &str,
+    keep_data: bool,
+    network: Network,
+) -> Result<(Vec<Planned>, Started)> {
+    let mut planned = Vec::new();
     let mut all = Started::default();
     for (name, service) in project.config.services_for(settings) {
         let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
-        let started = services::start(project, runner, name, service, kept.as_ref(), network)?;
-        all.env.extend(started.env);
-        all.secrets.extend(started.secrets);
-        all.addresses.extend(started.addresses);
+        let service = services::plan(project, runner, name, service, kept.as_ref(), network)?;
+        all.env.extend(service.reach.env.iter().cloned());
+        all.secrets.extend(service.reach.secrets.iter().cloned());
+        all.addresses.extend(service.reach.addresses.iter().cloned());
+        planned.push(service);
     }
-    Ok(all)
+    Ok((planned, all))
 }
 
 /// Makes the run's private network and puts `container` on it.

@@ -26,7 +26,7 @@ pub enum Network<'a> {
 }
 
 /// What the application's container needs to reach started services.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Started {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
@@ -34,16 +34,32 @@ pub struct Started {
     pub addresses: Vec<String>,
 }
 
-/// Starts `service` as `name` on `network` and waits until it is ready. With `kept`, a
-/// service that keeps data (`data`) keeps it in that volume, with its secrets.
-pub fn start(
+/// A service about to start: its container, and what the application needs to reach it,
+/// known before it starts.
+pub struct Planned {
+    name: String,
+    image: String,
+    container: String,
+    start: Run,
+    ready: Option<(String, Duration)>,
+    /// Where a service that keeps its data keeps its secrets, when they are new (`kept::remember`).
+    remember: Option<(String, Vec<String>)>,
+    pub reach: Started,
+}
+
+/// `service` as `name` on `network`, its image made and its secrets chosen, to start (and
+/// wait until it is ready) with `Planned::start`. With `kept`, a service that keeps data
+/// (`data`) keeps it in that volume, with its secrets; otherwise its data directory is a
+/// tmpfs: a throw-away database's DDL costs no disk, which other work on the machine can
+/// make ten times slower.
+pub fn plan(
     project: &Project,
     runner: &Runner,
     name: &str,
     service: &Service,
     kept: Option<&DataVolume>,
     network: Network,
-) -> Result<Started> {
+) -> Result<Planned> {
     ensure_image(project, runner, service)?;
     let run = runner.run_name();
     let container = run.container(name);
@@ -67,7 +83,6 @@ pub fn start(
     };
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
-    runner.step(&format!("Starting {name} ({}) as {container}", service.image));
     let start = Run::new(&service.image).detach().name(&container).labels(&run.labels);
     let host = match network {
         Network::Run => name.to_string(),
@@ -79,8 +94,10 @@ pub fn start(
         Network::Shared(network) => network,
     };
     let mut start = start.network(network, Some(&host));
-    if let Some((volume, data)) = kept {
-        start = start.volume(&format!("{}:{data}", volume.name));
+    match (kept, &service.data) {
+        (Some((volume, data)), _) => start = start.volume(&format!("{}:{data}", volume.name)),
+        (None, Some(data)) => start = start.tmpfs(data),
+        (None, None) => {}
     }
     for (key, value) in &env {
         start = start.env(key, value);
@@ -88,15 +105,10 @@ pub fn start(
     for (key, value) in &all_secrets {
         start = start.secret(key, value);
     }
-    let started = Instant::now();
-    runner.make(&start.into(), docker::remove_container(&container))?;
-    if let Some(ready) = &service.ready {
-        let timeout = Duration::from_secs(service.ready_timeout_secs);
-        wait_until_ready(runner, &container, ready, started, timeout)?;
-    }
-    if let (Some((_, data)), None) = (kept, &known) {
-        super::kept::remember(runner, &container, data, &keys)?;
-    }
+    let remember = match (kept, &known) {
+        (Some((_, data)), None) => Some((data.to_string(), keys)),
+        _ => None,
+    };
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
     // The service's own (`service_secrets`) stay with it.
@@ -105,12 +117,48 @@ pub fn start(
         .filter(|(key, _)| service.secrets.contains(key))
         .collect();
     let addresses = service.port.map(|port| format!("{host}:{port}")).into_iter().collect();
-    Ok(Started {
-        env,
-        secrets,
-        addresses,
+    Ok(Planned {
+        name: name.into(),
+        image: service.image.clone(),
+        container,
+        start,
+        ready: service
+            .ready
+            .clone()
+            .map(|ready| (ready, Duration::from_secs(service.ready_timeout_secs))),
+        remember,
+        reach: Started {
+            env,
+            secrets,
+            addresses,
+        },
     })
 }
+
+impl Planned {
+    /// Starts the service and waits until it is ready.
+    pub fn start(self, runner: &Runner) -> Result<()> {
+        let container = &self.container;
+        runner.step(&format!("Starting {} ({}) as {container}", self.name, self.image));
+        let started = Instant::now();
+        runner.make(&self.start.into(), docker::remove_container(container))?;
+        if let Some((ready, timeout)) = &self.ready {
+            wait_until_ready(runner, container, ready, started, *timeout)?;
+        }
+        if let Some((data, keys)) = &self.remember {
+            super::kept::remember(runner, container, data, keys)?;
+        }
+        Ok(())
+    }
+}
+
+/// How often a service's readiness probe runs until it succeeds: a database starts in a few
+/// tenths of a second, so each hundredth waited counts. The probe repeats inside the service's
+/// container, where a refused connection costs a few milliseconds (a `docker exec` costs
+/// tens), for about REPORT_EVERY at most at a time.
+const PROBE_EVERY: Duration = Duration::from_millis(20);
+/// How often a run says it is still waiting for a service.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
 /// of another OS image or another version of the Dockerfile's directory.
@@ -147,14 +195,17 @@ pub(super) fn wait_until_ready(
         "Waiting for {container} to accept queries (at most {} s)",
         timeout.as_secs()
     ));
-    let probe = docker::exec_sh(container, ready);
+    let tries = u32::try_from(REPORT_EVERY.as_millis() / PROBE_EVERY.as_millis()).unwrap_or(1);
+    let probe = docker::exec_until(container, ready, PROBE_EVERY, tries);
     say!("$ {probe}");
     if runner.dry_run() {
         return Ok(());
     }
     let deadline = started + timeout;
-    let mut next_report = Duration::from_secs(5);
+    let mut next_report = REPORT_EVERY;
     loop {
+        // A probe that hangs is cut off at the deadline; the loop in the container ends within
+        // REPORT_EVERY when it keeps failing (a client killed leaves it running)
         let left = deadline.saturating_duration_since(Instant::now());
         if !left.is_zero() && runner.read(&probe, left)?.ok() {
             say!("   ready {:.2} s after `docker run`", started.elapsed().as_secs_f64());
@@ -167,10 +218,9 @@ pub(super) fn wait_until_ready(
         } else {
             if started.elapsed() >= next_report {
                 say!("   still waiting ({} s)", next_report.as_secs());
-                next_report += Duration::from_secs(5);
+                next_report += REPORT_EVERY;
             }
-            // A database starts in a few tenths of a second: each tenth waited counts
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(PROBE_EVERY);
             signals::check()?;
             continue;
         };

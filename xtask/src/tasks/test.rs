@@ -55,7 +55,11 @@ fn running(runner: &Runner, settings: &str) {
 type Staged = Result<Option<Utf8PathBuf>, String>;
 
 /// The suite forked by the warm worker, with the settings' services on its network; it
-/// writes the reports into the run's directory.
+/// writes the reports into the run's directory. Without a terminal the suite starts first
+/// and the services meanwhile: it imports the application and finds its tests while they
+/// start, and waits until the run has proved them ready (`SUITE_SERVICES_READY`) before it
+/// sets up its databases. On a terminal (`docker exec -it` holds it, in raw mode), they are
+/// proved ready first.
 fn in_the_worker(
     project: &Project,
     runner: &Runner,
@@ -65,8 +69,8 @@ fn in_the_worker(
     terminal: bool,
 ) -> Result<(u8, Staged)> {
     let worker = worker::ensure(project, runner, image)?;
-    let services = dev_container::start_services(project, runner, settings, false, Network::Shared(&worker.network))?;
-    running(runner, settings);
+    let (services, reach) =
+        dev_container::plan_services(project, runner, settings, false, Network::Shared(&worker.network))?;
     let run = &runner.run_name().name;
     let staged = if runner.dry_run() {
         None
@@ -78,10 +82,10 @@ fn in_the_worker(
         "DJANGO_SETTINGS_MODULE".into(),
         format!("todobackend.settings.{settings}"),
     ));
-    suite.env.extend(services.env);
-    suite.secrets.extend(services.secrets);
-    if !services.addresses.is_empty() {
-        suite.env.push(("SUITE_WAIT_FOR".into(), services.addresses.join(",")));
+    suite.env.extend(reach.env);
+    suite.secrets.extend(reach.secrets);
+    if !reach.addresses.is_empty() {
+        suite.env.push(("SUITE_WAIT_FOR".into(), reach.addresses.join(",")));
     }
     let (uid, gid) = invoking_user(runner)?;
     if uid != 0 {
@@ -89,13 +93,34 @@ fn in_the_worker(
         suite.user = Some(format!("{uid}:{gid}"));
         suite.env.push(("HOME".into(), "/tmp".into()));
     }
-    let code = if terminal {
-        suite.terminal = true;
-        runner.interactive(&suite.into())?
-    } else {
-        runner.status_or(&suite.into(), worker::stop(&worker.name, run).into())?
-    };
-    Ok((code, Ok(staged)))
+    let stop = worker::stop(&worker.name, run);
+    if terminal || services.is_empty() {
+        for service in services {
+            service.start(runner)?;
+        }
+        running(runner, settings);
+        if terminal {
+            suite.terminal = true;
+            return Ok((runner.interactive(&suite.into())?, Ok(staged)));
+        }
+        let code = runner.wait(runner.background(&suite.into(), stop.into())?)?;
+        return Ok((code, Ok(staged)));
+    }
+    suite
+        .env
+        .push(("SUITE_SERVICES_READY".into(), worker::services_ready_in_worker(run)));
+    runner.step(&format!(
+        "Starting the test suite with todobackend.settings.{settings}: it waits until its services are ready"
+    ));
+    let suite = runner.background(&suite.into(), stop.into())?;
+    for service in services {
+        service.start(runner)?;
+    }
+    if !runner.dry_run() {
+        worker::services_ready(runner)?;
+    }
+    running(runner, settings);
+    Ok((runner.wait(suite)?, Ok(staged)))
 }
 
 /// The suite in a container of the run's own, with the settings' services beside it; the

@@ -31,6 +31,8 @@ pub const WORKER_LABEL: &str = "todobackend.worker";
 const RUNS: &str = "/runs";
 /// The worker's client, in the worker: the standard library alone, so it starts in a blink.
 const CLIENT: [&str; 4] = ["python3", "-I", "-S", "/usr/local/bin/suite.py"];
+/// In a run's directory: there once the run's services proved ready.
+const SERVICES_READY: &str = "services-ready";
 /// Held while a run looks for the worker and starts it: two runs at once would both start
 /// one, and make two networks of the same name (the engine allows that), which neither could use.
 const LOCK: &str = "target/xtask/worker.lock";
@@ -137,6 +139,20 @@ pub fn suite(worker: &str, run: &str, args: &[String]) -> Exec {
     exec.command.extend(args.iter().cloned());
     exec.env.push(("REPORTS_DIR".into(), format!("{RUNS}/{run}/reports")));
     exec
+}
+
+/// The file run `run`'s suite waits for before it sets up its databases, as the worker
+/// sees it (`SUITE_SERVICES_READY`): the run writes it once its services proved ready
+/// (`services_ready`), so the suite starts while they do.
+pub fn services_ready_in_worker(run: &str) -> String {
+    format!("{RUNS}/{run}/{SERVICES_READY}")
+}
+
+/// Tells the run's suite that its services proved ready: the host's side of
+/// `services_ready_in_worker`.
+pub fn services_ready(runner: &Runner) -> Result<()> {
+    let file = runner.scratch(SERVICES_READY)?;
+    fs::write(&file, "").with_context(|| format!("cannot write {file}"))
 }
 
 /// Stops run `run`'s child in `worker`: what an interrupted `docker exec` leaves running.
