@@ -68,7 +68,8 @@ fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str
 }
 
 /// Starts the services `settings` need on a network of the run's own, and gives `container`
-/// that network and what reaches them (their host names, the secrets it may have). With
+/// that network and what reaches them (their host names, in its /etc/hosts with their
+/// addresses, and the secrets it may have). With
 /// `keep_data`, the services that keep data keep it in volumes of the checkout's (`kept`).
 pub fn with_services(
     project: &Project,
@@ -86,6 +87,10 @@ pub fn with_services(
     }
     for (key, value) in &started.secrets {
         container = container.secret(key, value);
+    }
+    // By address, not through the network's DNS (see `services::address_on`).
+    for (host, address) in &started.hosts {
+        container = container.host(host, address);
     }
     Ok(container)
 }
@@ -106,6 +111,7 @@ pub fn start_services(
         all.env.extend(started.env);
         all.secrets.extend(started.secrets);
         all.addresses.extend(started.addresses);
+        all.hosts.extend(started.hosts);
     }
     Ok(all)
 }

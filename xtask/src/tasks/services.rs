@@ -32,6 +32,9 @@ pub struct Started {
     pub secrets: Vec<(String, String)>,
     /// `HOST:PORT` where each answers that says its `port`.
     pub addresses: Vec<String>,
+    /// On the run's own network, each service's host name and its address there, for the
+    /// application's /etc/hosts (see `address_on`).
+    pub hosts: Vec<(String, String)>,
 }
 
 /// Starts `service` as `name` on `network` and waits until it is ready. With `kept`, a
@@ -74,9 +77,9 @@ pub fn start(
         // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`
         Network::Shared(_) => format!("{name}-{}", run.name.rsplit('-').next().unwrap_or_default()),
     };
-    let network = match network {
-        Network::Run => &run.name,
-        Network::Shared(network) => network,
+    let (network, pin) = match network {
+        Network::Run => (run.name.as_str(), true),
+        Network::Shared(network) => (network, false),
     };
     let mut start = start.network(network, Some(&host));
     if let Some((volume, data)) = kept {
@@ -97,6 +100,14 @@ pub fn start(
     if let (Some((_, data)), None) = (kept, &known) {
         super::kept::remember(runner, &container, data, &keys)?;
     }
+    let hosts = if pin {
+        address_on(runner, &container, network)?
+            .map(|address| (host.clone(), address))
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
     // The service's own (`service_secrets`) stay with it.
@@ -109,7 +120,25 @@ pub fn start(
         env,
         secrets,
         addresses,
+        hosts,
     })
+}
+
+/// `container`'s address on `network`, for its peers' /etc/hosts (`Run::host`): a peer that
+/// has it never asks the network's DNS server for the name. That server is the network's
+/// gateway, and netavark before 1.9 (rootful Podman's network stack) leaves its bridge the
+/// lowest hardware address of the interfaces on it, as the kernel does, so the gateway's
+/// changes whenever a container joins or leaves; the containers already there reach it
+/// again only once their ARP entry for it expires, 15 to 45 s later (the acceptance tests
+/// joining cut the app off its database's name: requests timed out). Containers reach each
+/// other directly, whatever the bridge's address. `None` under --dry-run, or where the
+/// engine gives no IP address (the name then goes to DNS as before).
+pub(super) fn address_on(runner: &Runner, container: &str, network: &str) -> Result<Option<String>> {
+    if runner.dry_run() {
+        return Ok(None);
+    }
+    let address = runner.probe(&docker::container_address_on(container, network))?;
+    Ok(address.filter(|address| address.parse::<std::net::IpAddr>().is_ok()))
 }
 
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
