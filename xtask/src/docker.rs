@@ -107,6 +107,8 @@ pub struct Run {
     pub labels: Vec<(String, String)>,
     pub network: Option<String>,
     pub network_alias: Option<String>,
+    /// `--add-host NAME:ADDRESS`: names the container's /etc/hosts gives, before any DNS.
+    pub hosts: Vec<(String, String)>,
     pub entrypoint: Option<String>,
     /// `--user UID:GID`: who the command runs as.
     pub user: Option<String>,
@@ -134,6 +136,7 @@ impl Run {
             labels: Vec::new(),
             network: None,
             network_alias: None,
+            hosts: Vec::new(),
             entrypoint: None,
             user: None,
             terminal: false,
@@ -174,6 +177,13 @@ impl Run {
     pub fn network(mut self, network: &str, alias: Option<&str>) -> Run {
         self.network = Some(network.into());
         self.network_alias = alias.map(Into::into);
+        self
+    }
+
+    /// `--add-host NAME:ADDRESS`: `name` is `address` in the container's /etc/hosts, asked
+    /// before any DNS server.
+    pub fn host(mut self, name: &str, address: &str) -> Run {
+        self.hosts.push((name.into(), address.into()));
         self
     }
 
@@ -252,6 +262,9 @@ impl From<Run> for Cmd {
         }
         if let Some(alias) = run.network_alias {
             args.extend(["--network-alias".into(), alias]);
+        }
+        for (name, address) in run.hosts {
+            args.extend(["--add-host".into(), format!("{name}:{address}")]);
         }
         if run.terminal {
             args.extend(["--interactive".into(), "--tty".into()]);
@@ -639,6 +652,13 @@ pub fn container_address(container: &str) -> Cmd {
     )
 }
 
+/// A running container's address on `network`, empty where it has none there (an IPv6-only
+/// network has no IPv4 `IPAddress`).
+pub fn container_address_on(container: &str, network: &str) -> Cmd {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+    Cmd::new("docker", ["container", "inspect", "--format", &format, container])
+}
+
 /// Stops a container as an orchestrator would: SIGTERM, then SIGKILL after docker's 10 s.
 pub fn stop(container: &str) -> Cmd {
     Cmd::new("docker", ["stop", container])
@@ -732,6 +752,21 @@ mod tests {
         assert_eq!(stop("app").to_string(), "docker stop app");
     }
 
+    #[test]
+    fn a_container_s_address_is_asked_on_one_network() {
+        assert_eq!(
+            argv(container_address_on("run-db", "run")),
+            [
+                "docker",
+                "container",
+                "inspect",
+                "--format",
+                r#"{{(index .NetworkSettings.Networks "run").IPAddress}}"#,
+                "run-db"
+            ]
+        );
+    }
+
     fn argv(cmd: impl Into<Cmd>) -> Vec<String> {
         let cmd = cmd.into();
         std::iter::once(cmd.program.to_string()).chain(cmd.args).collect()
@@ -789,6 +824,7 @@ mod tests {
             .labels(&[("todobackend.run".into(), "run".into())])
             .network("run", Some("db"))
             .tmpfs("/var/lib/mysql")
+            .host("cache-db", "10.89.0.2")
             .volumes_from("cache")
             .publish("127.0.0.1:8000:8000")
             .env("MYSQL_USER", "todo")
@@ -812,6 +848,8 @@ mod tests {
                 "run",
                 "--network-alias",
                 "db",
+                "--add-host",
+                "cache-db:10.89.0.2",
                 "--tmpfs",
                 "/var/lib/mysql",
                 "--volumes-from",

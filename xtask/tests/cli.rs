@@ -55,6 +55,8 @@ case "$1" in
              # The checkout's test worker runs, started from $FAKE_WORKER, where that is set.
              case "$4" in *todobackend.worker*) [ -n "$FAKE_WORKER" ] || exit 1; echo "true|$FAKE_WORKER"; exit 0 ;; esac
              case "$4" in *Running*) echo true; exit 0 ;; esac
+             # A container's address on a network: $FAKE_ADDRESS, where that is set.
+             case "$4" in *"index .NetworkSettings.Networks"*) [ -n "$FAKE_ADDRESS" ] || exit 1; echo "$FAKE_ADDRESS"; exit 0 ;; esac
              # Another run's cache container shows from the FAKE_CACHE_SHOWS_AFTERth look on.
              if [ -n "$FAKE_CACHE_SHOWS_AFTER" ]; then
                echo >> "$FAKE_LOG.looks"
@@ -552,6 +554,7 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
     let fake = FakeDocker::new("test-db")
         .env("FAKE_CACHE_VOLUME", "todobackend-cache")
         .env("FAKE_DB_LABEL", inputs)
+        .env("FAKE_ADDRESS", "10.89.0.2")
         .env("FAKE_RUN_EXIT", "3");
     let root = fake.root();
     let output = fake.xtask(
@@ -578,6 +581,8 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
     assert!(
         changes[3].starts_with("create ")
             && changes[3].contains(&format!(" --network {run} "))
+            // The database by the address it got there, never through the network's DNS.
+            && changes[3].contains(" --add-host db:10.89.0.2 ")
             && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
             // The administrator's password is the database's alone.
             && !changes[3].contains("MYSQL_ROOT_PASSWORD")

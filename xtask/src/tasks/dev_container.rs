@@ -68,8 +68,9 @@ fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str
 }
 
 /// Starts the services `settings` need on a network of the run's own, and gives `container`
-/// that network and what reaches them (their host names, the secrets it may have). With
-/// `keep_data`, the services that keep data keep it in volumes of the checkout's (`kept`).
+/// that network and what reaches them (their host names, in its /etc/hosts with their
+/// addresses, and the secrets it may have). With `keep_data`, the services that keep data
+/// keep it in volumes of the checkout's (`kept`).
 pub fn with_services(
     project: &Project,
     runner: &Runner,
@@ -87,6 +88,10 @@ pub fn with_services(
     for (key, value) in &started.secrets {
         container = container.secret(key, value);
     }
+    // By address, not through the network's DNS (see `services::address_on`).
+    for (host, address) in &started.hosts {
+        container = container.host(host, address);
+    }
     Ok(container)
 }
 
@@ -99,9 +104,9 @@ pub fn start_services(
     keep_data: bool,
     network: Network,
 ) -> Result<Started> {
-    let (planned, all) = plan_services(project, runner, settings, keep_data, network)?;
+    let (planned, mut all) = plan_services(project, runner, settings, keep_data, network)?;
     for service in planned {
-        service.start(runner)?;
+        all.hosts.extend(service.start(runner)?);
     }
     Ok(all)
 }

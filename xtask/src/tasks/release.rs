@@ -2,9 +2,11 @@
 //! (docker/release/), then runs it as production would, on a private network of the run's
 //! own: the settings' services (the database), the migrations as a one-off container of the
 //! release image, the app, proved healthy on `/health`; then the acceptance tests (acceptance/)
-//! from a container of their own, over HTTP, against the app's address on that network. Their
-//! JUnit XML lands in `target/reports/acceptance.xml`; the run's exit code is theirs. With
-//! `keep`, the environment stays up, the app published on a loopback port of the host.
+//! from a container of their own, over HTTP, against the app's address on that network. Each
+//! container finds its peers' names in its /etc/hosts, with their addresses there, never
+//! through the network's DNS server (see `services::address_on`). Their JUnit XML lands in
+//! `target/reports/acceptance.xml`; the run's exit code is theirs. With `keep`, the
+//! environment stays up, the app published on a loopback port of the host.
 
 use std::fs;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -98,10 +100,13 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
     runner.step("Running the acceptance tests against the app over HTTP");
     let tests = run.container("acceptance");
     let url = format!("http://{APP_HOST}:{APP_PORT}/todos");
-    runner.make(
-        &docker::create(acceptance_container(project, run, &labels, &url)),
-        docker::remove_container(&tests),
-    )?;
+    let mut acceptance = acceptance_container(project, run, &labels, &url);
+    // The app by its address, as the app has its services' (see `services::address_on`):
+    // these tests joining the network is what may cut the others off its DNS server.
+    if let Some(address) = services::address_on(runner, &name, &run.name)? {
+        acceptance = acceptance.host(APP_HOST, &address);
+    }
+    runner.make(&docker::create(acceptance), docker::remove_container(&tests))?;
     runner.run(&docker::copy_in(ACCEPTANCE_DIR, &tests, "/acceptance"))?;
     let code = runner.status(&docker::start_attached(&tests))?;
     if code != 0 {

@@ -32,6 +32,9 @@ pub struct Started {
     pub secrets: Vec<(String, String)>,
     /// `HOST:PORT` where each answers that says its `port`.
     pub addresses: Vec<String>,
+    /// On the run's own network, each service's host name and its address there, for the
+    /// application's /etc/hosts (see `address_on`).
+    pub hosts: Vec<(String, String)>,
 }
 
 /// A service about to start: its container, and what the application needs to reach it,
@@ -44,6 +47,8 @@ pub struct Planned {
     ready: Option<(String, Duration)>,
     /// Where a service that keeps its data keeps its secrets, when they are new (`kept::remember`).
     remember: Option<(String, Vec<String>)>,
+    /// Its host name and the network to find its address on, once it runs (`address_on`).
+    pinned: Option<(String, String)>,
     pub reach: Started,
 }
 
@@ -89,9 +94,9 @@ pub fn plan(
         // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`
         Network::Shared(_) => format!("{name}-{}", run.name.rsplit('-').next().unwrap_or_default()),
     };
-    let network = match network {
-        Network::Run => &run.name,
-        Network::Shared(network) => network,
+    let (network, pin) = match network {
+        Network::Run => (run.name.as_str(), true),
+        Network::Shared(network) => (network, false),
     };
     let mut start = start.network(network, Some(&host));
     match (kept, &service.data) {
@@ -127,17 +132,22 @@ pub fn plan(
             .clone()
             .map(|ready| (ready, Duration::from_secs(service.ready_timeout_secs))),
         remember,
+        // Only on the run's own network: the worker, on the checkout's, was started before
+        // the service, with its /etc/hosts made
+        pinned: pin.then(|| (host.clone(), network.to_string())),
         reach: Started {
             env,
             secrets,
             addresses,
+            hosts: Vec::new(),
         },
     })
 }
 
 impl Planned {
-    /// Starts the service and waits until it is ready.
-    pub fn start(self, runner: &Runner) -> Result<()> {
+    /// Starts the service and waits until it is ready; its host name and its address on the
+    /// run's own network, where it is on it, for the application's /etc/hosts.
+    pub fn start(self, runner: &Runner) -> Result<Option<(String, String)>> {
         let container = &self.container;
         runner.step(&format!("Starting {} ({}) as {container}", self.name, self.image));
         let started = Instant::now();
@@ -148,7 +158,10 @@ impl Planned {
         if let Some((data, keys)) = &self.remember {
             super::kept::remember(runner, container, data, keys)?;
         }
-        Ok(())
+        let Some((host, network)) = self.pinned else {
+            return Ok(None);
+        };
+        Ok(address_on(runner, container, &network)?.map(|address| (host, address)))
     }
 }
 
@@ -159,6 +172,23 @@ impl Planned {
 const PROBE_EVERY: Duration = Duration::from_millis(20);
 /// How often a run says it is still waiting for a service.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// `container`'s address on `network`, for its peers' /etc/hosts (`Run::host`): a peer that
+/// has it never asks the network's DNS server for the name. That server is the network's
+/// gateway, and netavark before 1.9 (rootful Podman's network stack) leaves its bridge the
+/// lowest hardware address of the interfaces on it, as the kernel does, so the gateway's
+/// changes whenever a container joins or leaves; the containers already there reach it
+/// again only once their ARP entry for it expires, 15 to 45 s later (the acceptance tests
+/// joining cut the app off its database's name: requests timed out). Containers reach each
+/// other directly, whatever the bridge's address. `None` under --dry-run, or where the
+/// engine gives no IP address (the name then goes to DNS as before).
+pub(super) fn address_on(runner: &Runner, container: &str, network: &str) -> Result<Option<String>> {
+    if runner.dry_run() {
+        return Ok(None);
+    }
+    let address = runner.probe(&docker::container_address_on(container, network))?;
+    Ok(address.filter(|address| address.parse::<std::net::IpAddr>().is_ok()))
+}
 
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
 /// of another OS image or another version of the Dockerfile's directory.
