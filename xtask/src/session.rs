@@ -214,7 +214,7 @@ fn remove_files(root: &Utf8Path, run: &str) {
 }
 
 /// Scratch space of the run's own outside the checkout, for tools that cannot work under a
-/// path with spaces (debootstrap): removed with the run's directory.
+/// path with spaces (mmdebstrap's hooks): removed with the run's directory.
 pub fn outside_scratch(run: &str) -> Result<Utf8PathBuf> {
     let temp = Utf8PathBuf::from_path_buf(std::env::temp_dir())
         .map_err(|path| anyhow::anyhow!("the temporary directory {} is not UTF-8", path.display()))?;

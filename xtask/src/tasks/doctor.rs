@@ -105,11 +105,11 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         .find(|image| image_exists(&runner, image).unwrap_or(false));
     let os_line = match os_image {
         Some(image) => format!("OS image {image}"),
-        None if which::which("debootstrap").is_ok() || is_root(&runner)? => format!(
-            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {os_image_from_packages} with debootstrap"
+        None if is_root(&runner)? => format!(
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {os_image_from_packages} with mmdebstrap"
         ),
         None => format!(
-            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY} (no registry? run as root, or install debootstrap)"
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY} (no registry? run as root, with mmdebstrap installed)"
         ),
     };
     report(true, &os_line);
