@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{image_id, is_root};
+use super::{free_gib, image_id, is_root};
 use crate::cmd::Cmd;
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
@@ -162,20 +162,34 @@ fn build_os_image(project: &Project, runner: &Runner, tag: &str) -> Result<()> {
 }
 
 /// Where mmdebstrap makes the tree (a directory of its own under TMPDIR, packed, then
-/// removed) and the tarball: the run's own directory, removed with it even when the run is
-/// killed. Not in a path with spaces, which mmdebstrap's hooks are not tested with: then in
-/// the system's temporary directory, under the run's name, removed with the run (`session`).
+/// removed) and the tarball: scratch space of the run's, removed with it even when the run is
+/// killed (`session`). In memory where there is room: the tree is thousands of small files,
+/// and on this machine's disk, shared with the engine, writing and removing them cost 5 to
+/// 10 s more (25 against 16 s). Else in the run's directory, or outside the checkout when its
+/// path has spaces, which mmdebstrap's hooks are not tested with.
 fn os_workdir(runner: &Runner) -> Result<Utf8PathBuf> {
     if runner.dry_run() {
         return Ok(Utf8PathBuf::from("target/xtask/runs/RUN/os"));
     }
-    let workdir = match runner.scratch("os")? {
-        inside if !inside.as_str().contains(char::is_whitespace) => inside,
-        _ => session::outside_scratch(&runner.run_name().name)?,
+    // First: the run's session, whose watchdog removes the scratch space if the run dies.
+    let inside = runner.scratch("os")?;
+    let run = &runner.run_name().name;
+    let memory = session::memory_scratch(run);
+    if free_gib(runner, session::MEMORY)?.is_some_and(|free| free >= OS_TREE_GIB) && fs::create_dir_all(&memory).is_ok()
+    {
+        return Ok(memory);
+    }
+    let workdir = if inside.as_str().contains(char::is_whitespace) {
+        session::outside_scratch(run)?
+    } else {
+        inside
     };
     fs::create_dir_all(&workdir).with_context(|| format!("cannot create {workdir}"))?;
     Ok(workdir)
 }
+
+/// Room the tree and the tarball need, with a margin: about 250 MB at most.
+const OS_TREE_GIB: f64 = 1.0;
 
 /// Debian bookworm's minimal system (`minbase`: the essential packages, those of priority
 /// required, and apt), straight into the tarball `tarball`, with the overlay applied. Run from

@@ -4,8 +4,7 @@
 use anyhow::Result;
 
 use super::base_image::State;
-use super::{base_image, cache, dev_image, image_exists, is_root, kept, worker};
-use crate::cmd::Cmd;
+use super::{base_image, cache, dev_image, free_gib, image_exists, is_root, kept, worker};
 use crate::console::{paint, show};
 use crate::docker;
 use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
@@ -188,17 +187,4 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         }
     }
     Ok(u8::from(blocked))
-}
-
-/// Free space in GiB on the filesystem holding `path`, from `df`.
-fn free_gib(runner: &Runner, path: &str) -> Result<Option<f64>> {
-    let Some(out) = runner.probe(&Cmd::new("df", ["-Pk", path]))? else {
-        return Ok(None);
-    };
-    let available_kib = out
-        .lines()
-        .nth(1)
-        .and_then(|line| line.split_whitespace().nth(3))
-        .and_then(|field| field.parse::<f64>().ok());
-    Ok(available_kib.map(|kib| kib / (1024.0 * 1024.0)))
 }
