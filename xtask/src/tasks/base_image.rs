@@ -165,8 +165,8 @@ fn build_os_image(project: &Project, runner: &Runner, tag: &str) -> Result<()> {
 /// removed) and the tarball: scratch space of the run's, removed with it even when the run is
 /// killed (`session`). In memory where there is room: the tree is thousands of small files,
 /// and on this machine's disk, shared with the engine, writing and removing them cost 5 to
-/// 10 s more (25 against 16 s). Else in the run's directory, or outside the checkout when its
-/// path has spaces, which mmdebstrap's hooks are not tested with.
+/// 10 s more (medians of three: 27 against 16 s). Else in the run's directory, or outside the
+/// checkout when its path has spaces, which mmdebstrap's hooks are not tested with.
 fn os_workdir(runner: &Runner) -> Result<Utf8PathBuf> {
     if runner.dry_run() {
         return Ok(Utf8PathBuf::from("target/xtask/runs/RUN/os"));
