@@ -111,7 +111,7 @@ Usage: cargo xtask base-image
 Builds todobackend-base from docker/base/Dockerfile: Debian's Python 3 in a virtualenv at
 /appenv, what the application's wheels install into. The Debian image under it (and under
 every project image) is debian:bookworm-slim when present or pullable; where no registry
-answers it is built from Debian packages with debootstrap (as root; installed with apt-get
+answers it is built from Debian packages with mmdebstrap (as root; installed with apt-get
 when missing) and imported as todobackend-os:bookworm. The host's CA bundle (SSL_CERT_FILE,
 else /etc/ssl/certs/ca-certificates.crt) is trusted inside the image, so pip works behind a
 TLS-inspecting proxy. Tests do not need this image: the development image is its sibling,

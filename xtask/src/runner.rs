@@ -64,7 +64,7 @@ pub const READ: Duration = Duration::from_secs(30);
 const ENGINE_ANSWER: Duration = Duration::from_secs(6);
 /// Making a container or a network.
 const MAKE: Duration = Duration::from_secs(120);
-/// Builds, the test suite, debootstrap: long, but not for ever.
+/// Builds, the test suite, mmdebstrap: long, but not for ever.
 const LONG: Duration = Duration::from_secs(3 * 3600);
 
 pub struct Runner {

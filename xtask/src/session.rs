@@ -212,10 +212,20 @@ fn remove_files(root: &Utf8Path, run: &str) {
     if let Ok(outside) = outside_scratch(run) {
         let _ = fs::remove_dir_all(outside);
     }
+    let _ = fs::remove_dir_all(memory_scratch(run));
+}
+
+/// Where a run may keep scratch files in memory: a tmpfs on Linux.
+pub const MEMORY: &str = "/dev/shm";
+
+/// Scratch space of the run's own in memory (`MEMORY`), for work that writes and removes
+/// thousands of small files (mmdebstrap's tree): removed with the run's directory.
+pub fn memory_scratch(run: &str) -> Utf8PathBuf {
+    Utf8Path::new(MEMORY).join(format!("{run}-scratch"))
 }
 
 /// Scratch space of the run's own outside the checkout, for tools that cannot work under a
-/// path with spaces (debootstrap): removed with the run's directory.
+/// path with spaces (mmdebstrap's hooks): removed with the run's directory.
 pub fn outside_scratch(run: &str) -> Result<Utf8PathBuf> {
     let temp = Utf8PathBuf::from_path_buf(std::env::temp_dir())
         .map_err(|path| anyhow::anyhow!("the temporary directory {} is not UTF-8", path.display()))?;

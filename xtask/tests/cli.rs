@@ -98,6 +98,36 @@ case "$1" in
 esac
 "#;
 
+/// mmdebstrap as the xtask uses it, without the network or root: records "<cwd>|<TMPDIR>" and
+/// its arguments (separated by the unit separator) in $FAKE_LOG.mmdebstrap, makes a tree in
+/// $TMPDIR holding what unpacking Debian's packages leaves (documentation, a manual page,
+/// apt's package cache), runs the extract and customize hooks on it as mmdebstrap does
+/// (`sh -c HOOK exec TREE`), and packs it into the tarball named last, whose listing it
+/// leaves in $FAKE_LOG.rootfs. Fails with
+/// $FAKE_MMDEBSTRAP_EXIT where that is set.
+const FAKE_MMDEBSTRAP: &str = r#"#!/bin/sh
+set -e
+{ printf '%s|%s\n' "$PWD" "$TMPDIR"; printf '%s\037' "$@"; echo; } >> "$FAKE_LOG.mmdebstrap"
+[ -z "$FAKE_MMDEBSTRAP_EXIT" ] || { echo "E: unable to unshare the mount namespace" >&2; exit "$FAKE_MMDEBSTRAP_EXIT"; }
+extract="" customize=""
+for arg; do
+  case "$arg" in
+    --extract-hook=*) extract=${arg#--extract-hook=} ;;
+    --customize-hook=*) customize=${arg#--customize-hook=} ;;
+  esac
+  tarball=$arg
+done
+tree=$(mktemp -d "$TMPDIR/mmdebstrap.XXXXXXXXXX")
+mkdir -p "$tree/etc/dpkg/dpkg.cfg.d" "$tree/etc/apt/apt.conf.d" "$tree/usr/share/doc/base-files" \
+  "$tree/usr/share/man/man1" "$tree/var/cache/apt"
+touch "$tree/usr/share/doc/base-files/README" "$tree/usr/share/man/man1/ls.1.gz" "$tree/var/cache/apt/pkgcache.bin"
+sh -c "$extract" exec "$tree"
+sh -c "$customize" exec "$tree"
+tar -C "$tree" -cf "$tarball" .
+tar -tf "$tarball" > "$FAKE_LOG.rootfs"
+rm -rf "$tree"
+"#;
+
 /// The name of every test's copy of the checkout.
 const CHECKOUT_DIR: &str = "Todo Backend.v2_x";
 /// What the product makes of it in run names: lower case, a dash for anything but ASCII letters
@@ -131,9 +161,11 @@ impl FakeDocker {
         let dir = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let docker = dir.join("docker");
-        fs::write(&docker, FAKE_DOCKER).unwrap();
-        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, script) in [("docker", FAKE_DOCKER), ("mmdebstrap", FAKE_MMDEBSTRAP)] {
+            let program = dir.join(name);
+            fs::write(&program, script).unwrap();
+            fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+        }
         // The host's CA bundle, the same on every machine.
         let ca = dir.join("ca.crt");
         fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
@@ -997,6 +1029,96 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
             ),
         ]
     );
+}
+
+#[test]
+fn where_no_registry_answers_the_os_image_is_made_from_debian_packages_with_mmdebstrap_then_imported() {
+    let fake = FakeDocker::new("from-packages").env("FAKE_IMAGES", "");
+    let output = fake.xtask_ok(fake.root(), &["base-image"]);
+    let err = stderr(&output);
+    assert!(
+        err.contains("=> No registry answered: building the OS image todobackend-os:bookworm from Debian packages"),
+        "{err}"
+    );
+    // mmdebstrap: Debian's minimal system, straight into a tarball in the run's scratch
+    // directory (outside the checkout, whose path has a space), from the checkout's root,
+    // where its hooks find the overlay.
+    let log = fs::read_to_string(fake.dir.join("log.mmdebstrap")).unwrap();
+    let (whence, argv) = log.split_once('\n').unwrap();
+    let (cwd, tmpdir) = whence.split_once('|').unwrap();
+    assert_eq!(Path::new(cwd), fake.root());
+    let argv: Vec<&str> = argv.trim_end().split_terminator('\u{1f}').collect();
+    for arg in ["--variant=minbase", "--mode=unshare", "--format=tar", "bookworm"] {
+        assert!(argv.contains(&arg), "{argv:?}");
+    }
+    let tarball = *argv.last().unwrap();
+    assert_eq!(Path::new(tarball), Path::new(tmpdir).join("rootfs.tar"), "{argv:?}");
+    let imported = normalized(tarball);
+    assert!(!tmpdir.contains(CHECKOUT_DIR), "{tmpdir}");
+    assert!(
+        err.contains(&format!("\n$ TMPDIR={tmpdir} mmdebstrap --variant=minbase")),
+        "{err}"
+    );
+    // Then imported and built on, and the tarball is gone with the run.
+    assert_eq!(
+        fake.changes().iter().map(|args| normalized(args)).collect::<Vec<_>>(),
+        [
+            "pull debian:bookworm-slim".to_string(),
+            format!(
+                "import --change LABEL application=todobackend --change LABEL todobackend.image=os \
+                 --change CMD [\"bash\"] {imported} todobackend-os:bookworm"
+            ),
+            format!(
+                "build -t todobackend-base -f docker/base/Dockerfile --force-rm --build-arg OS_IMAGE=todobackend-os:bookworm \
+                 --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root} \
+                 --label todobackend.built-in={root} .",
+                root = fake.root().display(),
+                run = run()
+            ),
+        ]
+    );
+    assert!(!Path::new(tmpdir).exists(), "{tmpdir} outlived the run");
+}
+
+#[test]
+fn the_os_image_made_from_packages_has_the_overlay_and_no_documentation_or_package_cache() {
+    let fake = FakeDocker::new("from-packages-slim").env("FAKE_IMAGES", "");
+    fake.xtask_ok(fake.root(), &["base-image"]);
+    // What the tarball the image is imported from holds, once the hooks have run.
+    let listing = fs::read_to_string(fake.dir.join("log.rootfs")).unwrap();
+    let holds = |path: &str| listing.lines().any(|line| line == format!("./{path}"));
+    for present in [
+        "etc/dpkg/dpkg.cfg.d/docker",
+        "etc/dpkg/dpkg.cfg.d/docker-apt-speedup",
+        "etc/apt/apt.conf.d/docker-clean",
+        "etc/apt/apt.conf.d/docker-no-languages",
+    ] {
+        assert!(holds(present), "{present} is missing: {listing}");
+    }
+    for gone in [
+        "usr/share/doc/base-files/README",
+        "usr/share/man/man1/ls.1.gz",
+        "var/cache/apt/pkgcache.bin",
+    ] {
+        assert!(!holds(gone), "{gone} is left: {listing}");
+    }
+}
+
+#[test]
+fn an_os_image_that_cannot_be_made_from_packages_says_what_to_do() {
+    let fake = FakeDocker::new("from-packages-fails")
+        .env("FAKE_IMAGES", "")
+        .env("FAKE_MMDEBSTRAP_EXIT", "2");
+    let output = fake.xtask(fake.root(), &["base-image"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("E: unable to unshare the mount namespace"), "{err}");
+    assert!(
+        err.contains("needs root and `mmdebstrap` (`sudo apt-get install mmdebstrap`)")
+            && err.contains("make debian:bookworm-slim available to the engine"),
+        "{err}"
+    );
+    assert_eq!(fake.changes(), ["pull debian:bookworm-slim"]);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod support;
 
 use std::fs;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{Checkout, Finished, Running, SIGINT, left_on_engine, run_name, run_to_end, signal_process};
@@ -93,6 +94,68 @@ fn release_passes_the_acceptance_tests_leaves_their_report_and_removes_its_envir
         grown <= 30_000_000,
         "the release image is {grown} bytes bigger than the base"
     );
+}
+
+/// Where no registry answers, a checkout that names an OS image of its own makes it from
+/// Debian packages (mmdebstrap), from nothing: every project image builds on it (apt-get
+/// update and install in each), and the release made of them passes its acceptance tests.
+#[test]
+fn an_os_image_made_from_debian_packages_carries_a_release_that_passes_and_goes_with_clean() {
+    let Some(_engine) = support::engine() else { return };
+    let registry_image = support::docker_ok(&["image", "inspect", "debian:bookworm-slim"]);
+    if !support::here(
+        !registry_image,
+        "an engine without debian:bookworm-slim, which every build prefers to an OS image made from packages",
+    ) {
+        return;
+    }
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    if !support::here(root, "root, which mmdebstrap needs to make the OS image") {
+        return;
+    }
+    let copy = Checkout::copy("own-os");
+    let os = format!("{}-os:bookworm", copy.prefix());
+    copy.edit("Cargo.toml", |manifest| format!("{manifest}os_image = \"{os}\"\n"));
+    let finished = release(&copy, &[]);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+    for said in [
+        format!("=> No registry answered: building the OS image {os} from Debian packages"),
+        " mmdebstrap --variant=minbase --mode=unshare --format=tar ".to_string(),
+        "$ docker import ".to_string(),
+        format!("--build-arg OS_IMAGE={os} "),
+    ] {
+        assert!(out.contains(&said), "no {said:?} in:\n{out}");
+    }
+
+    // Slim as the registry's: no documentation but the licences, no manual pages, no apt
+    // lists or packages, and apt's sources with the updates and the security fixes.
+    let inside = copy
+        .docker_lines(&[
+            "run",
+            "--rm",
+            &os,
+            "sh",
+            "-c",
+            "grep -h '^deb ' /etc/apt/sources.list; \
+             find /usr/share/doc /usr/share/man /var/lib/apt/lists /var/cache/apt -type f \
+               ! -name copyright ! -name lock | sed 's/^/left: /'; \
+             test -L /bin && echo merged-usr",
+        ])
+        .unwrap();
+    for suite in [" bookworm main", " bookworm-updates main", " bookworm-security main"] {
+        assert!(inside.iter().any(|line| line.ends_with(suite)), "{inside:?}");
+    }
+    assert!(!inside.iter().any(|line| line.starts_with("left: ")), "{inside:?}");
+    assert!(inside.iter().any(|line| line == "merged-usr"), "{inside:?}");
+    let size: u64 = copy
+        .docker_lines(&["image", "inspect", "--format", "{{.Size}}", &os])
+        .unwrap()
+        .concat()
+        .parse()
+        .unwrap();
+    assert!(size < 100_000_000, "the OS image is {size} bytes");
+    // Dropping the copy runs its `clean --all --images`, which must remove this image too.
 }
 
 #[test]

@@ -35,7 +35,7 @@ const COPY_NAME: &str = "todobackend-bench";
 /// The copy's own OS image, which the first run from nothing removes: never the user's.
 const COPY_OS_IMAGE: &str = "todobackend-bench-os:bookworm";
 /// Runs from nothing at all: once, whatever the rounds, for each builds the OS image (tens of
-/// seconds of debootstrap or mmdebstrap).
+/// seconds of mmdebstrap).
 const FROM_NOTHING_ROUNDS: usize = 1;
 /// How many times larger the scaled suite is than the checkout's: SCALE - 1 copies of each
 /// test class of `src/*/tests.py` beside the originals.

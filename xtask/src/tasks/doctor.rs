@@ -4,8 +4,7 @@
 use anyhow::Result;
 
 use super::base_image::State;
-use super::{base_image, cache, dev_image, image_exists, is_root, kept, worker};
-use crate::cmd::{Cmd, on_path};
+use super::{base_image, cache, dev_image, free_gib, image_exists, is_root, kept, worker};
 use crate::console::{paint, show};
 use crate::docker;
 use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
@@ -105,11 +104,11 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         .find(|image| image_exists(&runner, image).unwrap_or(false));
     let os_line = match os_image {
         Some(image) => format!("OS image {image}"),
-        None if on_path("debootstrap").is_some() || is_root(&runner)? => format!(
-            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {os_image_from_packages} with debootstrap"
+        None if is_root(&runner)? => format!(
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY}, or builds {os_image_from_packages} with mmdebstrap"
         ),
         None => format!(
-            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY} (no registry? run as root, or install debootstrap)"
+            "OS image: none yet; the first build pulls {OS_IMAGE_FROM_REGISTRY} (no registry? run as root, with mmdebstrap installed)"
         ),
     };
     report(true, &os_line);
@@ -199,17 +198,4 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         }
     }
     Ok(u8::from(blocked))
-}
-
-/// Free space in GiB on the filesystem holding `path`, from `df`.
-fn free_gib(runner: &Runner, path: &str) -> Result<Option<f64>> {
-    let Some(out) = runner.probe(&Cmd::new("df", ["-Pk", path]))? else {
-        return Ok(None);
-    };
-    let available_kib = out
-        .lines()
-        .nth(1)
-        .and_then(|line| line.split_whitespace().nth(3))
-        .and_then(|field| field.parse::<f64>().ok());
-    Ok(available_kib.map(|kib| kib / (1024.0 * 1024.0)))
 }

@@ -128,6 +128,19 @@ fn invoking_user(runner: &Runner) -> Result<(u32, u32)> {
     Ok((id("-u")?, id("-g")?))
 }
 
+/// Free space in GiB on the filesystem holding `path`, from `df`.
+fn free_gib(runner: &Runner, path: &str) -> Result<Option<f64>> {
+    let Some(out) = runner.probe(&Cmd::new("df", ["-Pk", path]))? else {
+        return Ok(None);
+    };
+    let available_kib = out
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|field| field.parse::<f64>().ok());
+    Ok(available_kib.map(|kib| kib / (1024.0 * 1024.0)))
+}
+
 fn is_root(runner: &Runner) -> Result<bool> {
     Ok(runner.probe(&Cmd::new("id", ["-u"]))?.as_deref() == Some("0"))
 }
