@@ -42,6 +42,12 @@ pub struct Service {
     pub env: BTreeMap<String, String>,
     /// The variable that tells the test container the service's host name.
     pub host_env: Option<String>,
+    /// The variable that tells the test container the service's port.
+    pub port_env: Option<String>,
+    /// The variable that tells the service to listen on another port than `port`: where it is
+    /// given, a local test run's service shares the test worker's network namespace on a port
+    /// of the run's own, rather than joining its network (which takes longer).
+    pub listen_env: Option<String>,
     /// Variables given fresh random values each run, passed by name only, to the service
     /// and to the test container.
     pub secrets: Vec<String>,
@@ -80,6 +86,8 @@ impl Service {
                 dockerfile: fields.string("dockerfile")?,
                 env: fields.map("env", Doc::string)?,
                 host_env: fields.string("host_env")?,
+                port_env: fields.string("port_env")?,
+                listen_env: fields.string("listen_env")?,
                 secrets: fields.strings("secrets")?,
                 service_secrets: fields.strings("service_secrets")?,
                 ready: fields.string("ready")?,
@@ -149,8 +157,15 @@ impl Config {
                 .keys()
                 .chain(&service.secrets)
                 .chain(&service.service_secrets);
-            if let Some(bad) = variables.chain(&service.host_env).find(|key| !is_variable_name(key)) {
+            let named = [&service.host_env, &service.port_env, &service.listen_env];
+            if let Some(bad) = variables
+                .chain(named.into_iter().flatten())
+                .find(|key| !is_variable_name(key))
+            {
                 bail!("service `{name}`: `{bad}` is not an environment variable's name (letters, digits, `_`)");
+            }
+            if service.listen_env.is_some() && (service.port.is_none() || service.port_env.is_none()) {
+                bail!("service `{name}`: listen_env needs `port` and `port_env` (what the application is told)");
             }
             if service.ready_timeout_secs == 0 {
                 bail!("service `{name}`: ready_timeout_secs must be 1 or more (seconds to wait for `ready`)");
@@ -199,6 +214,8 @@ mod tests {
         let (name, db) = services[0];
         assert_eq!(name, "db");
         assert_eq!(db.host_env.as_deref(), Some("MYSQL_HOST"));
+        assert_eq!(db.port_env.as_deref(), Some("MYSQL_PORT"));
+        assert_eq!(db.listen_env.as_deref(), Some("MYSQL_TCP_PORT"));
         assert!(db.secrets.contains(&"MYSQL_PASSWORD".to_string()));
         assert!(db.ready.as_deref().unwrap().contains("SELECT 1"));
         assert!(config.services_for("base").is_empty());
@@ -245,6 +262,10 @@ mod tests {
         let variable = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nsecrets = [\"A;B\"]\n";
         let err = format!("{:#}", Config::parse(variable).unwrap_err());
         assert!(err.contains("`A;B` is not an environment variable's name"), "{err}");
+
+        let listen = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nlisten_env = \"P\"\n";
+        let err = format!("{:#}", Config::parse(listen).unwrap_err());
+        assert!(err.contains("listen_env needs `port` and `port_env`"), "{err}");
 
         let typo = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nready_timeout = 5\n";
         let err = format!("{:#}", Config::parse(typo).unwrap_err());

@@ -301,6 +301,12 @@ impl From<Run> for Cmd {
     }
 }
 
+/// What `Run::network` takes to share `container`'s network namespace (its interfaces, its
+/// addresses, its 127.0.0.1) rather than join a network.
+pub fn namespace_of(container: &str) -> String {
+    format!("container:{container}")
+}
+
 /// `docker create`: the container of a `Run`, made but not started.
 pub fn create(run: Run) -> Cmd {
     let mut cmd = Cmd::from(run);

@@ -615,7 +615,7 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
             && changes[3].contains(&format!(" --network {run} "))
             // The database by the address it got there, never through the network's DNS.
             && changes[3].contains(" --add-host db:10.89.0.2 ")
-            && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
+            && changes[3].contains(" -e MYSQL_HOST=db -e MYSQL_PORT=3306 -e MYSQL_PASSWORD ")
             // The administrator's password is the database's alone.
             && !changes[3].contains("MYSQL_ROOT_PASSWORD")
             && changes[3].ends_with(" suite.py run todo.tests -v 2"),
@@ -650,13 +650,9 @@ fn a_baked_run_s_settings_get_a_database_on_a_private_network_and_everything_is_
     assert!(err.contains("exit code 3"), "{err}");
 }
 
-#[test]
-fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s_and_goes_after() {
-    let fake = FakeDocker::new("test-db-worker")
-        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
-        .env("FAKE_DB_LABEL", "whatever")
-        .env("FAKE_WORKER", "running")
-        .env("FAKE_RUN_EXIT", "3");
+/// A mounted run of `test --settings test -- todo.tests` with the fake, whose suite exits 3: the
+/// calls that change something but the worker's replacement, normalized, and the run's labels.
+fn a_mounted_run_with_the_database(fake: &FakeDocker) -> (Vec<String>, String) {
     let root = fake.root();
     let output = fake.xtask(root, &["test", "--settings", "test", "--", "todo.tests"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
@@ -673,11 +669,6 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
                 && !args.contains("version")
         })
         .collect();
-    let labels = format!(
-        "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
-        root.display()
-    );
-    let network = format!("todobackend-{RUN_PART}-CHECKOUT-net");
     // The worker was started from other inputs than the fake's: retired (renamed, and told to
     // end with the runs it serves), and a new one started on the network it has already.
     let retired = format!("{}-retired-", worker());
@@ -693,13 +684,76 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
         calls[2].starts_with(&format!("run --detach --rm --name {} ", worker())),
         "{calls:#?}"
     );
+    // It went on once the database proved ready, and not before.
+    assert_eq!(fake.suite(), ["went on once its services were ready"]);
+    let err = stderr(&output);
+    assert!(err.contains("MYSQL_PASSWORD=*** docker exec -e REPORTS_DIR"), "{err}");
+    assert!(!fake.calls().join("\n").contains("PASSWORD="), "{:?}", fake.calls());
+    let labels = format!(
+        "--label application=todobackend --label todobackend.checkout={} --label todobackend.run={run}",
+        root.display()
+    );
+    (calls[3..].to_vec(), labels)
+}
+
+#[test]
+fn a_mounted_run_s_database_shares_the_worker_s_network_namespace_on_a_port_of_the_run_s_own_and_goes_after() {
+    let fake = FakeDocker::new("test-db-worker")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_DB_LABEL", "whatever")
+        .env("FAKE_WORKER", "running")
+        .env("FAKE_RUN_EXIT", "3");
+    let (calls, labels) = a_mounted_run_with_the_database(&fake);
+    let run = run();
     // The suite starts first (the two may reach the engine in either order) and waits; the
-    // database meanwhile, on the network concurrent runs share, where it answers to a name
-    // of its run's, its data on a tmpfs.
+    // database meanwhile, in the worker's network namespace, which concurrent runs share, on
+    // a port of its run's (told by MYSQL_TCP_PORT), its data on a tmpfs.
+    let mut started = calls[..2].to_vec();
+    started.sort();
+    let port = started[0]
+        .split_once(" -e MYSQL_PORT=")
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .map(|(port, _)| port.to_string())
+        .unwrap_or_else(|| panic!("no MYSQL_PORT: {calls:#?}"));
+    assert!(
+        port.parse::<u16>().is_ok_and(|port| (20000..30000).contains(&port)),
+        "{port}"
+    );
     let suite = format!(
         "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
-         -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e SUITE_WAIT_FOR=db-RUN:3306 \
-         -e SUITE_SERVICES_READY=/runs/{run}/services-ready -e MYSQL_PASSWORD {worker} \
+         -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=127.0.0.1 -e MYSQL_PORT={port} \
+         -e SUITE_WAIT_FOR=127.0.0.1:{port} -e SUITE_SERVICES_READY=/runs/{run}/services-ready -e MYSQL_PASSWORD {worker} \
+         python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
+        worker = worker()
+    );
+    let database = format!(
+        "run --detach --name {run}-db {labels} --network container:{worker} --tmpfs /var/lib/mysql \
+         -e MYSQL_TCP_PORT={port} -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD \
+         -e MYSQL_ROOT_PASSWORD todobackend-db",
+        worker = worker()
+    );
+    assert_eq!(started, [suite, database], "{calls:#?}");
+    assert!(calls[2].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
+    assert_eq!(calls[3..], [format!("rm --force --volumes {run}-db")]);
+}
+
+#[test]
+fn a_mounted_run_s_database_that_listens_on_its_port_only_joins_the_worker_s_network_under_a_name_of_the_run_s() {
+    let fake = FakeDocker::new("test-db-worker-network")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_DB_LABEL", "whatever")
+        .env("FAKE_WORKER", "running")
+        .env("FAKE_RUN_EXIT", "3");
+    fake.checkout.edit("Cargo.toml", |manifest| {
+        manifest.replace("listen_env = \"MYSQL_TCP_PORT\"\n", "")
+    });
+    let (calls, labels) = a_mounted_run_with_the_database(&fake);
+    let run = run();
+    let network = format!("todobackend-{RUN_PART}-CHECKOUT-net");
+    let suite = format!(
+        "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.test \
+         -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_HOST=db-RUN -e MYSQL_PORT=3306 \
+         -e SUITE_WAIT_FOR=db-RUN:3306 -e SUITE_SERVICES_READY=/runs/{run}/services-ready -e MYSQL_PASSWORD {worker} \
          python3 -I -S /usr/local/bin/suite.py fork {run} todo.tests",
         worker = worker()
     );
@@ -707,16 +761,11 @@ fn a_mounted_run_s_database_joins_the_worker_s_network_under_a_name_of_the_run_s
         "run --detach --name {run}-db {labels} --network {network} --network-alias db-RUN --tmpfs /var/lib/mysql \
          -e MYSQL_DATABASE=todobackend -e MYSQL_USER=todo -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD todobackend-db"
     );
-    let mut started = calls[3..5].to_vec();
+    let mut started = calls[..2].to_vec();
     started.sort();
     assert_eq!(started, [suite, database], "{calls:#?}");
-    assert!(calls[5].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
-    assert_eq!(calls[6..], [format!("rm --force --volumes {run}-db")]);
-    // It went on once the database proved ready, and not before.
-    assert_eq!(fake.suite(), ["went on once its services were ready"]);
-    let err = stderr(&output);
-    assert!(err.contains("MYSQL_PASSWORD=*** docker exec -e REPORTS_DIR"), "{err}");
-    assert!(!fake.calls().join("\n").contains("PASSWORD="), "{:?}", fake.calls());
+    assert!(calls[2].starts_with(&format!("exec {run}-db sh -c ")), "{calls:#?}");
+    assert_eq!(calls[3..], [format!("rm --force --volumes {run}-db")]);
 }
 
 #[test]
@@ -1404,7 +1453,7 @@ fn manage_runs_manage_py_in_the_dev_container_with_src_mounted_and_the_settings_
             && create.contains(&format!(" -v {}/src:/application ", root.display()))
             && create.contains(" --volumes-from cache ")
             && create.contains(" -e DJANGO_SETTINGS_MODULE=todobackend.settings.test ")
-            && create.contains(" -e MYSQL_HOST=db -e MYSQL_PASSWORD ")
+            && create.contains(" -e MYSQL_HOST=db -e MYSQL_PORT=3306 -e MYSQL_PASSWORD ")
             && create.ends_with(" python manage.py makemigrations todo"),
         "{create}"
     );

@@ -217,6 +217,38 @@ fn the_test_settings_run_in_the_worker_against_a_database_of_the_run_s_own_gone_
 }
 
 #[test]
+fn two_runs_at_once_on_the_database_share_the_worker_s_namespace_each_on_a_port_of_its_own() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = developer_s("worker-databases");
+    expect(
+        &copy,
+        &["--settings", "test"],
+        0,
+        "the first run, which makes the images",
+    );
+    // Both databases up at once: each run's suite holds its own for a few seconds
+    copy.write(
+        "src/todo/tests_slow.py",
+        "import time\n\nfrom django.test import TestCase\n\n\n\
+         class Slow(TestCase):\n    def test_sleeps(self):\n        time.sleep(3)\n",
+    );
+    let runs = [(); 2].map(|()| Running::start(copy.xtask(&["test", "--settings", "test"])));
+    let mut ports = Vec::new();
+    for run in runs {
+        let finished = run.finish(A_RUN_ENDS_WITHIN);
+        let out = finished.output();
+        assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
+        assert!(out.contains(" --network container:"), "{out}");
+        let port = out
+            .split_once(" -e MYSQL_PORT=")
+            .and_then(|(_, rest)| rest.split_once(' '));
+        ports.push(port.unwrap_or_else(|| panic!("no MYSQL_PORT:\n{out}")).0.to_string());
+    }
+    assert_ne!(ports[0], ports[1]);
+    assert_eq!(left_on_engine(&copy), Vec::<String>::new());
+}
+
+#[test]
 fn two_runs_at_once_in_one_checkout_share_the_worker_they_start() {
     let Some(_engine) = support::engine() else { return };
     let copy = developer_s("worker-race");

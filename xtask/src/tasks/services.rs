@@ -1,9 +1,11 @@
 //! The services a settings module needs (see `config`), one container each on the run's
 //! private network, started and proved ready before the application runs.
 
+use std::fs;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use camino::Utf8Path;
 
@@ -13,6 +15,7 @@ use crate::console::say;
 use crate::docker::{self, Build, Run};
 use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
 use crate::runner::{READ, Runner};
+use crate::session::{self, RUNS_DIR};
 use crate::signals;
 
 /// The network services join, and how the application finds them there.
@@ -21,12 +24,14 @@ pub enum Network<'a> {
     /// The run's own, which `with_services` makes: a service answers to its name (`db`).
     Run,
     /// The checkout's worker's, which concurrent runs share: a service answers to its name
-    /// and the run's (`db-1a2b3c`).
-    Shared(&'a str),
+    /// and the run's (`db-1a2b3c`). One that can listen on another port (`listen_env`) shares
+    /// the worker's network namespace instead, on a port of the run's own: a container that
+    /// joins a namespace starts a quarter of a second sooner than one that joins a network.
+    Shared { network: &'a str, worker: &'a str },
 }
 
 /// What the application's container needs to reach started services.
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub struct Started {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
@@ -88,17 +93,28 @@ pub fn plan(
     };
     let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
-    let start = Run::new(&service.image).detach().name(&container).labels(&run.labels);
-    let host = match network {
-        Network::Run => name.to_string(),
-        // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`
-        Network::Shared(_) => format!("{name}-{}", run.name.rsplit('-').next().unwrap_or_default()),
+    let mut start = Run::new(&service.image).detach().name(&container).labels(&run.labels);
+    let mut port = service.port;
+    let host = match (network, &service.listen_env, port) {
+        (Network::Shared { worker, .. }, Some(listen_env), Some(_)) => {
+            let own = port_of_its_own(project, runner)?;
+            start = start
+                .network(&docker::namespace_of(worker), None)
+                .env(listen_env, &own.to_string());
+            port = Some(own);
+            "127.0.0.1".to_string()
+        }
+        (Network::Run, _, _) => {
+            start = start.network(&run.name, Some(name));
+            name.to_string()
+        }
+        (Network::Shared { network, .. }, _, _) => {
+            // Short, as a host name must be (63 characters), and the run's: `db-1a2b3c`
+            let host = format!("{name}-{}", run.name.rsplit('-').next().unwrap_or_default());
+            start = start.network(network, Some(&host));
+            host
+        }
     };
-    let (network, pin) = match network {
-        Network::Run => (run.name.as_str(), true),
-        Network::Shared(network) => (network, false),
-    };
-    let mut start = start.network(network, Some(&host));
     match (kept, &service.data) {
         (Some((volume, data)), _) => start = start.volume(&format!("{}:{data}", volume.name)),
         (None, Some(data)) => start = start.tmpfs(data),
@@ -116,12 +132,15 @@ pub fn plan(
     };
 
     env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
+    if let (Some(key), Some(port)) = (&service.port_env, port) {
+        env.push((key.clone(), port.to_string()));
+    }
     // The service's own (`service_secrets`) stay with it.
     let secrets = all_secrets
         .into_iter()
         .filter(|(key, _)| service.secrets.contains(key))
         .collect();
-    let addresses = service.port.map(|port| format!("{host}:{port}")).into_iter().collect();
+    let addresses = port.map(|port| format!("{host}:{port}")).into_iter().collect();
     Ok(Planned {
         name: name.into(),
         image: service.image.clone(),
@@ -134,7 +153,7 @@ pub fn plan(
         remember,
         // Only on the run's own network: the worker, on the checkout's, was started before
         // the service, with its /etc/hosts made
-        pinned: pin.then(|| (host.clone(), network.to_string())),
+        pinned: matches!(network, Network::Run).then(|| (host.clone(), run.name.clone())),
         reach: Started {
             env,
             secrets,
@@ -164,6 +183,33 @@ impl Planned {
         Ok(address_on(runner, container, &network)?.map(|address| (host, address)))
     }
 }
+
+/// A port for a service in the worker's network namespace, which concurrent runs of the
+/// checkout share: one of 10000, below the ports the kernel picks for connections (32768 and
+/// up), and none that another live run of the checkout took (each notes its own, PORTS in
+/// its directory).
+fn port_of_its_own(project: &Project, runner: &Runner) -> Result<u16> {
+    let taken: Vec<u16> = session::live_runs(&project.root)
+        .iter()
+        .filter_map(|run| fs::read_to_string(project.root.join(RUNS_DIR).join(run).join(PORTS)).ok())
+        .flat_map(|ports| ports.lines().filter_map(|port| port.parse().ok()).collect::<Vec<_>>())
+        .collect();
+    let port = loop {
+        let port = 20000 + u16::from_str_radix(&random_hex(2)?, 16)? % 10000;
+        if !taken.contains(&port) {
+            break port;
+        }
+    };
+    if !runner.dry_run() {
+        let file = runner.scratch(PORTS)?;
+        let mut ports = fs::OpenOptions::new().create(true).append(true).open(&file)?;
+        writeln!(ports, "{port}").with_context(|| format!("cannot write {file}"))?;
+    }
+    Ok(port)
+}
+
+/// In a run's directory: the ports its services took in the worker's network namespace.
+const PORTS: &str = "ports";
 
 /// How often a service's readiness probe runs until it succeeds: a database starts in a few
 /// tenths of a second, so each hundredth waited counts. The probe repeats inside the service's

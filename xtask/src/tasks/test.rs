@@ -69,8 +69,11 @@ fn in_the_worker(
     terminal: bool,
 ) -> Result<(u8, Staged)> {
     let worker = worker::ensure(project, runner, image)?;
-    let (services, reach) =
-        dev_container::plan_services(project, runner, settings, false, Network::Shared(&worker.network))?;
+    let network = Network::Shared {
+        network: &worker.network,
+        worker: &worker.name,
+    };
+    let (services, reach) = dev_container::plan_services(project, runner, settings, false, network)?;
     let run = &runner.run_name().name;
     let staged = if runner.dry_run() {
         None
