@@ -690,6 +690,34 @@ mod tests {
     }
 
     #[test]
+    fn the_engine_check_asks_the_client_the_server_in_docker_s_or_podman_s_terms_and_the_context() {
+        assert_eq!(argv(client_version()), ["docker", "--version"]);
+        assert_eq!(
+            argv(server_facts(false)),
+            [
+                "docker",
+                "version",
+                "--format",
+                "{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"
+            ]
+        );
+        assert_eq!(
+            argv(server_facts(true)),
+            ["docker", "version", "--format", "{{.Server.Version}}"]
+        );
+        assert_eq!(
+            argv(context_endpoint()),
+            [
+                "docker",
+                "context",
+                "inspect",
+                "--format",
+                "{{.Name}}|{{.Endpoints.docker.Host}}"
+            ]
+        );
+    }
+
+    #[test]
     fn build_uses_the_root_as_context_and_passes_build_args() {
         let build =
             Build::new("todobackend-base", "docker/base/Dockerfile").build_arg("OS_IMAGE", "debian:bookworm-slim");

@@ -107,6 +107,25 @@ impl Finished {
     }
 }
 
+/// A command started and not yet waited for.
+struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+    /// Set once it ended; still `None` after `wait` when its deadline passed first.
+    status: Option<ExitStatus>,
+}
+
+impl Running {
+    fn finished(self) -> Finished {
+        Finished {
+            status: self.status,
+            stdout: joined(self.stdout),
+            stderr: joined(self.stderr),
+        }
+    }
+}
+
 impl Runner {
     pub fn new(project: &Project, dry_run: bool) -> Result<Runner> {
         Runner::with_session(project, dry_run, true)
@@ -165,17 +184,39 @@ impl Runner {
     }
 
     /// What the engine is; fails with what to do when none answers (every task needs one).
-    /// Kept for the rest of the run (`engine`).
+    /// Kept for the rest of the run (`engine`). Its questions go out at once: the client's
+    /// version, the server's facts as Docker's client asks them and, unless DOCKER_HOST
+    /// says, the context's endpoint. Only where `docker` is Podman's does the server get
+    /// asked again, in Podman's terms.
     pub fn check_engine(&self) -> Result<Engine> {
-        let client = self.probe(&docker::client_version())?.unwrap_or_default();
+        let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
+        let mut questions = vec![docker::client_version(), docker::server_facts(false)];
+        if !from_host {
+            questions.push(docker::context_endpoint());
+        }
+        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?.into_iter();
+        let (version, server, context) = (answers.next(), answers.next(), answers.next());
+        let text = |answer: Option<Finished>| {
+            answer
+                .filter(Finished::ok)
+                .map(|finished| finished.stdout.trim().to_string())
+                .unwrap_or_default()
+        };
+        let client = text(version);
         let podman_cli = engine::is_podman_client(&client);
-        let finished = self.read(&docker::server_facts(podman_cli), ENGINE_ANSWER)?;
+        let context = if podman_cli { String::new() } else { text(context) };
+        let finished = match server {
+            Some(server) if !podman_cli => server,
+            _ => self.read(&docker::server_facts(true), ENGINE_ANSWER)?,
+        };
         if finished.status.is_none() {
+            let endpoint = Some(Engine::new(&client, "", &context).endpoint)
+                .filter(|endpoint| !endpoint.is_empty())
+                .unwrap_or_else(|| "the default socket".into());
             bail!(
-                "the Docker engine at {} did not answer within {} s: it accepts connections but says nothing. \
+                "the Docker engine at {endpoint} did not answer within {} s: it accepts connections but says nothing. \
                  Check that DOCKER_HOST or the docker context points at a Docker engine and that it is healthy, \
                  then run this again.",
-                self.endpoint(),
                 ENGINE_ANSWER.as_secs()
             );
         }
@@ -197,12 +238,6 @@ impl Runner {
                  or point DOCKER_HOST at a running engine, then run this again."
             );
         }
-        let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
-        let context = if podman_cli || from_host {
-            String::new()
-        } else {
-            self.probe(&docker::context_endpoint())?.unwrap_or_default()
-        };
         let engine = Engine::new(&client, &finished.stdout, &context);
         *self.engine.borrow_mut() = Some(engine.clone());
         Ok(engine)
@@ -324,6 +359,12 @@ impl Runner {
         self.execute(cmd, true, deadline, true)
     }
 
+    /// `read` of several commands at once, each within `deadline`: what each printed, in
+    /// the order given. Questions that do not depend on each other cost one round trip.
+    pub fn read_all(&self, cmds: &[Cmd], deadline: Duration) -> Result<Vec<Finished>> {
+        self.execute_all(cmds, true, deadline, true)
+    }
+
     /// Runs `cmd`, echoed, with its output kept rather than shown: all it printed, or an
     /// error with the end of it.
     pub fn quiet(&self, cmd: &Cmd) -> Result<String> {
@@ -357,8 +398,9 @@ impl Runner {
         self.in_time(cmd, finished, deadline).map(Some)
     }
 
-    /// `finished`, or an error naming the engine when `cmd` ran out of time.
-    fn in_time(&self, cmd: &Cmd, finished: Finished, deadline: Duration) -> Result<Finished> {
+    /// `finished`, or an error naming the engine when `cmd` ran out of time (for what `read`
+    /// gives back, whose caller decides).
+    pub fn in_time(&self, cmd: &Cmd, finished: Finished, deadline: Duration) -> Result<Finished> {
         if finished.status.is_none() {
             bail!(
                 "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
@@ -395,6 +437,36 @@ impl Runner {
         interruptible: bool,
         own_group: bool,
     ) -> Result<Finished> {
+        let mut running = [self.spawn(cmd, stdin, capture, own_group)?];
+        self.wait(&mut running, deadline, interruptible, own_group)?;
+        let [running] = running;
+        Ok(running.finished())
+    }
+
+    /// `execute` of every command in `cmds` at once, each within `deadline`.
+    fn execute_all(
+        &self,
+        cmds: &[Cmd],
+        capture: bool,
+        deadline: Duration,
+        interruptible: bool,
+    ) -> Result<Vec<Finished>> {
+        let mut running = Vec::with_capacity(cmds.len());
+        for cmd in cmds {
+            match self.spawn(cmd, Stdio::null(), capture, true) {
+                Ok(child) => running.push(child),
+                Err(err) => {
+                    running.iter_mut().for_each(|running| stop(&mut running.child));
+                    return Err(err);
+                }
+            }
+        }
+        self.wait(&mut running, deadline, interruptible, true)?;
+        Ok(running.into_iter().map(Running::finished).collect())
+    }
+
+    /// Starts `cmd`, its output read on threads of their own when `capture`.
+    fn spawn(&self, cmd: &Cmd, stdin: Stdio, capture: bool, own_group: bool) -> Result<Running> {
         let mut command = if own_group {
             self.command(cmd)
         } else {
@@ -419,36 +491,55 @@ impl Runner {
         }
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
+        Ok(Running {
+            child,
+            stdout,
+            stderr,
+            status: None,
+        })
+    }
+
+    /// Waits until every child in `running` ended or its deadline passed (then it is stopped,
+    /// and its status stays `None`); a signal to the xtask (when `interruptible`) stops them
+    /// all and fails with `signals::Interrupted`.
+    fn wait(&self, running: &mut [Running], deadline: Duration, interruptible: bool, own_group: bool) -> Result<()> {
         let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break Some(status);
+        loop {
+            let mut left = false;
+            for running in running.iter_mut().filter(|running| running.status.is_none()) {
+                running.status = running.child.try_wait()?;
+                left |= running.status.is_none();
+            }
+            if !left {
+                break;
             }
             if interruptible && let Err(interrupted) = signals::check() {
-                if own_group {
-                    stop(&mut child);
-                } else {
-                    stop_on_the_terminal(&mut child);
+                for running in running.iter_mut().filter(|running| running.status.is_none()) {
+                    if own_group {
+                        stop(&mut running.child);
+                    } else {
+                        stop_on_the_terminal(&mut running.child);
+                    }
                 }
                 return Err(interrupted.into());
             }
             if started.elapsed() >= deadline {
-                stop(&mut child);
-                break None;
+                for running in running.iter_mut().filter(|running| running.status.is_none()) {
+                    stop(&mut running.child);
+                }
+                break;
             }
             // Quick commands are noticed quickly, long ones cost little to watch.
-            let nap = started.elapsed() / 8;
-            std::thread::sleep(nap.clamp(Duration::from_micros(200), Duration::from_millis(10)));
-        };
+            let nap = started.elapsed() / 32;
+            std::thread::sleep(nap.clamp(Duration::from_micros(100), Duration::from_millis(4)));
+        }
         // Its output went nowhere: whoever read ours is gone too.
-        if status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE)) {
+        let sigpipe =
+            |status: &Option<ExitStatus>| status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE));
+        if running.iter().any(|running| sigpipe(&running.status)) {
             signals::broken_pipe();
         }
-        Ok(Finished {
-            status,
-            stdout: joined(stdout),
-            stderr: joined(stderr),
-        })
+        Ok(())
     }
 
     fn command(&self, cmd: &Cmd) -> Command {

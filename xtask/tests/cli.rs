@@ -15,9 +15,11 @@ use support::Checkout;
 
 const FAKE_DOCKER: &str = r#"#!/bin/sh
 # Records "<cwd>: <args>" in $FAKE_LOG, and the arguments as they came, separated by the unit
-# separator, in $FAKE_LOG.argv; answers like an engine holding $FAKE_IMAGES.
+# separator, in $FAKE_LOG.argv, each in one write (the xtask asks some questions at once);
+# answers like an engine holding $FAKE_IMAGES.
 echo "$PWD: $*" >> "$FAKE_LOG"
-{ printf '%s\037' "$@"; echo; } >> "$FAKE_LOG.argv"
+argv=$(printf '%s\037' "$@")
+printf '%s\n' "$argv" >> "$FAKE_LOG.argv"
 # What a listing prints: the words after "KIND FILTERS|" in $FAKE_LISTING, KIND being
 # container, network, image or volume and FILTERS the --filter values joined by commas.
 listing() {
@@ -30,10 +32,13 @@ listing() {
   exit 0
 }
 case "$1" in
-  --version) echo "Docker version 28.2.2, build fake" ;;
+  --version) echo "${FAKE_CLIENT:-Docker version 28.2.2, build fake}" ;;
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
-           echo 20.10.24 ;;
-  context) echo "default|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+           # Podman's own client knows no components, as Podman 4 says it
+           case "$FAKE_CLIENT $3" in podman*Components*) echo 'Error: template: version:1:34: executing "version" at <.Components>: can'"'"'t evaluate field Components in type *define.Version' >&2; exit 125 ;; esac
+           case "$FAKE_CLIENT" in podman*) echo 4.3.1 ;; *) echo 20.10.24 ;; esac ;;
+  context) case "$FAKE_CLIENT" in podman*) echo 'Error: unrecognized command `podman context`' >&2; exit 125 ;; esac
+           echo "default|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
   buildx) exit 1 ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
@@ -970,6 +975,44 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn the_engine_is_asked_in_docker_s_terms_and_again_in_podman_s_only_where_docker_is_podman() {
+    let server_facts = |fake: &FakeDocker| -> Vec<String> {
+        fake.argvs()
+            .into_iter()
+            .filter(|args| args.first().is_some_and(|verb| verb == "version"))
+            .map(|args| args[2].clone())
+            .collect()
+    };
+    let docker = FakeDocker::new("engine-docker");
+    let output = docker.xtask(docker.root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains("ok    engine: Docker 20.10.24 at unix:///var/run/docker.sock"),
+        "{out}"
+    );
+    assert_eq!(
+        server_facts(&docker),
+        ["{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"]
+    );
+
+    let podman = FakeDocker::new("engine-podman").env("FAKE_CLIENT", "podman version 4.3.1");
+    let output = podman.xtask(podman.root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains("ok    docker client: podman version 4.3.1")
+            && out.contains("ok    engine: Podman 4.3.1 at the local Podman store (from Podman's own client)"),
+        "{out}"
+    );
+    assert_eq!(
+        server_facts(&podman),
+        [
+            "{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}",
+            "{{.Server.Version}}"
+        ]
+    );
 }
 
 #[test]
