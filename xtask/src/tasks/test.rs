@@ -8,7 +8,9 @@ use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::services::Network;
-use super::{at_a_terminal, copy_out_staged, dev_container, invoking_user, put_in_place, run_attached, worker};
+use super::{
+    at_a_terminal, copy_out_staged, dev_container, dev_image, invoking_user, put_in_place, run_attached, worker,
+};
 use crate::console::say;
 use crate::project::{Project, REPORTS_DIR};
 use crate::runner::Runner;
@@ -22,11 +24,12 @@ const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 /// of the checkout's warm worker; otherwise (baked) in a container of the run's own.
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
     let ci = std::env::var("CI").as_deref() == Ok("true");
-    let (image, mounted) = dev_container::image(project, runner, baked || ci, "testing")?;
+    let mounted = dev_container::source_mounted(project, runner, baked || ci, "testing")?;
     let terminal = at_a_terminal();
     let (code, staged) = if mounted {
-        in_the_worker(project, runner, &image, settings, args, terminal)?
+        in_the_worker(project, runner, settings, args, terminal)?
     } else {
+        let image = dev_image::for_run(project, runner, mounted)?;
         in_a_container(project, runner, &image, mounted, settings, args, terminal)?
     };
     if code != 0 {
@@ -59,12 +62,11 @@ type Staged = Result<Option<Utf8PathBuf>, String>;
 fn in_the_worker(
     project: &Project,
     runner: &Runner,
-    image: &str,
     settings: &str,
     args: &[String],
     terminal: bool,
 ) -> Result<(u8, Staged)> {
-    let worker = worker::ensure(project, runner, image)?;
+    let worker = worker::ensure_current(project, runner)?;
     let services = dev_container::start_services(project, runner, settings, false, Network::Shared(&worker.network))?;
     running(runner, settings);
     let run = &runner.run_name().name;
