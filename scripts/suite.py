@@ -101,6 +101,8 @@ def serve():
     import coverage.execfile  # noqa: F401  what every run needs
     import django  # noqa: F401
 
+    map_modules()
+
     forking = threading.Lock()
     children = {}
     if os.path.exists(SOCKET):
@@ -237,6 +239,17 @@ def preload(names):
                 __import__(name)
             except BaseException:  # a module that needs settings or apps: imported per run
                 pass
+    map_modules()
+
+
+def map_modules():
+    """Maps the file of every module loaded, as inspect.getmodule() does the first time a file
+    is not in its map. Coverage's collector calls inspect.stack() every run, which would map
+    the worker's hundreds of modules in each child: mapped here, a child maps none (every frame
+    of that stack is the worker's: threading, this script, coverage)."""
+    import inspect
+
+    inspect.getmodule(compile("", os.devnull, "exec"))
 
 
 def third_party(modules, application):

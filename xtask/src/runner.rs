@@ -12,7 +12,7 @@
 //! | verb          | echoes | output             | under --dry-run | deadline      | a signal      |
 //! |---------------|--------|--------------------|-----------------|---------------|---------------|
 //! | `probe`       | no     | kept, stdout back  | runs            | `READ`        | interrupts it |
-//! | `read`        | no     | kept, all back     | runs            | `READ`, given | interrupts it |
+//! | `read(_all)`  | no     | kept, all back     | runs            | `READ`, given | interrupts it |
 //! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `status_or`   | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
@@ -29,6 +29,9 @@
 //! run, cleanup included. Its exit code is returned. Outside the watchdog's group, it is not
 //! the watchdog's to stop if the xtask dies: the client ends when its container is removed.
 //!
+//! `read_all` is `read` of several commands at once, each within the deadline: questions that
+//! do not depend on each other (the engine check's, a warm test run's) cost one round trip,
+//! and a signal stops them all.
 //! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
 //! makes, and is never cut short: an engine may still finish making something after its
 //! client was killed, after the cleanup looked for it. A command out of time is an error that
