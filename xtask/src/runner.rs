@@ -31,7 +31,9 @@
 //!
 //! `read_all` is `read` of several commands at once, each within the deadline: questions that
 //! do not depend on each other (the engine check's, a warm test run's) cost one round trip,
-//! and a signal stops them all.
+//! and a signal stops them all. A task's first questions may go out with the engine check's
+//! (`check_engine_and_ask`): the first `read`, `read_all` or `probe` of one gets its answer,
+//! asked a moment before, and later ones ask again.
 //! `run` is `status` with a non-zero exit made an error. `make` registers the undo of what it
 //! makes, and is never cut short: an engine may still finish making something after its
 //! client was killed, after the cleanup looked for it. A command out of time is an error that
@@ -86,6 +88,9 @@ pub struct Runner {
     steps: RefCell<Vec<(String, Instant)>>,
     /// Images a dry run would have made by now, so it does not "make" them twice.
     dry_made: RefCell<Vec<String>>,
+    /// Answers to the questions asked with the engine check's (`check_engine_and_ask`), each
+    /// kept for the first `read`, `read_all` or `probe` of the same command.
+    asked: RefCell<Vec<(Cmd, Finished)>>,
 }
 
 /// What a finished command printed; `status` is `None` when its deadline passed first.
@@ -160,6 +165,7 @@ impl Runner {
             watched,
             steps: RefCell::new(Vec::new()),
             dry_made: RefCell::new(Vec::new()),
+            asked: RefCell::new(Vec::new()),
         })
     }
 
@@ -192,12 +198,23 @@ impl Runner {
     /// says, the context's endpoint. Only where `docker` is Podman's does the server get
     /// asked again, in Podman's terms.
     pub fn check_engine(&self) -> Result<Engine> {
+        self.check_engine_and_ask(&[])
+    }
+
+    /// `check_engine`, with `ahead` asked at once: the questions a task asks first, where they
+    /// do not depend on what the engine is. Their answers wait for the first `read`,
+    /// `read_all` or `probe` of the same command, which then asks the engine nothing.
+    pub fn check_engine_and_ask(&self, ahead: &[Cmd]) -> Result<Engine> {
         let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
         let mut questions = vec![docker::client_version(), docker::server_facts(false)];
         if !from_host {
             questions.push(docker::context_endpoint());
         }
-        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?.into_iter();
+        let engine_s = questions.len();
+        questions.extend_from_slice(ahead);
+        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?;
+        let answered_ahead = answers.split_off(engine_s);
+        let mut answers = answers.into_iter();
         let (version, server, context) = (answers.next(), answers.next(), answers.next());
         let text = |answer: Option<Finished>| {
             answer
@@ -243,6 +260,13 @@ impl Runner {
         }
         let engine = Engine::new(&client, &finished.stdout, &context);
         *self.engine.borrow_mut() = Some(engine.clone());
+        // One out of time is asked again when the task asks it, under its own deadline
+        let in_time = ahead
+            .iter()
+            .cloned()
+            .zip(answered_ahead)
+            .filter(|(_, answer)| answer.status.is_some());
+        self.asked.borrow_mut().extend(in_time);
         Ok(engine)
     }
 
@@ -359,13 +383,34 @@ impl Runner {
 
     /// Runs `cmd` quietly to learn something, within `deadline`: all it printed.
     pub fn read(&self, cmd: &Cmd, deadline: Duration) -> Result<Finished> {
-        self.execute(cmd, true, deadline, true)
+        match self.asked_ahead(cmd) {
+            Some(answer) => Ok(answer),
+            None => self.execute(cmd, true, deadline, true),
+        }
     }
 
     /// `read` of several commands at once, each within `deadline`: what each printed, in
     /// the order given. Questions that do not depend on each other cost one round trip.
     pub fn read_all(&self, cmds: &[Cmd], deadline: Duration) -> Result<Vec<Finished>> {
-        self.execute_all(cmds, true, deadline, true)
+        let answers: Vec<Option<Finished>> = cmds.iter().map(|cmd| self.asked_ahead(cmd)).collect();
+        let unanswered: Vec<Cmd> = cmds
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(cmd, _)| cmd.clone())
+            .collect();
+        let mut fresh = self.execute_all(&unanswered, true, deadline, true)?.into_iter();
+        answers
+            .into_iter()
+            .map(|answer| answer.or_else(|| fresh.next()).context("an answer went missing"))
+            .collect()
+    }
+
+    /// The answer to `cmd` asked with the engine check's questions, once.
+    fn asked_ahead(&self, cmd: &Cmd) -> Option<Finished> {
+        let mut asked = self.asked.borrow_mut();
+        let at = asked.iter().position(|(question, _)| question == cmd)?;
+        Some(asked.remove(at).1)
     }
 
     /// Runs `cmd`, echoed, with its output kept rather than shown: all it printed, or an

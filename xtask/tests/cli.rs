@@ -459,12 +459,24 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
         .unwrap();
 
     let fake = fake.env("FAKE_DEV_LABEL", inputs);
+    let before = fake.calls().len();
     fake.xtask_ok(fake.root(), &["test"]);
     let changes = fake.changes();
     assert!(
         !changes.iter().skip(1).any(|args| args.starts_with("build ")),
         "{changes:?}"
     );
+    // Asked with the engine check's questions, whether the image is current is asked once.
+    let calls = &fake.calls()[before..];
+    let image_state = calls
+        .iter()
+        .filter(|call| {
+            call.contains(" image inspect ")
+                && call.contains("todobackend.inputs")
+                && call.contains(" todobackend-dev ")
+        })
+        .count();
+    assert_eq!(image_state, 1, "{calls:#?}");
     assert!(
         changes
             .last()

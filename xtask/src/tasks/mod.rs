@@ -25,6 +25,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
 use crate::docker::{self, Run};
+use crate::flags::Task;
 use crate::project::Project;
 use crate::runner::{READ, Runner};
 
@@ -115,9 +116,23 @@ fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str)
     )))
 }
 
+/// What `task` asks first, where that does not depend on what the engine is: asked with the
+/// engine check's questions (`Runner::check_engine_and_ask`), it costs no round trip of its own.
+pub fn asked_first(project: &Project, task: &Task) -> Vec<Cmd> {
+    match task {
+        Task::Test { baked: false, .. } => test::asked_first(project),
+        _ => Vec::new(),
+    }
+}
+
+/// What `invoking_user` asks.
+fn user_questions() -> [Cmd; 2] {
+    ["-u", "-g"].map(|which| Cmd::new("id", [which]))
+}
+
 /// The invoking user's id and group id, both asked at once.
 fn invoking_user(runner: &Runner) -> Result<(u32, u32)> {
-    let questions = ["-u", "-g"].map(|which| Cmd::new("id", [which]));
+    let questions = user_questions();
     let answers = runner.read_all(&questions, READ)?;
     // A Ctrl-C meanwhile may have cut it short: then that is the news
     crate::signals::check()?;

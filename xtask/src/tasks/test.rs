@@ -9,8 +9,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::services::Network;
 use super::{
-    at_a_terminal, copy_out_staged, dev_container, dev_image, invoking_user, put_in_place, run_attached, worker,
+    at_a_terminal, copy_out_staged, dev_container, dev_image, invoking_user, put_in_place, run_attached,
+    user_questions, worker,
 };
+use crate::cmd::Cmd;
 use crate::console::say;
 use crate::project::{Project, REPORTS_DIR};
 use crate::runner::Runner;
@@ -23,7 +25,7 @@ const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 /// Runs the suite; the result is the suite's exit code. Where `src/` is mounted, in a child
 /// of the checkout's warm worker; otherwise (baked) in a container of the run's own.
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let ci = ci();
     let mounted = dev_container::source_mounted(project, runner, baked || ci, "testing")?;
     let terminal = at_a_terminal();
     let (code, staged) = if mounted {
@@ -48,6 +50,21 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
         Err(problem) => say!("warning: {problem}"),
     }
     Ok(code)
+}
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// What a run in the worker asks first (is the dev image current, does the worker run on it,
+/// who is running this), where `src/` is likely to be mounted: not under CI=true, nor with
+/// DOCKER_HOST naming an engine elsewhere.
+pub fn asked_first(project: &Project) -> Vec<Cmd> {
+    let elsewhere = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty() && !host.starts_with("unix://"));
+    if ci() || elsewhere {
+        return Vec::new();
+    }
+    [worker::questions(project), user_questions()].concat()
 }
 
 fn running(runner: &Runner, settings: &str) {

@@ -57,7 +57,7 @@ impl Worker {
 /// at once (on a warm run both are current, and that is all there is to ask), the image built
 /// and the worker started only where they are not.
 pub fn ensure_current(project: &Project, runner: &Runner) -> Result<Worker> {
-    let questions = [dev_image::state_question(project), state_question(project)];
+    let questions = questions(project);
     let mut answers = runner.read_all(&questions, READ)?.into_iter();
     let (image, worker) = (answers.next(), answers.next());
     let (image, worker) = image.zip(worker).context("an answer went missing")?;
@@ -70,6 +70,12 @@ pub fn ensure_current(project: &Project, runner: &Runner) -> Result<Worker> {
         &image,
         worker.ok().then(|| worker.stdout.trim().to_string()),
     )
+}
+
+/// What `ensure_current` asks first: whether the dev image is current, and whether the
+/// worker runs and what it was started from.
+pub fn questions(project: &Project) -> [Cmd; 2] {
+    [dev_image::state_question(project), state_question(project)]
 }
 
 /// Whether the checkout's worker runs, and what it was started from: `RUNNING|INPUTS`.
