@@ -193,10 +193,12 @@ impl Runner {
     }
 
     /// What the engine is; fails with what to do when none answers (every task needs one).
-    /// Kept for the rest of the run (`engine`). Its questions go out at once: the client's
-    /// version, the server's facts as Docker's client asks them and, unless DOCKER_HOST
-    /// says, the context's endpoint. Only where `docker` is Podman's does the server get
-    /// asked again, in Podman's terms.
+    /// Kept for the rest of the run (`engine`). One call answers it where `docker` is Docker's
+    /// client and the engine answers (`docker::engine_facts`: the client, its context, the
+    /// server); only a context other than the default one is asked its endpoint after. Where
+    /// that call fails (Podman's `docker`, which knows no such template, or no engine), the
+    /// client's version and the context's endpoint say which, and Podman's is asked the
+    /// server in its own terms.
     pub fn check_engine(&self) -> Result<Engine> {
         self.check_engine_and_ask(&[])
     }
@@ -206,28 +208,29 @@ impl Runner {
     /// `read_all` or `probe` of the same command, which then asks the engine nothing.
     pub fn check_engine_and_ask(&self, ahead: &[Cmd]) -> Result<Engine> {
         let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
-        let mut questions = vec![docker::client_version(), docker::server_facts(false)];
-        if !from_host {
-            questions.push(docker::context_endpoint());
-        }
-        let engine_s = questions.len();
-        questions.extend_from_slice(ahead);
+        let questions = [&[docker::engine_facts()], ahead].concat();
         let mut answers = self.read_all(&questions, ENGINE_ANSWER)?;
-        let answered_ahead = answers.split_off(engine_s);
-        let mut answers = answers.into_iter();
-        let (version, server, context) = (answers.next(), answers.next(), answers.next());
-        let text = |answer: Option<Finished>| {
-            answer
-                .filter(Finished::ok)
-                .map(|finished| finished.stdout.trim().to_string())
-                .unwrap_or_default()
-        };
-        let client = text(version);
-        let podman_cli = engine::is_podman_client(&client);
-        let context = if podman_cli { String::new() } else { text(context) };
-        let finished = match server {
-            Some(server) if !podman_cli => server,
-            _ => self.read(&docker::server_facts(true), ENGINE_ANSWER)?,
+        let answered_ahead = answers.split_off(1);
+        let facts = answers.pop().context("an answer went missing")?;
+        let docker_s = facts.ok().then(|| engine::docker_facts(&facts.stdout)).flatten();
+        let (client, context, finished) = match docker_s {
+            Some(engine::DockerFacts {
+                client,
+                context,
+                server,
+            }) => {
+                let context = match context {
+                    _ if from_host => String::new(),
+                    name if name == "default" => format!("default|{}", engine::DEFAULT_ENDPOINT),
+                    _ => self.probe(&docker::context_endpoint())?.unwrap_or_default(),
+                };
+                let finished = Finished {
+                    stdout: server,
+                    ..facts
+                };
+                (client, context, finished)
+            }
+            None => self.which_engine(facts, from_host)?,
         };
         if finished.status.is_none() {
             let endpoint = Some(Engine::new(&client, "", &context).endpoint)
@@ -268,6 +271,38 @@ impl Runner {
             .filter(|(_, answer)| answer.status.is_some());
         self.asked.borrow_mut().extend(in_time);
         Ok(engine)
+    }
+
+    /// Where `docker::engine_facts` failed (`facts`): the client's version line, the
+    /// context's endpoint and the server's answer, asked apart. Podman's `docker` fails it
+    /// for its template, and answers `docker::server_facts(true)`; Docker's failed it for want
+    /// of an engine, and `facts` says why.
+    fn which_engine(&self, facts: Finished, from_host: bool) -> Result<(String, String, Finished)> {
+        let mut questions = vec![docker::client_version()];
+        if !from_host {
+            questions.push(docker::context_endpoint());
+        }
+        let text = |answer: Option<Finished>| {
+            answer
+                .filter(Finished::ok)
+                .map(|finished| finished.stdout.trim().to_string())
+                .unwrap_or_default()
+        };
+        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?.into_iter();
+        let (client, context) = (text(answers.next()), text(answers.next()));
+        if engine::is_podman_client(&client) {
+            return Ok((
+                client,
+                String::new(),
+                self.read(&docker::server_facts(true), ENGINE_ANSWER)?,
+            ));
+        }
+        // An answer in another shape (a client that is neither): asked as Docker's
+        let finished = match facts.ok() {
+            true => self.read(&docker::server_facts(false), ENGINE_ANSWER)?,
+            false => facts,
+        };
+        Ok((client, context, finished))
     }
 
     /// The engine `check_engine` found.

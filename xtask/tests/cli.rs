@@ -31,14 +31,17 @@ listing() {
   done
   exit 0
 }
+# The context: the default one, or one of an engine elsewhere where FAKE_ENDPOINT names it.
+context=default
+[ -z "$FAKE_ENDPOINT" ] || context=elsewhere
 case "$1" in
   --version) echo "${FAKE_CLIENT:-Docker version 28.2.2, build fake}" ;;
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
-           # Podman's own client knows no components, as Podman 4 says it
-           case "$FAKE_CLIENT $3" in podman*Components*) echo 'Error: template: version:1:34: executing "version" at <.Components>: can'"'"'t evaluate field Components in type *define.Version' >&2; exit 125 ;; esac
-           case "$FAKE_CLIENT" in podman*) echo 4.3.1 ;; *) echo 20.10.24 ;; esac ;;
+           # Podman's own client knows no context nor components, as Podman 4 says it
+           case "$FAKE_CLIENT $3" in podman*Context*|podman*Components*) echo 'Error: template: version:1:9: executing "version" at <.Client.Version>: can'"'"'t evaluate field Client in type *define.Version' >&2; exit 125 ;; esac
+           case "$FAKE_CLIENT $3" in podman*) echo 4.3.1 ;; *Client.Context*) echo "28.2.2|fake|$context|20.10.24|Engine;containerd;" ;; *) echo 20.10.24 ;; esac ;;
   context) case "$FAKE_CLIENT" in podman*) echo 'Error: unrecognized command `podman context`' >&2; exit 125 ;; esac
-           echo "default|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+           echo "$context|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
   buildx) exit 1 ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
@@ -990,7 +993,7 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
 }
 
 #[test]
-fn the_engine_is_asked_in_docker_s_terms_and_again_in_podman_s_only_where_docker_is_podman() {
+fn one_call_asks_docker_s_client_its_context_and_engine_and_podman_s_is_asked_again_in_its_terms() {
     let server_facts = |fake: &FakeDocker| -> Vec<String> {
         fake.argvs()
             .into_iter()
@@ -1007,7 +1010,22 @@ fn the_engine_is_asked_in_docker_s_terms_and_again_in_podman_s_only_where_docker
     );
     assert_eq!(
         server_facts(&docker),
-        ["{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"]
+        [
+            "{{.Client.Version}}|{{.Client.GitCommit}}|{{.Client.Context}}|{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"
+        ]
+    );
+    // One call said it all: the client's version and the default context's endpoint too.
+    assert!(
+        !docker
+            .calls()
+            .iter()
+            .any(|call| call.ends_with(": --version") || call.contains(": context ")),
+        "{:#?}",
+        docker.calls()
+    );
+    assert!(
+        out.contains("ok    docker client: Docker version 28.2.2, build fake"),
+        "{out}"
     );
 
     let podman = FakeDocker::new("engine-podman").env("FAKE_CLIENT", "podman version 4.3.1");
@@ -1021,7 +1039,7 @@ fn the_engine_is_asked_in_docker_s_terms_and_again_in_podman_s_only_where_docker
     assert_eq!(
         server_facts(&podman),
         [
-            "{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}",
+            "{{.Client.Version}}|{{.Client.GitCommit}}|{{.Client.Context}}|{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}",
             "{{.Server.Version}}"
         ]
     );
