@@ -61,8 +61,9 @@ const PODMAN_RLIMIT: u64 = 1_048_576;
 const CAP_SYS_RESOURCE: u32 = 24;
 
 impl Engine {
-    /// From `docker --version`, the server query's answer (`docker::server_facts`), and the
-    /// endpoint: DOCKER_HOST, else the context's answer (`docker::context_endpoint`).
+    /// From the client's version line (`docker --version`'s, or as `docker_facts` makes it),
+    /// the server query's answer (`docker::server_facts`), and the endpoint: DOCKER_HOST, else
+    /// the context's `NAME|ENDPOINT` (`docker::context_endpoint`).
     pub fn new(client: &str, server: &str, context: &str) -> Engine {
         let client = client.trim().to_string();
         let podman_cli = is_podman_client(&client);
