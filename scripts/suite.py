@@ -20,11 +20,13 @@ is the suite's, whatever happens to the reports.
 The worker never imports the application's own modules (its settings included): only what a
 child imported from the standard library and the virtualenv, learnt after each run and loaded
 before the next fork, so every child imports the application afresh from the source on disk.
+
+The clients (fork, stop, retire) start in a blink: the bare C modules (_socket, _signal) rather
+than socket, signal and json, which would import enum and re first. A request is its fields
+joined by NUL, which no argument, variable or path holds: the verb, then for a fork the run,
+the directory, the number of arguments, the arguments and the environment (KEY=VALUE).
 """
-import json
 import os
-import signal
-import socket
 import sys
 
 SOCKET = "/run/todobackend-suite.sock"
@@ -60,9 +62,9 @@ def run(args):
     data = tempfile.mkdtemp(prefix="coverage-")
     os.environ["COVERAGE_FILE"] = os.path.join(data, ".coverage")
     runner = PyRunner(["manage.py", "test", "--noinput", *args])
-    runner.prepare()
-    # manage.py's directory first on the path, as `python manage.py` has it: coverage's own
-    # guess goes by the outermost frame, a thread's in the worker
+    # manage.py's directory first on the path, as `python manage.py` has it. Not
+    # `runner.prepare()`, which guesses it from the outermost frame (a thread's, in the
+    # worker) with inspect.stack(), and so looks up every loaded module's file: tens of ms
     sys.path[0] = os.getcwd()
     cov = coverage.Coverage()
     cov.start()
@@ -115,6 +117,7 @@ def wait_for_file(path):
 def wait_for(address, within=60):
     """Waits until HOST:PORT accepts a connection from here: a service proved ready from its
     own container may not be reachable yet from this one's (Podman joins them late)."""
+    import socket
     import time
 
     host, port = address.rsplit(":", 1)
@@ -135,12 +138,15 @@ def wait_for(address, within=60):
 
 def serve():
     """Accepts runs on SOCKET, one thread each, until killed."""
+    import socket
     import threading
 
     # Settings are the application's: an import that needs them fails here, and is not kept
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     import coverage.execfile  # noqa: F401  what every run needs
     import django  # noqa: F401
+
+    map_modules()
 
     forking = threading.Lock()
     children = {}
@@ -184,18 +190,20 @@ def serve_one(conn, forking, children, busy):
 
 
 def serve_request(conn, forking, children, busy):
+    import signal
+    import socket
     import struct
     import threading
 
     with conn:
         message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        request = json.loads(message)
-        if request.get("stop"):
-            pid = children.get(request["stop"])
+        request = parsed(message)
+        if request["verb"] == "stop":
+            pid = children.get(request["run"])
             if pid:
                 kill(pid, signal.SIGTERM)
             return
-        if request.get("retire"):
+        if request["verb"] == "retire":
             # A newer worker took this one's place: the runs in progress end here, then it does
             os.unlink(SOCKET)
             threading.Thread(target=retire, args=(busy,), daemon=True).start()
@@ -225,6 +233,21 @@ def serve_request(conn, forking, children, busy):
             preload(learnt.read().split())
 
 
+def parsed(message):
+    """The request a client sent (`request`): its verb and, for a fork, the rest."""
+    verb, *fields = message.decode("utf-8", "surrogateescape").split("\0")
+    if verb != "fork":
+        return {"verb": verb, "run": fields[0] if fields else None}
+    run, cwd, count, *rest = fields
+    args, env = rest[: int(count)], rest[int(count) :]
+    return {"verb": verb, "run": run, "cwd": cwd, "args": args, "env": dict(item.split("=", 1) for item in env)}
+
+
+def request(*fields):
+    """A request's bytes: its fields joined by NUL (see the module's doc)."""
+    return "\0".join(fields).encode("utf-8", "surrogateescape")
+
+
 def retire(busy):
     """Ends the worker once it serves no connection (the one that retired it ends at once)."""
     import time
@@ -235,6 +258,8 @@ def retire(busy):
 
 
 def stop_when_gone(conn, pid):
+    import signal
+
     try:
         while conn.recv(1):
             pass
@@ -259,6 +284,17 @@ def preload(names):
                 __import__(name)
             except BaseException:  # a module that needs settings or apps: imported per run
                 pass
+    map_modules()
+
+
+def map_modules():
+    """Maps the file of every module loaded, as inspect.getmodule() does the first time a file
+    is not in its map. Coverage's collector calls inspect.stack() every run, which would map
+    the worker's hundreds of modules in each child: mapped here, a child maps none (every frame
+    of that stack is the worker's: threading, this script, coverage)."""
+    import inspect
+
+    inspect.getmodule(compile("", os.devnull, "exec"))
 
 
 def third_party(modules, application):
@@ -276,6 +312,8 @@ def third_party(modules, application):
 
 def child(request, fds, uid, gid, learnt):
     """A run: the client's stdio, environment, directory and user; then the suite."""
+    import signal
+
     status = 1
     try:
         os.setsid()  # a group of its own, which `stop` and a vanished client end whole
@@ -313,43 +351,53 @@ def child(request, fds, uid, gid, learnt):
 
 def fork(run_name, args):
     """Hands this process's stdio to the worker's child for run `run_name`; its exit status."""
+    import _signal
+    import _socket
+
     conn = connect()
-    request = {"run": run_name, "args": args, "env": dict(os.environ), "cwd": os.getcwd()}
-    socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
-    answers = conn.makefile()
+    env = [f"{key}={value}" for key, value in os.environ.items()]
+    fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
+    message = request("fork", run_name, os.getcwd(), str(len(args)), *args, *env)
+    conn.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
     pid = None
+
     # Ctrl-C on a terminal (`docker exec -it`) reaches this process: pass it on to the run
     def forward(sig, _frame):
         if pid:
             kill(pid, sig)
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, forward)
-    for line in answers:
-        word, value = line.split()
-        if word == "pid":
-            pid = int(value)
-        elif word == "exit":
-            return int(value)
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        _signal.signal(sig, forward)
+    answers = b""
+    while chunk := conn.recv(256):
+        answers += chunk
+        while b"\n" in answers:
+            line, _, answers = answers.partition(b"\n")
+            word, value = line.split()
+            if word == b"pid":
+                pid = int(value)
+            elif word == b"exit":
+                return int(value)
     print("suite.py: the worker stopped before the run ended", file=sys.stderr)
     return 1
 
 
-def tell(request):
-    """Tells the worker `request`, and waits until it has seen to it."""
+def tell(*fields):
+    """Tells the worker the request `fields`, and waits until it has seen to it."""
     conn = connect()
-    socket.send_fds(conn, [json.dumps(request).encode()], [])
+    conn.sendall(request(*fields))
     conn.recv(1)
     return 0
 
 
 def connect():
     """The worker's socket; it may still be starting."""
+    import _socket
     import time
 
     deadline = time.monotonic() + 60
     while True:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             conn.connect(SOCKET)
             return conn
@@ -369,9 +417,9 @@ def main(argv):
     if command == "fork" and rest:
         return fork(rest[0], rest[1:])
     if command == "stop" and len(rest) == 1:
-        return tell({"stop": rest[0]})
+        return tell("stop", rest[0])
     if command == "retire" and not rest:
-        return tell({"retire": True})
+        return tell("retire")
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -330,6 +330,22 @@ pub fn client_version() -> Cmd {
     Cmd::new("docker", ["--version"])
 }
 
+/// Docker's client answers at once what `client_version` and `server_facts(false)` ask, and
+/// the context's name: `VERSION|COMMIT|CONTEXT|SERVER_VERSION|COMPONENTS` (`engine::docker_facts`).
+/// Podman's `docker` fails it (its client knows no context), as does any client without an
+/// engine that answers.
+pub fn engine_facts() -> Cmd {
+    Cmd::new(
+        "docker",
+        [
+            "version",
+            "--format",
+            "{{.Client.Version}}|{{.Client.GitCommit}}|{{.Client.Context}}|\
+             {{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}",
+        ],
+    )
+}
+
 /// Prints the current docker context's name and endpoint (`unix://...`, `tcp://...`), as
 /// `NAME|ENDPOINT`. Docker's client only.
 pub fn context_endpoint() -> Cmd {
@@ -776,6 +792,44 @@ mod tests {
     fn argv(cmd: impl Into<Cmd>) -> Vec<String> {
         let cmd = cmd.into();
         std::iter::once(cmd.program.to_string()).chain(cmd.args).collect()
+    }
+
+    #[test]
+    fn the_engine_check_asks_the_client_the_server_in_docker_s_or_podman_s_terms_and_the_context() {
+        assert_eq!(
+            argv(engine_facts()),
+            [
+                "docker",
+                "version",
+                "--format",
+                "{{.Client.Version}}|{{.Client.GitCommit}}|{{.Client.Context}}|\
+                 {{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"
+            ]
+        );
+        assert_eq!(argv(client_version()), ["docker", "--version"]);
+        assert_eq!(
+            argv(server_facts(false)),
+            [
+                "docker",
+                "version",
+                "--format",
+                "{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"
+            ]
+        );
+        assert_eq!(
+            argv(server_facts(true)),
+            ["docker", "version", "--format", "{{.Server.Version}}"]
+        );
+        assert_eq!(
+            argv(context_endpoint()),
+            [
+                "docker",
+                "context",
+                "inspect",
+                "--format",
+                "{{.Name}}|{{.Endpoints.docker.Host}}"
+            ]
+        );
     }
 
     #[test]

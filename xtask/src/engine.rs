@@ -61,8 +61,9 @@ const PODMAN_RLIMIT: u64 = 1_048_576;
 const CAP_SYS_RESOURCE: u32 = 24;
 
 impl Engine {
-    /// From `docker --version`, the server query's answer (`docker::server_facts`), and the
-    /// endpoint: DOCKER_HOST, else the context's answer (`docker::context_endpoint`).
+    /// From the client's version line (`docker --version`'s, or as `docker_facts` makes it),
+    /// the server query's answer (`docker::server_facts`), and the endpoint: DOCKER_HOST, else
+    /// the context's `NAME|ENDPOINT` (`docker::context_endpoint`).
     pub fn new(client: &str, server: &str, context: &str) -> Engine {
         let client = client.trim().to_string();
         let podman_cli = is_podman_client(&client);
@@ -171,6 +172,36 @@ impl Engine {
         }
         problems
     }
+}
+
+/// Where Docker's client looks for its engine in the default context when DOCKER_HOST is not
+/// set (on every system the xtask runs on; Windows' is a named pipe).
+pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
+
+/// What `docker::engine_facts` printed, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerFacts {
+    /// As `docker --version` prints it: `Docker version 28.2.2, build e6534b4`.
+    pub client: String,
+    /// The context's name: `default` unless one was chosen.
+    pub context: String,
+    /// As `docker::server_facts(false)` prints it: `VERSION|COMPONENTS`.
+    pub server: String,
+}
+
+/// `docker::engine_facts`'s answer, where it has every field.
+pub fn docker_facts(answer: &str) -> Option<DockerFacts> {
+    let mut fields = answer.trim().splitn(4, '|');
+    let (version, commit, context, server) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+    let server_version = server.split('|').next().unwrap_or_default();
+    if [version, context, server_version].iter().any(|field| field.is_empty()) {
+        return None;
+    }
+    Some(DockerFacts {
+        client: format!("Docker version {version}, build {commit}"),
+        context: context.to_string(),
+        server: server.to_string(),
+    })
 }
 
 /// Whether `docker --version` is Podman's (`podman version 4.3.1`, `podman-remote version ...`).
@@ -323,6 +354,24 @@ mod tests {
         let docker = docker_on("unix:///var/run/docker.sock");
         assert_eq!((docker.kind, docker.version.as_str()), (Kind::Docker, "20.10.24"));
         assert_eq!(docker.via, "docker context `default`");
+    }
+
+    #[test]
+    fn one_answer_of_docker_s_client_says_the_client_its_context_and_the_server() {
+        let facts = docker_facts("28.2.2|e6534b4|default|20.10.24|Engine;containerd;runc;docker-init;\n").unwrap();
+        assert_eq!(facts.client, "Docker version 28.2.2, build e6534b4");
+        assert_eq!(facts.context, "default");
+        let engine = Engine::new(&facts.client, &facts.server, &format!("default|{DEFAULT_ENDPOINT}"));
+        assert_eq!((engine.kind, engine.version.as_str()), (Kind::Docker, "20.10.24"));
+        assert_eq!(engine.client_major(), Some(28));
+        let on_podman = docker_facts("5.0.1|abc|podman-machine|5.0.1|Podman Engine;Conmon;").unwrap();
+        assert_eq!(
+            Engine::new(&on_podman.client, &on_podman.server, "x|unix:///run/podman.sock").kind,
+            Kind::Podman
+        );
+        // Without an engine Docker's client prints the client's part only, and fails
+        assert_eq!(docker_facts("28.2.2|e6534b4|default||"), None);
+        assert_eq!(docker_facts(""), None);
     }
 
     #[test]

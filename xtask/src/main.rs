@@ -76,7 +76,7 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         _ => {}
     }
     let runner = Runner::new(&project, dry_run)?;
-    let engine = runner.check_engine()?;
+    let engine = runner.check_engine_and_ask(&tasks::asked_first(&project, &task))?;
     let problems = engine.cannot(|| runner.has_buildx().unwrap_or(false));
     if let Some(problem) = problems.first() {
         anyhow::bail!("{problem}");

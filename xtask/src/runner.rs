@@ -12,7 +12,7 @@
 //! | verb          | echoes | output             | under --dry-run | deadline      | a signal      |
 //! |---------------|--------|--------------------|-----------------|---------------|---------------|
 //! | `probe`       | no     | kept, stdout back  | runs            | `READ`        | interrupts it |
-//! | `read`        | no     | kept, all back     | runs            | `READ`, given | interrupts it |
+//! | `read(_all)`  | no     | kept, all back     | runs            | `READ`, given | interrupts it |
 //! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `background`  | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
@@ -29,6 +29,12 @@
 //! SIGHUP still stop the child (SIGTERM first, so docker's client leaves raw mode) and end the
 //! run, cleanup included. Its exit code is returned. Outside the watchdog's group, it is not
 //! the watchdog's to stop if the xtask dies: the client ends when its container is removed.
+//!
+//! `read_all` is `read` of several commands at once, each within the deadline: questions that
+//! do not depend on each other (the engine check's, a warm test run's) cost one round trip,
+//! and a signal stops them all. A task's first questions may go out with the engine check's
+//! (`check_engine_and_ask`): the first `read`, `read_all` or `probe` of one gets its answer,
+//! asked a moment before, and later ones ask again.
 //!
 //! `background` starts a command that works while the run goes on (the suite, which waits
 //! for the services the run starts meanwhile); `wait` gives its exit code. A signal to the
@@ -87,6 +93,9 @@ pub struct Runner {
     steps: RefCell<Vec<(String, Instant)>>,
     /// Images a dry run would have made by now, so it does not "make" them twice.
     dry_made: RefCell<Vec<String>>,
+    /// Answers to the questions asked with the engine check's (`check_engine_and_ask`), each
+    /// kept for the first `read`, `read_all` or `probe` of the same command.
+    asked: RefCell<Vec<(Cmd, Finished)>>,
 }
 
 /// What a finished command printed; `status` is `None` when its deadline passed first.
@@ -107,6 +116,25 @@ impl Finished {
             Some((Some(code), _)) => u8::try_from(code).unwrap_or(1),
             Some((None, Some(signal))) => u8::try_from(128 + signal).unwrap_or(1),
             _ => 1,
+        }
+    }
+}
+
+/// A command started and not yet waited for.
+struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+    /// Set once it ended; still `None` after `wait` when its deadline passed first.
+    status: Option<ExitStatus>,
+}
+
+impl Running {
+    fn finished(self) -> Finished {
+        Finished {
+            status: self.status,
+            stdout: joined(self.stdout),
+            stderr: joined(self.stderr),
         }
     }
 }
@@ -139,6 +167,7 @@ impl Runner {
             watched,
             steps: RefCell::new(Vec::new()),
             dry_made: RefCell::new(Vec::new()),
+            asked: RefCell::new(Vec::new()),
         })
     }
 
@@ -166,17 +195,53 @@ impl Runner {
     }
 
     /// What the engine is; fails with what to do when none answers (every task needs one).
-    /// Kept for the rest of the run (`engine`).
+    /// Kept for the rest of the run (`engine`). One call answers it where `docker` is Docker's
+    /// client and the engine answers (`docker::engine_facts`: the client, its context, the
+    /// server); only a context other than the default one is asked its endpoint after. Where
+    /// that call fails (Podman's `docker`, which knows no such template, or no engine), the
+    /// client's version and the context's endpoint say which, and Podman's is asked the
+    /// server in its own terms.
     pub fn check_engine(&self) -> Result<Engine> {
-        let client = self.probe(&docker::client_version())?.unwrap_or_default();
-        let podman_cli = engine::is_podman_client(&client);
-        let finished = self.read(&docker::server_facts(podman_cli), ENGINE_ANSWER)?;
+        self.check_engine_and_ask(&[])
+    }
+
+    /// `check_engine`, with `ahead` asked at once: the questions a task asks first, where they
+    /// do not depend on what the engine is. Their answers wait for the first `read`,
+    /// `read_all` or `probe` of the same command, which then asks the engine nothing.
+    pub fn check_engine_and_ask(&self, ahead: &[Cmd]) -> Result<Engine> {
+        let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
+        let questions = [&[docker::engine_facts()], ahead].concat();
+        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?;
+        let answered_ahead = answers.split_off(1);
+        let facts = answers.pop().context("an answer went missing")?;
+        let docker_s = facts.ok().then(|| engine::docker_facts(&facts.stdout)).flatten();
+        let (client, context, finished) = match docker_s {
+            Some(engine::DockerFacts {
+                client,
+                context,
+                server,
+            }) => {
+                let context = match context {
+                    _ if from_host => String::new(),
+                    name if name == "default" => format!("default|{}", engine::DEFAULT_ENDPOINT),
+                    _ => self.probe(&docker::context_endpoint())?.unwrap_or_default(),
+                };
+                let finished = Finished {
+                    stdout: server,
+                    ..facts
+                };
+                (client, context, finished)
+            }
+            None => self.which_engine(facts, from_host)?,
+        };
         if finished.status.is_none() {
+            let endpoint = Some(Engine::new(&client, "", &context).endpoint)
+                .filter(|endpoint| !endpoint.is_empty())
+                .unwrap_or_else(|| "the default socket".into());
             bail!(
-                "the Docker engine at {} did not answer within {} s: it accepts connections but says nothing. \
+                "the Docker engine at {endpoint} did not answer within {} s: it accepts connections but says nothing. \
                  Check that DOCKER_HOST or the docker context points at a Docker engine and that it is healthy, \
                  then run this again.",
-                self.endpoint(),
                 ENGINE_ANSWER.as_secs()
             );
         }
@@ -198,15 +263,48 @@ impl Runner {
                  or point DOCKER_HOST at a running engine, then run this again."
             );
         }
-        let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
-        let context = if podman_cli || from_host {
-            String::new()
-        } else {
-            self.probe(&docker::context_endpoint())?.unwrap_or_default()
-        };
         let engine = Engine::new(&client, &finished.stdout, &context);
         *self.engine.borrow_mut() = Some(engine.clone());
+        // One out of time is asked again when the task asks it, under its own deadline
+        let in_time = ahead
+            .iter()
+            .cloned()
+            .zip(answered_ahead)
+            .filter(|(_, answer)| answer.status.is_some());
+        self.asked.borrow_mut().extend(in_time);
         Ok(engine)
+    }
+
+    /// Where `docker::engine_facts` failed (`facts`): the client's version line, the
+    /// context's endpoint and the server's answer, asked apart. Podman's `docker` fails it
+    /// for its template, and answers `docker::server_facts(true)`; Docker's failed it for want
+    /// of an engine, and `facts` says why.
+    fn which_engine(&self, facts: Finished, from_host: bool) -> Result<(String, String, Finished)> {
+        let mut questions = vec![docker::client_version()];
+        if !from_host {
+            questions.push(docker::context_endpoint());
+        }
+        let text = |answer: Option<Finished>| {
+            answer
+                .filter(Finished::ok)
+                .map(|finished| finished.stdout.trim().to_string())
+                .unwrap_or_default()
+        };
+        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?.into_iter();
+        let (client, context) = (text(answers.next()), text(answers.next()));
+        if engine::is_podman_client(&client) {
+            return Ok((
+                client,
+                String::new(),
+                self.read(&docker::server_facts(true), ENGINE_ANSWER)?,
+            ));
+        }
+        // An answer in another shape (a client that is neither): asked as Docker's
+        let finished = match facts.ok() {
+            true => self.read(&docker::server_facts(false), ENGINE_ANSWER)?,
+            false => facts,
+        };
+        Ok((client, context, finished))
     }
 
     /// The engine `check_engine` found.
@@ -310,7 +408,10 @@ impl Runner {
         let Some((cmd, child, started)) = background.child.take() else {
             return Ok(0);
         };
-        let finished = self.wait_for(child, started, LONG, true, true)?;
+        let mut running = [child];
+        self.wait_all(&mut running, started, LONG, true, true)?;
+        let [running] = running;
+        let finished = running.finished();
         if finished.status.is_some() {
             self.undo.borrow_mut().retain(|undo| *undo != background.stop);
         }
@@ -354,7 +455,34 @@ impl Runner {
 
     /// Runs `cmd` quietly to learn something, within `deadline`: all it printed.
     pub fn read(&self, cmd: &Cmd, deadline: Duration) -> Result<Finished> {
-        self.execute(cmd, true, deadline, true)
+        match self.asked_ahead(cmd) {
+            Some(answer) => Ok(answer),
+            None => self.execute(cmd, true, deadline, true),
+        }
+    }
+
+    /// `read` of several commands at once, each within `deadline`: what each printed, in
+    /// the order given. Questions that do not depend on each other cost one round trip.
+    pub fn read_all(&self, cmds: &[Cmd], deadline: Duration) -> Result<Vec<Finished>> {
+        let answers: Vec<Option<Finished>> = cmds.iter().map(|cmd| self.asked_ahead(cmd)).collect();
+        let unanswered: Vec<Cmd> = cmds
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(cmd, _)| cmd.clone())
+            .collect();
+        let mut fresh = self.execute_all(&unanswered, true, deadline, true)?.into_iter();
+        answers
+            .into_iter()
+            .map(|answer| answer.or_else(|| fresh.next()).context("an answer went missing"))
+            .collect()
+    }
+
+    /// The answer to `cmd` asked with the engine check's questions, once.
+    fn asked_ahead(&self, cmd: &Cmd) -> Option<Finished> {
+        let mut asked = self.asked.borrow_mut();
+        let at = asked.iter().position(|(question, _)| question == cmd)?;
+        Some(asked.remove(at).1)
     }
 
     /// Runs `cmd`, echoed, with its output kept rather than shown: all it printed, or an
@@ -390,8 +518,9 @@ impl Runner {
         self.in_time(cmd, finished, deadline).map(Some)
     }
 
-    /// `finished`, or an error naming the engine when `cmd` ran out of time.
-    fn in_time(&self, cmd: &Cmd, finished: Finished, deadline: Duration) -> Result<Finished> {
+    /// `finished`, or an error naming the engine when `cmd` ran out of time (for what `read`
+    /// gives back, whose caller decides).
+    pub fn in_time(&self, cmd: &Cmd, finished: Finished, deadline: Duration) -> Result<Finished> {
         if finished.status.is_none() {
             bail!(
                 "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
@@ -428,12 +557,36 @@ impl Runner {
         interruptible: bool,
         own_group: bool,
     ) -> Result<Finished> {
-        let child = self.spawn(cmd, stdin, capture, own_group)?;
-        self.wait_for(child, Instant::now(), deadline, interruptible, own_group)
+        let mut running = [self.spawn(cmd, stdin, capture, own_group)?];
+        self.wait_all(&mut running, Instant::now(), deadline, interruptible, own_group)?;
+        let [running] = running;
+        Ok(running.finished())
     }
 
-    /// Starts `cmd` (see `execute_with`), its output read on threads of its own when `capture`.
-    fn spawn(&self, cmd: &Cmd, stdin: Stdio, capture: bool, own_group: bool) -> Result<Spawned> {
+    /// `execute` of every command in `cmds` at once, each within `deadline`.
+    fn execute_all(
+        &self,
+        cmds: &[Cmd],
+        capture: bool,
+        deadline: Duration,
+        interruptible: bool,
+    ) -> Result<Vec<Finished>> {
+        let mut running = Vec::with_capacity(cmds.len());
+        for cmd in cmds {
+            match self.spawn(cmd, Stdio::null(), capture, true) {
+                Ok(child) => running.push(child),
+                Err(err) => {
+                    running.iter_mut().for_each(|running| stop(&mut running.child));
+                    return Err(err);
+                }
+            }
+        }
+        self.wait_all(&mut running, Instant::now(), deadline, interruptible, true)?;
+        Ok(running.into_iter().map(Running::finished).collect())
+    }
+
+    /// Starts `cmd`, its output read on threads of their own when `capture`.
+    fn spawn(&self, cmd: &Cmd, stdin: Stdio, capture: bool, own_group: bool) -> Result<Running> {
         let mut command = if own_group {
             self.command(cmd)
         } else {
@@ -458,54 +611,61 @@ impl Runner {
         }
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
-        Ok(Spawned { child, stdout, stderr })
+        Ok(Running {
+            child,
+            stdout,
+            stderr,
+            status: None,
+        })
     }
 
-    /// Waits for a `spawn`ed child, started at `started`, to end, its deadline to pass (the
-    /// child stopped), or (when `interruptible`) a signal to the xtask, which stops it and
-    /// fails with `signals::Interrupted`.
-    fn wait_for(
+    /// Waits until every child in `running`, started at `started`, ended or its deadline passed
+    /// (then it is stopped, and its status stays `None`); a signal to the xtask (when
+    /// `interruptible`) stops them all and fails with `signals::Interrupted`.
+    fn wait_all(
         &self,
-        spawned: Spawned,
+        running: &mut [Running],
         started: Instant,
         deadline: Duration,
         interruptible: bool,
         own_group: bool,
-    ) -> Result<Finished> {
-        let Spawned {
-            mut child,
-            stdout,
-            stderr,
-        } = spawned;
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break Some(status);
+    ) -> Result<()> {
+        loop {
+            let mut left = false;
+            for running in running.iter_mut().filter(|running| running.status.is_none()) {
+                running.status = running.child.try_wait()?;
+                left |= running.status.is_none();
+            }
+            if !left {
+                break;
             }
             if interruptible && let Err(interrupted) = signals::check() {
-                if own_group {
-                    stop(&mut child);
-                } else {
-                    stop_on_the_terminal(&mut child);
+                for running in running.iter_mut().filter(|running| running.status.is_none()) {
+                    if own_group {
+                        stop(&mut running.child);
+                    } else {
+                        stop_on_the_terminal(&mut running.child);
+                    }
                 }
                 return Err(interrupted.into());
             }
             if started.elapsed() >= deadline {
-                stop(&mut child);
-                break None;
+                for running in running.iter_mut().filter(|running| running.status.is_none()) {
+                    stop(&mut running.child);
+                }
+                break;
             }
             // Quick commands are noticed quickly, long ones cost little to watch.
-            let nap = started.elapsed() / 8;
-            std::thread::sleep(nap.clamp(Duration::from_micros(200), Duration::from_millis(10)));
-        };
+            let nap = started.elapsed() / 32;
+            std::thread::sleep(nap.clamp(Duration::from_micros(100), Duration::from_millis(4)));
+        }
         // Its output went nowhere: whoever read ours is gone too.
-        if status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE)) {
+        let sigpipe =
+            |status: &Option<ExitStatus>| status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE));
+        if running.iter().any(|running| sigpipe(&running.status)) {
             signals::broken_pipe();
         }
-        Ok(Finished {
-            status,
-            stdout: joined(stdout),
-            stderr: joined(stderr),
-        })
+        Ok(())
     }
 
     fn command(&self, cmd: &Cmd) -> Command {
@@ -579,24 +739,17 @@ impl Drop for Runner {
     }
 }
 
-/// A child just started, and the threads that read its output when it is captured.
-struct Spawned {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
 /// What `Runner::background` started: `Runner::wait` for it. Dropped unwaited (the run failed
 /// meanwhile), its client is stopped; the cleanup runs its `stop`.
 pub struct Background {
-    child: Option<(Cmd, Spawned, Instant)>,
+    child: Option<(Cmd, Running, Instant)>,
     stop: Cmd,
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        if let Some((_, spawned, _)) = &mut self.child {
-            stop(&mut spawned.child);
+        if let Some((_, running, _)) = &mut self.child {
+            stop(&mut running.child);
         }
     }
 }

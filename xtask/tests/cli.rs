@@ -15,9 +15,11 @@ use support::Checkout;
 
 const FAKE_DOCKER: &str = r#"#!/bin/sh
 # Records "<cwd>: <args>" in $FAKE_LOG, and the arguments as they came, separated by the unit
-# separator, in $FAKE_LOG.argv; answers like an engine holding $FAKE_IMAGES.
+# separator, in $FAKE_LOG.argv, each in one write (the xtask asks some questions at once);
+# answers like an engine holding $FAKE_IMAGES.
 echo "$PWD: $*" >> "$FAKE_LOG"
-{ printf '%s\037' "$@"; echo; } >> "$FAKE_LOG.argv"
+argv=$(printf '%s\037' "$@")
+printf '%s\n' "$argv" >> "$FAKE_LOG.argv"
 # What a listing prints: the words after "KIND FILTERS|" in $FAKE_LISTING, KIND being
 # container, network, image or volume and FILTERS the --filter values joined by commas.
 listing() {
@@ -29,11 +31,17 @@ listing() {
   done
   exit 0
 }
+# The context: the default one, or one of an engine elsewhere where FAKE_ENDPOINT names it.
+context=default
+[ -z "$FAKE_ENDPOINT" ] || context=elsewhere
 case "$1" in
-  --version) echo "Docker version 28.2.2, build fake" ;;
+  --version) echo "${FAKE_CLIENT:-Docker version 28.2.2, build fake}" ;;
   version) [ -z "$FAKE_ENGINE_DOWN" ] || { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
-           echo 20.10.24 ;;
-  context) echo "default|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
+           # Podman's own client knows no context nor components, as Podman 4 says it
+           case "$FAKE_CLIENT $3" in podman*Context*|podman*Components*) echo 'Error: template: version:1:9: executing "version" at <.Client.Version>: can'"'"'t evaluate field Client in type *define.Version' >&2; exit 125 ;; esac
+           case "$FAKE_CLIENT $3" in podman*) echo 4.3.1 ;; *Client.Context*) echo "28.2.2|fake|$context|20.10.24|Engine;containerd;" ;; *) echo 20.10.24 ;; esac ;;
+  context) case "$FAKE_CLIENT" in podman*) echo 'Error: unrecognized command `podman context`' >&2; exit 125 ;; esac
+           echo "$context|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
   buildx) exit 1 ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
@@ -470,7 +478,7 @@ fn test_mounts_the_source_and_runs_the_suite_from_the_root_whatever_the_director
         assert_eq!(changes, expected);
         // The suite runs in a child of the worker, its reports written into the run's directory.
         assert_eq!(
-            normalized(&fake.calls().last().unwrap().split_once(": ").unwrap().1),
+            normalized(fake.calls().last().unwrap().split_once(": ").unwrap().1),
             format!(
                 "exec -e REPORTS_DIR=/runs/{run}/reports -e DJANGO_SETTINGS_MODULE=todobackend.settings.base \
                  {worker} python3 -I -S /usr/local/bin/suite.py fork {run}",
@@ -533,12 +541,24 @@ fn with_the_source_mounted_an_image_with_unchanged_inputs_is_reused() {
         .unwrap();
 
     let fake = fake.env("FAKE_DEV_LABEL", inputs);
+    let before = fake.calls().len();
     fake.xtask_ok(fake.root(), &["test"]);
     let changes = fake.changes();
     assert!(
         !changes.iter().skip(built.len()).any(|args| args.starts_with("build ")),
         "{changes:?}"
     );
+    // Asked with the engine check's questions, whether the image is current is asked once.
+    let calls = &fake.calls()[before..];
+    let image_state = calls
+        .iter()
+        .filter(|call| {
+            call.contains(" image inspect ")
+                && call.contains("todobackend.inputs")
+                && call.contains(" todobackend-dev ")
+        })
+        .count();
+    assert_eq!(image_state, 1, "{calls:#?}");
     assert!(
         changes
             .last()
@@ -914,7 +934,7 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         "$ MYSQL_PASSWORD=*** docker exec".into(),
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),
         format!("$ docker exec {run}"),
-        format!("$ docker rm"),
+        "$ docker rm".to_string(),
     ];
     assert_eq!(commands.len(), expected_order.len(), "{commands:#?}");
     for (command, expected) in commands.iter().zip(&expected_order) {
@@ -1254,6 +1274,59 @@ fn every_task_says_plainly_when_docker_is_not_installed() {
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn one_call_asks_docker_s_client_its_context_and_engine_and_podman_s_is_asked_again_in_its_terms() {
+    let server_facts = |fake: &FakeDocker| -> Vec<String> {
+        fake.argvs()
+            .into_iter()
+            .filter(|args| args.first().is_some_and(|verb| verb == "version"))
+            .map(|args| args[2].clone())
+            .collect()
+    };
+    let docker = FakeDocker::new("engine-docker");
+    let output = docker.xtask(docker.root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains("ok    engine: Docker 20.10.24 at unix:///var/run/docker.sock"),
+        "{out}"
+    );
+    assert_eq!(
+        server_facts(&docker),
+        [
+            "{{.Client.Version}}|{{.Client.GitCommit}}|{{.Client.Context}}|{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}"
+        ]
+    );
+    // One call said it all: the client's version and the default context's endpoint too.
+    assert!(
+        !docker
+            .calls()
+            .iter()
+            .any(|call| call.ends_with(": --version") || call.contains(": context ")),
+        "{:#?}",
+        docker.calls()
+    );
+    assert!(
+        out.contains("ok    docker client: Docker version 28.2.2, build fake"),
+        "{out}"
+    );
+
+    let podman = FakeDocker::new("engine-podman").env("FAKE_CLIENT", "podman version 4.3.1");
+    let output = podman.xtask(podman.root(), &["doctor"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains("ok    docker client: podman version 4.3.1")
+            && out.contains("ok    engine: Podman 4.3.1 at the local Podman store (from Podman's own client)"),
+        "{out}"
+    );
+    assert_eq!(
+        server_facts(&podman),
+        [
+            "{{.Client.Version}}|{{.Client.GitCommit}}|{{.Client.Context}}|{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}",
+            "{{.Server.Version}}"
+        ]
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::cmd::{Cmd, on_path};
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
 use crate::project::{self, BASE_DOCKERFILE, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
-use crate::runner::{READ, Runner};
+use crate::runner::{Finished, READ, Runner};
 use crate::session;
 
 /// Files laid over the Debian tree: what makes a registry's debian:bookworm-slim slim (no
@@ -61,17 +61,25 @@ pub(super) fn image_state(
     image: &str,
     inputs: impl FnOnce(&str) -> Result<String>,
 ) -> Result<State> {
-    let images = [image, OS_IMAGE_FROM_REGISTRY, &project.names.os_image];
-    let cmd = docker::image_labels(&images, INPUTS_LABEL);
+    let question = image_state_question(project, image);
+    let answer = runner.read(&question, READ)?;
+    state_from(runner, &question, answer, inputs)
+}
+
+/// What `image_state` asks the engine, for a caller that asks other things at once.
+pub(super) fn image_state_question(project: &Project, image: &str) -> Cmd {
+    docker::image_labels(&[image, OS_IMAGE_FROM_REGISTRY, &project.names.os_image], INPUTS_LABEL)
+}
+
+/// What the answer to `image_state_question` says.
+pub(super) fn state_from(
+    runner: &Runner,
+    question: &Cmd,
+    answer: Finished,
+    inputs: impl FnOnce(&str) -> Result<String>,
+) -> Result<State> {
     // It fails when any of them is missing (one OS image always is), and prints the others.
-    let inspected = runner.read(&cmd, READ)?;
-    if inspected.status.is_none() {
-        bail!(
-            "`{cmd}` did not finish within {} s: is the engine at {} overloaded or hung?",
-            READ.as_secs(),
-            runner.endpoint()
-        );
-    }
+    let inspected = runner.in_time(question, answer, READ)?;
     // One line per image the engine has, in the order asked: `image`'s (first, if there) is
     // the one with a fingerprint; an OS image has none (docker prints `<no value>`).
     let mut lines = inspected

@@ -54,9 +54,15 @@ pub fn prepare_on(
 /// The dev image a run uses, dead runs recovered first, and whether `src/` is mounted over
 /// its copy (see `prepare`).
 pub fn image(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<(String, bool)> {
-    session::recover(project, runner, false)?;
-    let mount = mounts_source(project, runner, baked, doing)?;
+    let mount = source_mounted(project, runner, baked, doing)?;
     Ok((dev_image::for_run(project, runner, mount)?, mount))
+}
+
+/// Whether a run mounts `src/` over the image's copy (see `prepare`), dead runs recovered
+/// first.
+pub fn source_mounted(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<bool> {
+    session::recover(project, runner, false)?;
+    mounts_source(project, runner, baked, doing)
 }
 
 fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str) -> Run {

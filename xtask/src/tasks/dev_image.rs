@@ -7,9 +7,10 @@ use anyhow::{Context, Result};
 
 use super::base_image::{self, HostCa, OsImage, State};
 use super::{cache, image_exists};
+use crate::cmd::Cmd;
 use crate::docker::{self, Build, Run};
 use crate::project::{self, DEV_DOCKERFILE, INPUTS_LABEL, Project};
-use crate::runner::Runner;
+use crate::runner::{Finished, READ, Runner};
 
 /// The Dockerfile's stage with Python and the tools that build wheels (`scripts/wheels.sh`).
 const TOOLS_STAGE: &str = "tools";
@@ -98,16 +99,36 @@ pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
 /// The image a test run uses. With the source mounted, the image only has to match the
 /// dependencies, so one whose inputs are unchanged is reused without a build.
 pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool) -> Result<String> {
-    if source_mounted && let State::Current(id) = state(project, runner)? {
-        return Ok(id);
+    if source_mounted {
+        return current_or_built(project, runner, state(project, runner)?);
     }
     build(project, runner)
 }
 
+/// The id of the dev image `state` found current, else of the one built now.
+pub fn current_or_built(project: &Project, runner: &Runner, state: State) -> Result<String> {
+    match state {
+        State::Current(id) => Ok(id),
+        State::Missing | State::Stale => build(project, runner),
+    }
+}
+
 /// The engine's dev image, against what a build would make now.
 pub fn state(project: &Project, runner: &Runner) -> Result<State> {
+    let question = state_question(project);
+    let answer = runner.read(&question, READ)?;
+    state_from(project, runner, &question, answer)
+}
+
+/// What `state` asks the engine, for a run that asks other things at once.
+pub fn state_question(project: &Project) -> Cmd {
+    base_image::image_state_question(project, &project.names.dev_image)
+}
+
+/// What the answer to `state_question` says.
+pub fn state_from(project: &Project, runner: &Runner, question: &Cmd, answer: Finished) -> Result<State> {
     let ca = base_image::host_ca()?;
-    base_image::image_state(project, runner, &project.names.dev_image, |os_image_id| {
+    base_image::state_from(runner, question, answer, |os_image_id| {
         project.dev_image_inputs(os_image_id, ca.as_ref().map(|ca| ca.bytes.as_slice()))
     })
 }

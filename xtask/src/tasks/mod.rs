@@ -25,8 +25,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
 use crate::docker::{self, Run};
+use crate::flags::Task;
 use crate::project::Project;
-use crate::runner::Runner;
+use crate::runner::{READ, Runner};
 
 /// Whether a person may answer the container: stdin and stdout both terminals. Both ends:
 /// with its output redirected (`manage -- dumpdata > data.json`) a terminal in the container
@@ -115,17 +116,35 @@ fn put_in_place(project: &Project, runner: &Runner, staged: &Utf8Path, to: &str)
     )))
 }
 
-/// The invoking user's id and group id.
+/// What `task` asks first, where that does not depend on what the engine is: asked with the
+/// engine check's questions (`Runner::check_engine_and_ask`), it costs no round trip of its own.
+pub fn asked_first(project: &Project, task: &Task) -> Vec<Cmd> {
+    match task {
+        Task::Test { baked: false, .. } => test::asked_first(project),
+        _ => Vec::new(),
+    }
+}
+
+/// What `invoking_user` asks.
+fn user_questions() -> [Cmd; 2] {
+    ["-u", "-g"].map(|which| Cmd::new("id", [which]))
+}
+
+/// The invoking user's id and group id, both asked at once.
 fn invoking_user(runner: &Runner) -> Result<(u32, u32)> {
-    let id = |which: &str| -> Result<u32> {
-        let answer = runner.probe(&Cmd::new("id", [which]))?;
-        // A Ctrl-C meanwhile may have cut it short: then that is the news
-        crate::signals::check()?;
+    let questions = user_questions();
+    let answers = runner.read_all(&questions, READ)?;
+    // A Ctrl-C meanwhile may have cut it short: then that is the news
+    crate::signals::check()?;
+    let mut ids = questions.iter().zip(answers).map(|(question, answer)| {
         answer
-            .and_then(|id| id.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("`id {which}` did not give a number: who is running this?"))
-    };
-    Ok((id("-u")?, id("-g")?))
+            .ok()
+            .then(|| answer.stdout.trim().parse().ok())
+            .flatten()
+            .ok_or_else(|| anyhow::anyhow!("`{question}` did not give a number: who is running this?"))
+    });
+    let mut id = || ids.next().context("an answer went missing")?;
+    Ok((id()?, id()?))
 }
 
 /// Free space in GiB on the filesystem holding `path`, from `df`.

@@ -8,7 +8,11 @@ use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::services::Network;
-use super::{at_a_terminal, copy_out_staged, dev_container, invoking_user, put_in_place, run_attached, worker};
+use super::{
+    at_a_terminal, copy_out_staged, dev_container, dev_image, invoking_user, put_in_place, run_attached,
+    user_questions, worker,
+};
+use crate::cmd::Cmd;
 use crate::console::say;
 use crate::project::{Project, REPORTS_DIR};
 use crate::runner::Runner;
@@ -21,12 +25,13 @@ const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 /// Runs the suite; the result is the suite's exit code. Where `src/` is mounted, in a child
 /// of the checkout's warm worker; otherwise (baked) in a container of the run's own.
 pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    let (image, mounted) = dev_container::image(project, runner, baked || ci, "testing")?;
+    let ci = ci();
+    let mounted = dev_container::source_mounted(project, runner, baked || ci, "testing")?;
     let terminal = at_a_terminal();
     let (code, staged) = if mounted {
-        in_the_worker(project, runner, &image, settings, args, terminal)?
+        in_the_worker(project, runner, settings, args, terminal)?
     } else {
+        let image = dev_image::for_run(project, runner, mounted)?;
         in_a_container(project, runner, &image, mounted, settings, args, terminal)?
     };
     if code != 0 {
@@ -47,6 +52,21 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     Ok(code)
 }
 
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// What a run in the worker asks first (is the dev image current, does the worker run on it,
+/// who is running this), where `src/` is likely to be mounted: not under CI=true, nor with
+/// DOCKER_HOST naming an engine elsewhere.
+pub fn asked_first(project: &Project) -> Vec<Cmd> {
+    let elsewhere = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty() && !host.starts_with("unix://"));
+    if ci() || elsewhere {
+        return Vec::new();
+    }
+    [worker::questions(project), user_questions()].concat()
+}
+
 fn running(runner: &Runner, settings: &str) {
     runner.step(&format!("Running the test suite with todobackend.settings.{settings}"));
 }
@@ -63,12 +83,11 @@ type Staged = Result<Option<Utf8PathBuf>, String>;
 fn in_the_worker(
     project: &Project,
     runner: &Runner,
-    image: &str,
     settings: &str,
     args: &[String],
     terminal: bool,
 ) -> Result<(u8, Staged)> {
-    let worker = worker::ensure(project, runner, image)?;
+    let worker = worker::ensure_current(project, runner)?;
     let network = Network::Shared {
         network: &worker.network,
         worker: &worker.name,

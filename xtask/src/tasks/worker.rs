@@ -18,11 +18,12 @@ use std::os::unix::fs::MetadataExt;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::cache;
+use super::{cache, dev_image};
+use crate::cmd::Cmd;
 use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
 use crate::fingerprint::Fingerprint;
 use crate::project::{Project, random_hex};
-use crate::runner::Runner;
+use crate::runner::{READ, Runner};
 use crate::session::RUNS_DIR;
 
 /// On the worker: a digest of what it was started from (`inputs`); on its network: `network`.
@@ -54,9 +55,40 @@ impl Worker {
     }
 }
 
+/// The checkout's worker on the current dev image: the image's state and the worker's asked
+/// at once (on a warm run both are current, and that is all there is to ask), the image built
+/// and the worker started only where they are not.
+pub fn ensure_current(project: &Project, runner: &Runner) -> Result<Worker> {
+    let questions = questions(project);
+    let mut answers = runner.read_all(&questions, READ)?.into_iter();
+    let (image, worker) = (answers.next(), answers.next());
+    let (image, worker) = image.zip(worker).context("an answer went missing")?;
+    let state = dev_image::state_from(project, runner, &questions[0], image)?;
+    let image = dev_image::current_or_built(project, runner, state)?;
+    let worker = runner.in_time(&questions[1], worker, READ)?;
+    ensure(
+        project,
+        runner,
+        &image,
+        worker.ok().then(|| worker.stdout.trim().to_string()),
+    )
+}
+
+/// What `ensure_current` asks first: whether the dev image is current, and whether the
+/// worker runs and what it was started from.
+pub fn questions(project: &Project) -> [Cmd; 2] {
+    [dev_image::state_question(project), state_question(project)]
+}
+
+/// Whether the checkout's worker runs, and what it was started from: `RUNNING|INPUTS`.
+fn state_question(project: &Project) -> Cmd {
+    docker::container_state_and_label(&Worker::of(project).name, WORKER_LABEL)
+}
+
 /// The checkout's worker on the dev image `image`, started now unless it is running on it
-/// already.
-pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker> {
+/// already. `seen`: its state as a question asked with others found it (`state_question`),
+/// taken when it says the worker is current; otherwise it is asked again, the lock held.
+fn ensure(project: &Project, runner: &Runner, image: &str, seen: Option<String>) -> Result<Worker> {
     let worker = Worker::of(project);
     let name = &worker.name;
     let runs = project.root.join(RUNS_DIR);
@@ -66,9 +98,13 @@ pub fn ensure(project: &Project, runner: &Runner, image: &str) -> Result<Worker>
     let lock = fs::File::create(&lock).with_context(|| format!("cannot create {lock}"))?;
     lock.lock().with_context(|| format!("cannot lock {LOCK}"))?;
     let inputs = inputs(&[image, &worker.network], &project.root.join("src"), &runs)?;
-    let running = |state: Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
-    let state = runner.probe(&docker::container_state_and_label(name, WORKER_LABEL))?;
-    if running(state.clone()) {
+    let running = |state: &Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
+    if running(&seen) {
+        return Ok(worker);
+    }
+    // Another run may have started it since: asked again under the lock
+    let state = runner.probe(&state_question(project))?;
+    if running(&state) {
         return Ok(worker);
     }
     if let Some(state) = state {
@@ -226,6 +262,26 @@ mod tests {
         assert_eq!(
             cmd.to_string(),
             "docker exec tb-main-1a2b3c4d-worker python3 -I -S /usr/local/bin/suite.py stop tb-main-9f"
+        );
+    }
+
+    #[test]
+    fn a_warm_run_asks_whether_the_dev_image_is_current_and_the_worker_runs_on_it() {
+        let project = Project::locate().unwrap();
+        let (worker, dev) = (Worker::of(&project).name, &project.names.dev_image);
+        assert_eq!(
+            state_question(&project).to_string(),
+            format!(
+                "docker container inspect --format '{{{{.State.Running}}}}|{{{{index .Config.Labels \"todobackend.worker\"}}}}' {worker}"
+            )
+        );
+        assert_eq!(
+            dev_image::state_question(&project).to_string(),
+            format!(
+                "docker image inspect --format '{{{{.Id}}}} {{{{index .Config.Labels \"todobackend.inputs\"}}}}' \
+                 {dev} debian:bookworm-slim {}",
+                project.names.os_image
+            )
         );
     }
 
