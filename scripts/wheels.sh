@@ -1,11 +1,11 @@
 #!/bin/sh
+set -eu
 # wheels.sh REQUIREMENTS KEPT DIR: wheels of everything REQUIREMENTS (a pip requirements file)
 # names, in DIR, for the dev image to install offline. Taken from the wheels KEPT holds when
 # it has them all, with no network: a requirement moved to a version used before needs none.
 # Otherwise fetched (and mysqlclient's built) as pip does, and what was made kept in KEPT for
 # next time. Every checkout on the engine shares KEPT: each wheel lands there whole, by a
 # rename, so a build beside this one never reads half of one.
-set -eu
 requirements=$1
 kept=$2
 dir=$3

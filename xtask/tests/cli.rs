@@ -1092,7 +1092,7 @@ fn the_os_image_is_pulled_where_a_registry_answers() {
             &format!(
                 "build -t todobackend-base -f docker/base/Dockerfile --force-rm --build-arg OS_IMAGE=debian:bookworm-slim \
                  --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root} \
-                 --label todobackend.built-in={root} .",
+                 --label todobackend.built-in={root} --iidfile {root}/target/xtask/runs/{run}/image.iid .",
                 root = fake.root().display(),
                 run = run()
             ),
@@ -1140,7 +1140,7 @@ fn where_no_registry_answers_the_os_image_is_made_from_debian_packages_with_mmde
             format!(
                 "build -t todobackend-base -f docker/base/Dockerfile --force-rm --build-arg OS_IMAGE=todobackend-os:bookworm \
                  --build-arg HOST_CA=docker/base/host-ca/{run}.crt --build-arg BUILT_IN={root} \
-                 --label todobackend.built-in={root} .",
+                 --label todobackend.built-in={root} --iidfile {root}/target/xtask/runs/{run}/image.iid .",
                 root = fake.root().display(),
                 run = run()
             ),

@@ -31,7 +31,7 @@ const MERGED_USR_HOOKS: &str = "/usr/share/mmdebstrap/hooks/merged-usr";
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
     let os = os_image(project, runner)?;
     let build = Build::new(&project.names.base_image, BASE_DOCKERFILE);
-    build_on_os(project, runner, "the base image", build, &os, host_ca()?.as_ref())
+    build_on_os(project, runner, "the base image", build, &os, host_ca()?.as_ref()).map(drop)
 }
 
 /// The image a build starts FROM: its name, and its id (its name when the engine cannot tell,
@@ -106,8 +106,10 @@ pub struct HostCa {
     pub bytes: Vec<u8>,
 }
 
-/// Builds `build` as the OS image's child. With `ca` (for the Dockerfiles with a `host-ca`
-/// stage: docker/base, docker/dev), it trusts the host's CA bundle, staged for this run alone.
+/// Builds `build` as the OS image's child; returns the id of what it built, which stays right
+/// even when another checkout retags the image meanwhile (its tag or stage, in a dry run).
+/// With `ca` (for the Dockerfiles with a `host-ca` stage: docker/base, docker/dev), it trusts
+/// the host's CA bundle, staged for this run alone.
 pub(super) fn build_on_os(
     project: &Project,
     runner: &Runner,
@@ -115,7 +117,7 @@ pub(super) fn build_on_os(
     build: Build,
     os: &OsImage,
     ca: Option<&HostCa>,
-) -> Result<()> {
+) -> Result<String> {
     runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
     let mut build = build.build_arg("OS_IMAGE", &os.name);
     // Not a stage: the image built on it extends it, and goes with it (`Build::stage`). A
@@ -130,7 +132,15 @@ pub(super) fn build_on_os(
             .build_arg("HOST_CA", &stage_host_ca(project, runner, ca)?)
             .build_arg("BUILT_IN", project.root.as_str());
     }
-    runner.run(&build.into())
+    if runner.dry_run() {
+        let name = build.stage.clone().unwrap_or_else(|| build.tag.clone());
+        runner.run(&build.into())?;
+        return Ok(name);
+    }
+    let iidfile = runner.scratch(&format!("{}.iid", build.stage.as_deref().unwrap_or("image")))?;
+    runner.run(&build.iidfile(iidfile.as_str()).into())?;
+    let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
+    Ok(id.trim().to_string())
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.

@@ -5,7 +5,7 @@ use std::fs;
 
 use anyhow::{Context, Result};
 
-use super::base_image::{self, HostCa, OsImage, State};
+use super::base_image::{self, State};
 use super::{cache, image_exists};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build, Run};
@@ -30,32 +30,12 @@ pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     let inputs = project.dev_image_inputs(&os.id, ca.as_ref().map(|ca| ca.bytes.as_slice()))?;
     let tools = Build::new(&project.names.dev_image, DEV_DOCKERFILE).stage(TOOLS_STAGE);
     let what = "the development image's build tools";
-    let tools = build_for_id(project, runner, what, tools, &os, ca.as_ref())?;
+    let tools = base_image::build_on_os(project, runner, what, tools, &os, ca.as_ref())?;
     let wheels = wheels(project, runner, &tools)?;
     let build = Build::new(&project.names.dev_image, DEV_DOCKERFILE)
         .label(INPUTS_LABEL, &inputs)
         .build_arg("WHEELS", &wheels);
-    build_for_id(project, runner, "the development image", build, &os, ca.as_ref())
-}
-
-/// Builds `build` on `os` and returns the id of what it built (a name, in a dry run).
-fn build_for_id(
-    project: &Project,
-    runner: &Runner,
-    what: &str,
-    build: Build,
-    os: &OsImage,
-    ca: Option<&HostCa>,
-) -> Result<String> {
-    if runner.dry_run() {
-        let name = build.stage.clone().unwrap_or_else(|| build.tag.clone());
-        base_image::build_on_os(project, runner, what, build, os, ca)?;
-        return Ok(name);
-    }
-    let iidfile = runner.scratch(&format!("{}.iid", build.stage.as_deref().unwrap_or("image")))?;
-    base_image::build_on_os(project, runner, what, build.iidfile(iidfile.as_str()), os, ca)?;
-    let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
-    Ok(id.trim().to_string())
+    base_image::build_on_os(project, runner, "the development image", build, &os, ca.as_ref())
 }
 
 /// Makes the wheels of the test requirements in a container of the `tools` image, from those

@@ -254,7 +254,7 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
     }
     let os = base_image::os_image(project, runner)?;
     let build = Build::new(&service.image, dockerfile).label(INPUTS_LABEL, &inputs(&os.id)?);
-    base_image::build_on_os(project, runner, "the image", build, &os, None)
+    base_image::build_on_os(project, runner, "the image", build, &os, None).map(drop)
 }
 
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
