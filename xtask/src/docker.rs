@@ -713,9 +713,24 @@ pub fn names(kind: Kind, filters: &[&str]) -> Cmd {
     list(kind, filters, format)
 }
 
-/// The value of label `key`, in `list`'s format.
-pub fn label_value(key: &str) -> String {
-    format!("{{{{.Label \"{key}\"}}}}")
+/// The value of label `key` of each of `names`, one line each ("" where it has none). By
+/// `inspect`, whose format is the same on Docker and Podman: `ls` formats differ (Podman's
+/// have no `.Label`, and Docker's `.Labels` of a container is a string, not a map).
+pub fn label_values(kind: Kind, names: &[String], key: &str) -> Cmd {
+    let (verb, labels) = match kind {
+        Kind::Container => ("container", ".Config.Labels"),
+        Kind::Image => ("image", ".Config.Labels"),
+        Kind::Network => ("network", ".Labels"),
+        Kind::Volume => ("volume", ".Labels"),
+    };
+    let format = format!("{{{{index {labels} \"{key}\"}}}}");
+    Cmd::new(
+        "docker",
+        [verb, "inspect", "--format", &format]
+            .into_iter()
+            .map(String::from)
+            .chain(names.iter().cloned()),
+    )
 }
 
 /// Removes things of one kind, by name or id; containers with their anonymous volumes.
@@ -1041,16 +1056,28 @@ mod tests {
                 "{{.Names}}"
             ]
         );
+        let names = ["n1".to_string(), "n2".to_string()];
         assert_eq!(
-            argv(list(Kind::Network, &["label=a=b"], &label_value("todobackend.run"))),
+            argv(label_values(Kind::Network, &names, "todobackend.run")),
             [
                 "docker",
                 "network",
-                "ls",
-                "--filter",
-                "label=a=b",
+                "inspect",
                 "--format",
-                r#"{{.Label "todobackend.run"}}"#
+                r#"{{index .Labels "todobackend.run"}}"#,
+                "n1",
+                "n2"
+            ]
+        );
+        assert_eq!(
+            argv(label_values(Kind::Container, &names[..1], "todobackend.run")),
+            [
+                "docker",
+                "container",
+                "inspect",
+                "--format",
+                r#"{{index .Config.Labels "todobackend.run"}}"#,
+                "n1"
             ]
         );
     }

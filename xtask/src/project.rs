@@ -42,8 +42,13 @@ const DEV_IMAGE_INPUTS: &[&str] = &[
     "src/requirements.txt",
     "src/requirements_test.txt",
 ];
+/// What the dev image's `tools` stage is made of: its inputs but the requirements.
+const TOOLS_INPUTS: &[&str] = &[".dockerignore", NO_HOST_CA, "docker/dev", "scripts"];
 /// The image label that records `dev_image_inputs` at build time.
 pub const INPUTS_LABEL: &str = "todobackend.inputs";
+/// The dev image's label that records `tools_inputs` and the id of the `tools` stage it was
+/// built on: `INPUTS:ID`.
+pub const TOOLS_LABEL: &str = "todobackend.tools";
 
 pub struct Project {
     pub root: Utf8PathBuf,
@@ -199,6 +204,11 @@ impl Project {
     /// (`None`: there is none).
     pub fn dev_image_inputs(&self, os_image_id: &str, host_ca: Option<&[u8]>) -> Result<String> {
         self.image_inputs(DEV_IMAGE_INPUTS, os_image_id, host_ca)
+    }
+
+    /// The fingerprint of what the dev image's `tools` stage is made of, as `dev_image_inputs`.
+    pub fn tools_inputs(&self, os_image_id: &str, host_ca: Option<&[u8]>) -> Result<String> {
+        self.image_inputs(TOOLS_INPUTS, os_image_id, host_ca)
     }
 
     /// The fingerprint of an image made of `inputs` (files and directories of the checkout:

@@ -22,7 +22,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::docker::{self, CHECKOUT_LABEL, Kind, RUN_LABEL};
 use crate::project::{self, Project};
-use crate::runner::Runner;
+use crate::runner::{READ, Runner};
 use crate::signals;
 
 /// Where each run keeps its directory, relative to the root.
@@ -131,12 +131,10 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
         let label = format!("label={CHECKOUT_LABEL}={}", project.root);
         let kept = kept_runs(project, runner)?;
         for kind in [Kind::Container, Kind::Network] {
-            let runs = runner.probe(&docker::list(kind, &[&label], &docker::label_value(RUN_LABEL)))?;
             dead.extend(
-                runs.unwrap_or_default()
-                    .lines()
-                    .filter(|run| !run.is_empty() && !live.iter().chain(&kept).any(|other| other == run))
-                    .map(String::from),
+                runs_of(runner, kind, &[&label])?
+                    .into_iter()
+                    .filter(|run| !live.iter().chain(&kept).any(|other| other == run)),
             );
         }
     }
@@ -156,15 +154,27 @@ pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<S
 pub fn kept_runs(project: &Project, runner: &Runner) -> Result<Vec<String>> {
     let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
     let kept = format!("label={KEPT_LABEL}");
-    let runs = runner.probe(&docker::list(
-        Kind::Container,
-        &[&checkout, &kept],
-        &docker::label_value(RUN_LABEL),
-    ))?;
-    let mut runs: Vec<String> = runs.unwrap_or_default().lines().map(String::from).collect();
-    runs.sort();
-    runs.dedup();
-    Ok(runs)
+    runs_of(runner, Kind::Container, &[&checkout, &kept])
+}
+
+/// The runs (`RUN_LABEL`) of what of one kind matches every filter, each once, sorted. Named
+/// first, then inspected: what goes between the two is left out, what stays is read all the
+/// same.
+fn runs_of(runner: &Runner, kind: Kind, filters: &[&str]) -> Result<Vec<String>> {
+    let names = runner.probe(&docker::names(kind, filters))?.unwrap_or_default();
+    let names: Vec<String> = names.lines().map(String::from).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let labels = runner.read(&docker::label_values(kind, &names, RUN_LABEL), READ)?;
+    let runs: BTreeSet<String> = labels
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|run| !run.is_empty() && *run != "<no value>")
+        .map(String::from)
+        .collect();
+    Ok(runs.into_iter().collect())
 }
 
 /// Removes the environments runs of this checkout kept up (`release --keep`), saying which;

@@ -31,6 +31,17 @@ listing() {
   done
   exit 0
 }
+# What `inspect` says of a label of each name it is given: the words after "KIND NAME|" in
+# $FAKE_LISTING, nothing for a name not there.
+labelled() {
+  kind=$1; shift 4
+  for name; do
+    printf '%s\n' "$FAKE_LISTING" | while IFS='|' read -r key words; do
+      [ "$key" = "$kind $name" ] && printf '%s\n' $words
+    done
+  done
+  exit 0
+}
 # The context: the default one, or one of an engine elsewhere where FAKE_ENDPOINT names it.
 context=default
 [ -z "$FAKE_ENDPOINT" ] || context=elsewhere
@@ -47,12 +58,14 @@ case "$1" in
   image) [ "$2" = ls ] && listing "$@"
          case "$4" in *RootFS*) shift 4; for id; do echo "layers,layer-of-$id"; done; exit 0 ;; esac
          # A line for each image it holds, in the order asked, and 1 when one is missing.
-         # Only the dev image has a fingerprint (todobackend.inputs).
+         # Only the dev image has a fingerprint (todobackend.inputs), and the record of the
+         # tools it was built on where $FAKE_TOOLS_LABEL gives it (todobackend.tools).
          format=$4 missing=0; shift 4
          for image; do
            case " $FAKE_IMAGES " in *" $image "*) ;; *) missing=1; continue ;; esac
            case "$format $image" in
              *todobackend.inputs*-dev|*todobackend.image*) echo "sha256:$image ${FAKE_DEV_LABEL:-dev}" ;;
+             *todobackend.tools*-dev) echo "sha256:$image ${FAKE_TOOLS_LABEL:-<no value>}" ;;
              *todobackend.inputs*-db) echo "sha256:$image ${FAKE_DB_LABEL:-<no value>}" ;;
              *Labels*) echo "sha256:$image <no value>" ;;
              *) echo "sha256:$image" ;;
@@ -60,6 +73,7 @@ case "$1" in
          done; exit $missing ;;
   build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
+             case "$2 $4" in 'inspect {{index .Config.Labels "todobackend.run"}}') labelled "$@" ;; esac
              # The checkout's test worker runs, started from $FAKE_WORKER, where that is set.
              case "$4" in *todobackend.worker*) [ -n "$FAKE_WORKER" ] || exit 1; echo "true|$FAKE_WORKER"; exit 0 ;; esac
              case "$4" in *Running*) echo true; exit 0 ;; esac
@@ -77,6 +91,7 @@ case "$1" in
             [ -z "$FAKE_CREATE_FAILS" ] || { echo "Error response from daemon: $FAKE_CREATE_FAILS" >&2; exit 1; } ;;
           esac ;;
   network) if [ "$2" = ls ]; then listing "$@"; fi
+           case "$2 $4" in 'inspect {{index .Labels "todobackend.run"}}') labelled "$@" ;; esac
            [ "$2" != inspect ] || [ -n "$FAKE_WORKER" ] || exit 1 ;;
   exec) case " $* " in
           *" fork "*)
@@ -335,6 +350,11 @@ fn normalized(args: &str) -> String {
         let hex = |part: &str| part.chars().all(|c| c.is_ascii_hexdigit());
         if word.starts_with("todobackend.inputs=") {
             "todobackend.inputs=INPUTS".to_string()
+        } else if let Some((_, tools)) = word
+            .strip_prefix("todobackend.tools=")
+            .and_then(|label| label.split_once(':'))
+        {
+            format!("todobackend.tools=INPUTS:{tools}")
         } else if word.starts_with("todobackend.worker=") {
             "todobackend.worker=INPUTS".to_string()
         } else if let Some(at) = word.find(&run_prefix)
@@ -394,8 +414,8 @@ fn dev_build(root: &Path, os: &str) -> Vec<String> {
         format!(
             "build -t todobackend-dev -f docker/dev/Dockerfile --force-rm \
              --build-arg WHEELS=target/xtask/wheels/{run} {common} \
-             --label todobackend.inputs=INPUTS --label todobackend.built-in={root} \
-             --iidfile {root}/target/xtask/runs/{run}/image.iid ."
+             --label todobackend.inputs=INPUTS --label todobackend.tools=INPUTS:sha256:built \
+             --label todobackend.built-in={root} --iidfile {root}/target/xtask/runs/{run}/image.iid ."
         ),
     ]
 }
@@ -460,6 +480,50 @@ fn a_checkout_whose_path_has_a_colon_tests_the_baked_source_and_says_why() {
         !fake.changes().iter().any(|args| args.contains(":/application")),
         "{:?}",
         fake.changes()
+    );
+}
+
+#[test]
+fn a_requirements_change_makes_the_wheels_in_the_tools_the_dev_image_was_built_on_while_they_are_the_same() {
+    let fake = FakeDocker::new("tools-kept").env("FAKE_CACHE_VOLUME", "todobackend-cache");
+    fake.xtask_ok(fake.root(), &["test"]);
+    // What the first build recorded, as the engine would show it on the dev image
+    let recorded = fake
+        .changes()
+        .iter()
+        .flat_map(|args| args.split(' ').map(String::from).collect::<Vec<_>>())
+        .find_map(|word| word.strip_prefix("todobackend.tools=").map(String::from))
+        .unwrap();
+    assert!(recorded.ends_with(":sha256:built"), "{recorded}");
+    let fake = fake
+        .env("FAKE_TOOLS_LABEL", &recorded)
+        .env("FAKE_IMAGES", &format!("{ALL_IMAGES} sha256:built"));
+    fake.checkout.edit("src/requirements.txt", |text| {
+        text.replace("sqlparse==0.6.1", "sqlparse==0.6.0")
+    });
+
+    fake.forget_calls();
+    fake.xtask_ok(fake.root(), &["test"]);
+    let changes = fake.changes();
+    assert!(
+        !changes.iter().any(|args| args.starts_with("build --target tools")),
+        "{changes:#?}"
+    );
+    assert!(
+        changes.iter().any(|args| args.starts_with("create ")
+            && args.ends_with("sha256:built wheels.sh /tmp/requirements_test.txt /kept /wheels")),
+        "{changes:#?}"
+    );
+
+    // The tools stage changed (a script it copies): built again
+    fake.checkout
+        .edit("scripts/wheels.sh", |text| format!("{text}# changed\n"));
+    fake.forget_calls();
+    fake.xtask_ok(fake.root(), &["test"]);
+    let changes = fake.changes();
+    assert!(
+        changes.iter().any(|args| args.starts_with("build --target tools")),
+        "{changes:#?}"
     );
 }
 
@@ -820,8 +884,12 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
     let fake = FakeDocker::new("clean");
     let root = fake.root().display().to_string();
     let listing = [
-        // A run of this checkout whose owner is gone, found by the labels it set itself.
-        format!("container label=todobackend.checkout={root}|todobackend-checkout-dead01"),
+        // A run of this checkout whose owner is gone, found by the labels it set itself, beside
+        // the checkout's worker, which is no run's.
+        format!(
+            "container label=todobackend.checkout={root}|todobackend-checkout-dead01-db todobackend-checkout-worker"
+        ),
+        "container todobackend-checkout-dead01-db|todobackend-checkout-dead01".to_string(),
         "container label=todobackend.run=todobackend-checkout-dead01|todobackend-checkout-dead01-db".to_string(),
         "network label=todobackend.run=todobackend-checkout-dead01|todobackend-checkout-dead01".to_string(),
         format!("image dangling=true,label=todobackend.built-in={root}|sha256:2"),

@@ -49,7 +49,7 @@ struct Engine {
 /// The tasks a user runs, in order, from a subdirectory of the copy: what doctor says, the
 /// images and the cache, the suite (src/ mounted only on a local engine), the suite against a
 /// database that is gone after, serving it, the wheels, the release image accepted over HTTP,
-/// and a clean that leaves nothing of the copy's.
+/// what a dead run left found by doctor, and a clean that leaves nothing of the copy's.
 fn the_whole_story(copy: &Checkout, engine: Engine) {
     let prefix = copy.prefix();
     let cwd = copy.root().join("src/todo");
@@ -143,6 +143,27 @@ fn the_whole_story(copy: &Checkout, engine: Engine) {
         "{acceptance}\n{release}"
     );
     assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{release}");
+
+    // What a run whose owner died left on the engine, its files gone with target/: doctor
+    // finds it by its labels, whatever the engine's listing formats, and removes it.
+    let dead = format!("{prefix}-dead01");
+    // (The copy's path has spaces: the arguments one by one.)
+    let checkout = format!("--label={}", copy.label());
+    let run = format!("--label=todobackend.run={dead}");
+    let container = format!("{dead}-db");
+    let dev = format!("{prefix}-dev");
+    for args in [
+        vec!["create", "--name", &container, &checkout, &run, &dev, "true"],
+        vec!["network", "create", &checkout, &run, &dead],
+    ] {
+        copy.docker_lines(&args).unwrap();
+    }
+    let doctor = step(copy, &cwd, &["doctor"]).output();
+    assert!(
+        doctor.contains(&format!("Run {dead} ended without cleaning up")),
+        "{doctor}"
+    );
+    assert_eq!(left_on_engine(copy), Vec::<String>::new(), "{doctor}");
 
     step(copy, &cwd, &["clean", "--all", "--images"]);
     assert_eq!(left_on_engine(copy), Vec::<String>::new());

@@ -302,7 +302,8 @@ fn a_requirement_moved_to_a_version_used_before_is_installed_from_the_kept_wheel
         assert_eq!(tests_ran(&out), 1, "{out}");
     }
     // Then back to the other: the image is rebuilt with that version, from the kept wheels
-    // alone, and the worker replaced
+    // alone (made in the tools the image was built on: no build of that stage), and the
+    // worker replaced
     pin_sqlparse(&copy, "0.6.0");
     let out = expect(
         &copy,
@@ -311,6 +312,7 @@ fn a_requirement_moved_to_a_version_used_before_is_installed_from_the_kept_wheel
         "the run moved back to sqlparse 0.6.0",
     );
     assert!(out.contains("$ docker build"), "{out}");
+    assert!(!out.contains("$ docker build --target tools"), "{out}");
     assert!(
         out.contains("every requirement's wheel was kept from an earlier build: none fetched"),
         "{out}"

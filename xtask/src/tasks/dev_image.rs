@@ -6,10 +6,10 @@ use std::fs;
 use anyhow::{Context, Result};
 
 use super::base_image::{self, State};
-use super::{cache, image_exists};
+use super::{cache, image_exists, image_id};
 use crate::cmd::Cmd;
 use crate::docker::{self, Build, Run};
-use crate::project::{self, DEV_DOCKERFILE, INPUTS_LABEL, Project};
+use crate::project::{self, DEV_DOCKERFILE, INPUTS_LABEL, Project, TOOLS_LABEL};
 use crate::runner::{Finished, READ, Runner};
 
 /// The Dockerfile's stage with Python and the tools that build wheels (`scripts/wheels.sh`).
@@ -21,21 +21,48 @@ const WHEELS: &str = "/wheels";
 const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
 
 /// Builds the image; returns the id of what it built, which stays right even when another
-/// checkout retags `todobackend-dev` meanwhile. First its `tools` stage, in which the
-/// requirements' wheels are made, from those kept where it can (`wheels`); the image installs
-/// them offline.
+/// checkout retags `todobackend-dev` meanwhile. First its `tools` stage (or the one the
+/// engine's dev image was built on, when it would be the same), in which the requirements'
+/// wheels are made, from those kept where it can (`wheels`); the image installs them offline.
 pub fn build(project: &Project, runner: &Runner) -> Result<String> {
     let os = base_image::os_image(project, runner)?;
     let ca = base_image::host_ca()?;
-    let inputs = project.dev_image_inputs(&os.id, ca.as_ref().map(|ca| ca.bytes.as_slice()))?;
-    let tools = Build::new(&project.names.dev_image, DEV_DOCKERFILE).stage(TOOLS_STAGE);
-    let what = "the development image's build tools";
-    let tools = base_image::build_on_os(project, runner, what, tools, &os, ca.as_ref())?;
+    let ca_bytes = ca.as_ref().map(|ca| ca.bytes.as_slice());
+    let inputs = project.dev_image_inputs(&os.id, ca_bytes)?;
+    let tools_inputs = project.tools_inputs(&os.id, ca_bytes)?;
+    let tools = match tools_of_the_image(project, runner, &tools_inputs)? {
+        Some(tools) => tools,
+        None => {
+            let tools = Build::new(&project.names.dev_image, DEV_DOCKERFILE).stage(TOOLS_STAGE);
+            let what = "the development image's build tools";
+            base_image::build_on_os(project, runner, what, tools, &os, ca.as_ref())?
+        }
+    };
     let wheels = wheels(project, runner, &tools)?;
     let build = Build::new(&project.names.dev_image, DEV_DOCKERFILE)
         .label(INPUTS_LABEL, &inputs)
+        .label(TOOLS_LABEL, &format!("{tools_inputs}:{tools}"))
         .build_arg("WHEELS", &wheels);
     base_image::build_on_os(project, runner, "the development image", build, &os, ca.as_ref())
+}
+
+/// The `tools` stage the engine's dev image was built on, when it is still there and made of
+/// what it would be made of now: a requirements change then costs no build of the stage (a
+/// cached one is still half a second of the classic builder's steps).
+fn tools_of_the_image(project: &Project, runner: &Runner, inputs: &str) -> Result<Option<String>> {
+    let label = runner.probe(&docker::image_labels(&[&project.names.dev_image], TOOLS_LABEL))?;
+    // `<dev image id> <tools inputs>:<tools id>`
+    let tools = label
+        .as_deref()
+        .and_then(|label| label.split_once(' '))
+        .and_then(|(_, label)| label.split_once(':'))
+        .filter(|(built_from, _)| *built_from == inputs)
+        .map(|(_, tools)| tools.to_string());
+    match tools {
+        // BuildKit and Buildah keep no stage as a parent of the image: it may have gone
+        Some(tools) => image_id(runner, &tools),
+        None => Ok(None),
+    }
 }
 
 /// Makes the wheels of the test requirements in a container of the `tools` image, from those

@@ -561,33 +561,38 @@ fn warm_up() {
 /// but for the test worker and its network, which the checkout keeps between runs on
 /// purpose (`clean` removes them: `Checkout`'s drop checks it does).
 pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
+    // By filters alone: Docker's and Podman's `ls` formats differ on labels.
     let label = format!("label={}", checkout.label());
-    let containers = checkout.docker_lines(&[
-        "container",
-        "ls",
-        "--all",
-        "--filter",
-        &label,
-        "--format",
-        "{{.Label \"todobackend.worker\"}}|container {{.Names}} ({{.Status}})",
-    ]);
-    let networks = checkout.docker_lines(&[
-        "network",
-        "ls",
-        "--filter",
-        &label,
-        "--format",
-        "{{.Label \"todobackend.worker\"}}|network {{.Name}}",
-    ]);
-    [containers, networks]
-        .into_iter()
-        .flat_map(|listed| listed.unwrap_or_else(|failed| vec![format!("|{failed}")]))
-        .filter_map(|line| match line.split_once('|') {
-            Some(("", what)) => Some(what.to_string()),
-            Some(_) => None,
-            None => Some(line),
-        })
-        .collect()
+    let listed = |kind: &str, filters: &[&str]| {
+        let format = if kind == "container" {
+            "{{.Names}} ({{.Status}})"
+        } else {
+            "{{.Name}}"
+        };
+        let mut args = vec![kind, "ls", "--all", "--format", format];
+        if kind == "network" {
+            args.remove(2);
+        }
+        for filter in filters {
+            args.extend(["--filter", filter]);
+        }
+        checkout.docker_lines(&args).unwrap_or_else(|failed| vec![failed])
+    };
+    let name = |line: &str| line.split(' ').next().unwrap_or_default().to_string();
+    let mut left = Vec::new();
+    for kind in ["container", "network"] {
+        let kept: Vec<String> = listed(kind, &[&label, "label=todobackend.worker"])
+            .iter()
+            .map(|line| name(line))
+            .collect();
+        left.extend(
+            listed(kind, &[&label])
+                .into_iter()
+                .filter(|line| !kept.contains(&name(line)))
+                .map(|line| format!("{kind} {line}")),
+        );
+    }
+    left
 }
 
 /// The checkout's test worker and its network, where they are.
