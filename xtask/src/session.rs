@@ -171,7 +171,7 @@ fn runs_of(runner: &Runner, kind: Kind, filters: &[&str]) -> Result<Vec<String>>
         .stdout
         .lines()
         .map(str::trim)
-        .filter(|run| !run.is_empty() && *run != "<no value>")
+        .filter(|run| !run.is_empty())
         .map(String::from)
         .collect();
     Ok(runs.into_iter().collect())

@@ -20,26 +20,25 @@ const FAKE_DOCKER: &str = r#"#!/bin/sh
 echo "$PWD: $*" >> "$FAKE_LOG"
 argv=$(printf '%s\037' "$@")
 printf '%s\n' "$argv" >> "$FAKE_LOG.argv"
+# The words after "KEY|" in $FAKE_LISTING, one a line.
+listed() {
+  printf '%s\n' "$FAKE_LISTING" | while IFS='|' read -r key words; do
+    [ "$key" = "$1" ] && printf '%s\n' $words
+  done
+}
 # What a listing prints: the words after "KIND FILTERS|" in $FAKE_LISTING, KIND being
 # container, network, image or volume and FILTERS the --filter values joined by commas.
 listing() {
   kind=$1 filters=""
   while [ $# -gt 0 ]; do [ "$1" = --filter ] && filters="${filters:+$filters,}$2"; shift; done
-  filters="$kind $filters"
-  printf '%s\n' "$FAKE_LISTING" | while IFS='|' read -r key words; do
-    [ "$key" = "$filters" ] && printf '%s\n' $words
-  done
+  listed "$kind $filters"
   exit 0
 }
 # What `inspect` says of a label of each name it is given: the words after "KIND NAME|" in
 # $FAKE_LISTING, nothing for a name not there.
 labelled() {
   kind=$1; shift 4
-  for name; do
-    printf '%s\n' "$FAKE_LISTING" | while IFS='|' read -r key words; do
-      [ "$key" = "$kind $name" ] && printf '%s\n' $words
-    done
-  done
+  for name; do listed "$kind $name"; done
   exit 0
 }
 # The context: the default one, or one of an engine elsewhere where FAKE_ENDPOINT names it.

@@ -569,9 +569,9 @@ pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
         } else {
             "{{.Name}}"
         };
-        let mut args = vec![kind, "ls", "--all", "--format", format];
-        if kind == "network" {
-            args.remove(2);
+        let mut args = vec![kind, "ls", "--format", format];
+        if kind == "container" {
+            args.push("--all");
         }
         for filter in filters {
             args.extend(["--filter", filter]);
