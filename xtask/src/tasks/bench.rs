@@ -420,7 +420,7 @@ impl Bench<'_> {
                 docker::Kind::Image,
                 std::slice::from_ref(&self.copy.names.os_image),
             ));
-            self.quiet(&Cmd::new("sync", Vec::<String>::new()))?;
+            self.flush_disk()?;
             results
                 .from_nothing
                 .0
@@ -438,7 +438,7 @@ impl Bench<'_> {
             let name = if lab { "the lab's flow" } else { "cargo xtask test" };
             self.runner.step(&format!("Round {round} of {rounds}: cold, {name}"));
             self.remove_images()?;
-            self.quiet(&Cmd::new("sync", Vec::<String>::new()))?;
+            self.flush_disk()?;
             let took = self.time(|| self.cold(lab))?;
             if lab { &mut results.cold_lab } else { &mut results.cold }.0.push(took);
         }
@@ -518,8 +518,10 @@ impl Bench<'_> {
             write(&original)?;
             self.xtask(&["test"])?;
             // The image with the bumped pin is left dangling: gone, the builder cannot serve
-            // the next build from its layers.
+            // the next build from its layers. The untimed build and the removal leave the
+            // disk busy: flushed, as before a cold run.
             self.remove_dangling();
+            self.flush_disk()?;
             write(&bumped)?;
             results
                 .requirements
@@ -601,6 +603,12 @@ impl Bench<'_> {
         let took = started.elapsed();
         say!("   {:.2} s", took.as_secs_f64());
         Ok(took)
+    }
+
+    /// Writes what earlier, untimed work left in the page cache, so that it is not billed to
+    /// the run timed next.
+    fn flush_disk(&self) -> Result<()> {
+        self.quiet(&Cmd::new("sync", Vec::<String>::new())).map(drop)
     }
 
     fn quiet(&self, cmd: &Cmd) -> Result<String> {
