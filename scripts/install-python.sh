@@ -3,9 +3,10 @@ set -eu
 # Installs Debian's Python 3 and the MariaDB client library mysqlclient links against, plus
 # the packages given as arguments, in one apt transaction; then makes the virtualenv /appenv
 # with the current pip. The base image runs it bare, the development image with its build
-# tools: one script, so both have the same Python.
+# tools: one script, so both have the same Python. With APT_UPDATED=1, the caller has just
+# fetched the package lists itself.
 
-apt-get update
+[ "${APT_UPDATED:-}" = 1 ] || apt-get update
 apt-get install -qy --no-install-recommends ca-certificates python3 python3-venv libmariadb3 "$@"
 rm -rf /var/lib/apt/lists/*
 

@@ -10,7 +10,9 @@ requirements=$1
 kept=$2
 dir=$3
 mkdir -p "$dir"
-if /appenv/bin/pip wheel --quiet --no-index --find-links "$kept" --wheel-dir "$dir" -r "$requirements" >/dev/null 2>&1; then
+# (Where KEPT holds no wheel yet, as on a first build, pip is not asked.)
+if ls "$kept"/*.whl >/dev/null 2>&1 &&
+  /appenv/bin/pip wheel --quiet --no-index --find-links "$kept" --wheel-dir "$dir" -r "$requirements" >/dev/null 2>&1; then
   echo "wheels.sh: every requirement's wheel was kept from an earlier build: none fetched"
   exit 0
 fi
