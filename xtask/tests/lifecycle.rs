@@ -321,7 +321,7 @@ struct Stranger {
 impl Stranger {
     fn create(image: &str) -> Stranger {
         let name = format!("xtask-e2e-stranger-{}", std::process::id());
-        docker_ok(&["rm", "--force", &name]);
+        docker_ok(&["rm", "--force", "--volumes", &name]);
         assert!(
             docker_ok(&["create", "--name", &name, image, "true"]),
             "cannot create the stranger {name} from {image}"
@@ -336,7 +336,8 @@ impl Stranger {
 
 impl Drop for Stranger {
     fn drop(&mut self) {
-        docker_ok(&["rm", "--force", &self.name]);
+        // With the anonymous volume the dev image's VOLUME gave it
+        docker_ok(&["rm", "--force", "--volumes", &self.name]);
     }
 }
 
