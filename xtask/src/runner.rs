@@ -91,8 +91,9 @@ pub struct Runner {
     watched: bool,
     /// Each step announced so far, and when it began: the summary's durations.
     steps: RefCell<Vec<(String, Instant)>>,
-    /// Images a dry run would have made by now, so it does not "make" them twice.
-    dry_made: RefCell<Vec<String>>,
+    /// Images the run has built or pulled by now (a dry run: printed a command that would),
+    /// so it does not make them twice.
+    made: RefCell<Vec<String>>,
     /// Answers to the questions asked with the engine check's (`check_engine_and_ask`), each
     /// kept for the first `read`, `read_all` or `probe` of the same command.
     asked: RefCell<Vec<(Cmd, Finished)>>,
@@ -108,6 +109,17 @@ pub struct Finished {
 impl Finished {
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|status| status.success())
+    }
+
+    /// All it printed, if it succeeded; else an error saying `what` failed, with the end of it.
+    pub fn output_of(&self, what: &str) -> Result<String> {
+        let out = format!("{}{}", self.stdout, self.stderr);
+        if !self.ok() {
+            let lines: Vec<&str> = out.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            bail!("{what} failed:\n{tail}");
+        }
+        Ok(out)
     }
 
     /// The exit code, as a shell reports it: 128 + the signal for a process killed by one.
@@ -166,7 +178,7 @@ impl Runner {
             dry_run,
             watched,
             steps: RefCell::new(Vec::new()),
-            dry_made: RefCell::new(Vec::new()),
+            made: RefCell::new(Vec::new()),
             asked: RefCell::new(Vec::new()),
         })
     }
@@ -189,9 +201,16 @@ impl Runner {
         Ok(dir.join(name))
     }
 
-    /// Whether a dry run has printed a command that makes `image`.
-    pub fn dry_made(&self, image: &str) -> bool {
-        self.dry_made.borrow().iter().any(|made| made == image)
+    /// Whether the run has made `image` (see `made`).
+    pub fn made(&self, image: &str) -> bool {
+        self.made.borrow().iter().any(|made| made == image)
+    }
+
+    /// Notes that `cmd` made its image, if it makes one (see `made`).
+    fn note_made(&self, cmd: &Cmd) {
+        self.made
+            .borrow_mut()
+            .extend(docker::image_made_by(cmd).map(String::from));
     }
 
     /// What the engine is; fails with what to do when none answers (every task needs one).
@@ -343,6 +362,11 @@ impl Runner {
         self.steps.borrow_mut().push((what.to_string(), Instant::now()));
     }
 
+    /// Announces work that goes on beside the steps, as a step looks, and not one of them.
+    pub fn meanwhile(&self, what: &str) {
+        say!("{} {}", paint("1;36", "=>"), paint("1", what));
+    }
+
     /// Each step's duration, once the run is over.
     fn summary(&self) {
         let steps = self.steps.take();
@@ -392,31 +416,65 @@ impl Runner {
     pub fn background(&self, cmd: &Cmd, stop: Cmd) -> Result<Background> {
         say!("$ {cmd}");
         if self.dry_run {
-            return Ok(Background { child: None, stop });
+            return Ok(Background {
+                child: None,
+                stop: Some(stop),
+            });
         }
         self.start_session()?;
         self.undo.borrow_mut().push(stop.clone());
         let child = self.spawn(cmd, Stdio::null(), false, true)?;
         Ok(Background {
             child: Some((cmd.clone(), child, Instant::now())),
-            stop,
+            stop: Some(stop),
+        })
+    }
+
+    /// Starts `cmd` with its output kept rather than shown, and returns while it runs: work
+    /// beside other work (a build beside a build), whose output would be woven into its.
+    /// `finish` for what it printed. Cut short by a signal, or left behind by a run that
+    /// fails before it finishes, its client is stopped (a build stops with it).
+    pub fn beside(&self, cmd: &Cmd) -> Result<Background> {
+        say!("$ {cmd}");
+        if self.dry_run {
+            self.note_made(cmd);
+            return Ok(Background {
+                child: None,
+                stop: None,
+            });
+        }
+        self.start_session()?;
+        let child = self.spawn(cmd, Stdio::null(), true, true)?;
+        Ok(Background {
+            child: Some((cmd.clone(), child, Instant::now())),
+            stop: None,
         })
     }
 
     /// The exit code of what `background` started, once it ends.
-    pub fn wait(&self, mut background: Background) -> Result<u8> {
+    pub fn wait(&self, background: Background) -> Result<u8> {
+        Ok(self.finish(background)?.map_or(0, |finished| finished.code()))
+    }
+
+    /// What `beside` (or `background`) started, once it ends: what it printed, where it was
+    /// kept; `None` in a dry run.
+    pub fn finish(&self, mut background: Background) -> Result<Option<Finished>> {
         let Some((cmd, child, started)) = background.child.take() else {
-            return Ok(0);
+            return Ok(None);
         };
         let mut running = [child];
         self.wait_all(&mut running, started, LONG, true, true)?;
         let [running] = running;
         let finished = running.finished();
-        if finished.status.is_some() {
-            self.undo.borrow_mut().retain(|undo| *undo != background.stop);
+        if let (Some(_), Some(stop)) = (finished.status, &background.stop) {
+            self.undo.borrow_mut().retain(|undo| undo != stop);
         }
         signals::check()?;
-        Ok(self.in_time(&cmd, finished, LONG)?.code())
+        let finished = self.in_time(&cmd, finished, LONG)?;
+        if finished.ok() {
+            self.note_made(&cmd);
+        }
+        Ok(Some(finished))
     }
 
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
@@ -491,13 +549,7 @@ impl Runner {
         let Some(finished) = self.echoed(cmd, true, LONG, true)? else {
             return Ok(String::new());
         };
-        let out = format!("{}{}", finished.stdout, finished.stderr);
-        if !finished.ok() {
-            let lines: Vec<&str> = out.lines().collect();
-            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-            bail!("`{cmd}` failed:\n{tail}");
-        }
-        Ok(out)
+        finished.output_of(&format!("`{cmd}`"))
     }
 
     /// Prints `cmd` as it will run, then runs it: `None` under --dry-run, where it does not.
@@ -506,16 +558,18 @@ impl Runner {
     fn echoed(&self, cmd: &Cmd, capture: bool, deadline: Duration, interruptible: bool) -> Result<Option<Finished>> {
         say!("$ {cmd}");
         if self.dry_run {
-            self.dry_made
-                .borrow_mut()
-                .extend(docker::image_made_by(cmd).map(String::from));
+            self.note_made(cmd);
             return Ok(None);
         }
         self.start_session()?;
         let finished = self.execute(cmd, capture, deadline, interruptible)?;
         // A signal during a command that is not cut short still ends the run once it is done.
         signals::check()?;
-        self.in_time(cmd, finished, deadline).map(Some)
+        let finished = self.in_time(cmd, finished, deadline)?;
+        if finished.ok() {
+            self.note_made(cmd);
+        }
+        Ok(Some(finished))
     }
 
     /// `finished`, or an error naming the engine when `cmd` ran out of time (for what `read`
@@ -743,7 +797,7 @@ impl Drop for Runner {
 /// meanwhile), its client is stopped; the cleanup runs its `stop`.
 pub struct Background {
     child: Option<(Cmd, Running, Instant)>,
-    stop: Cmd,
+    stop: Option<Cmd>,
 }
 
 impl Drop for Background {

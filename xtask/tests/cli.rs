@@ -70,7 +70,21 @@ case "$1" in
              *) echo "sha256:$image" ;;
            esac
          done; exit $missing ;;
-  build) while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
+  build) tag=$(printf '%s\n' "$@" | sed -n '/^-t$/{n;p;}')
+         # The image $FAKE_BESIDE builds until the dev image's build has begun, and the dev
+         # image's fails unless that one began first: run one after the other, they fail.
+         # It fails too, with the end of a build's output, where $FAKE_BESIDE_FAILS is set.
+         case "$tag" in
+           "${FAKE_BESIDE:-(none)}")
+             touch "$FAKE_LOG.beside"
+             tries=0
+             until grep -q -- ": build -t todobackend-dev " "$FAKE_LOG"; do
+               tries=$((tries + 1)); [ "$tries" -lt 1000 ] || exit 1; sleep 0.01
+             done
+             [ -z "$FAKE_BESIDE_FAILS" ] || { echo "Step 5/15 : RUN apt-get install mariadb-server"; echo "E: Unable to locate package mariadb-server" >&2; exit 100; } ;;
+           todobackend-dev) [ -z "$FAKE_BESIDE" ] || [ -e "$FAKE_LOG.beside" ] || { echo "nothing was built beside" >&2; exit 1; } ;;
+         esac
+         while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
              case "$2 $4" in 'inspect {{index .Config.Labels "todobackend.run"}}') labelled "$@" ;; esac
              # The checkout's test worker runs, started from $FAKE_WORKER, where that is set.
@@ -968,6 +982,47 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
 }
 
 #[test]
+fn a_service_image_to_build_is_built_beside_the_dev_image_and_a_failure_shows_its_output() {
+    // The fake's database build lasts until the dev image's build begins, and the dev image's
+    // fails unless the database's began first: built one after the other, the run fails.
+    let args = ["test", "--baked", "--settings", "test"];
+    let beside = FakeDocker::new("beside")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_BESIDE", "todobackend-db");
+    let output = beside.xtask_ok(beside.root(), &args);
+    assert!(
+        stderr(&output).contains("\n   the image todobackend-db was built beside the development image\n"),
+        "{}",
+        stderr(&output)
+    );
+    let builds: Vec<String> = beside
+        .changes()
+        .into_iter()
+        .filter(|args| args.starts_with("build "))
+        .collect();
+    assert!(builds[0].starts_with("build -t todobackend-db "), "{builds:#?}");
+    assert_eq!(builds.len(), 3, "{builds:#?}");
+
+    let failing = FakeDocker::new("beside-fails")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_BESIDE", "todobackend-db")
+        .env("FAKE_BESIDE_FAILS", "1");
+    let output = failing.xtask(failing.root(), &args);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "Building the image todobackend-db beside the development image failed:\n\
+             Step 5/15 : RUN apt-get install mariadb-server\nE: Unable to locate package mariadb-server"
+        ),
+        "{err}"
+    );
+    // Nothing ran on images that are not all there
+    let changes = failing.changes();
+    assert!(!changes.iter().any(|args| args.starts_with("run ")), "{changes:#?}");
+}
+
+#[test]
 fn dry_run_prints_every_command_in_order_and_runs_none() {
     let fake = FakeDocker::new("dry-run").env("FAKE_IMAGES", "");
     let output = fake.xtask_ok(fake.root(), &["test", "--settings", "test", "--dry-run"]);
@@ -981,6 +1036,8 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
     let run = format!("todobackend-{RUN_PART}-");
     let expected_order = [
         "$ docker pull debian:bookworm-slim".to_string(),
+        // The database's image, built beside the dev image's
+        "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
         // (`build --target tools`: cut at its first option)
         "$ docker build".into(),
         "$ docker volume create".into(),
@@ -996,7 +1053,6 @@ fn dry_run_prints_every_command_in_order_and_runs_none() {
         "$ docker create".into(),
         "$ docker network create".into(),
         "$ docker run".into(),
-        "$ docker build -t todobackend-db -f docker/db/Dockerfile".into(),
         // The suite first, which waits until the database proved ready
         "$ MYSQL_PASSWORD=*** docker exec".into(),
         "$ MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run".into(),

@@ -12,7 +12,7 @@ use crate::cmd::{Cmd, on_path};
 use crate::console::say;
 use crate::docker::{self, BUILT_IN_LABEL, Build};
 use crate::project::{self, BASE_DOCKERFILE, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
-use crate::runner::{Finished, READ, Runner};
+use crate::runner::{Background, Finished, READ, Runner};
 use crate::session;
 
 /// Files laid over the Debian tree: what makes a registry's debian:bookworm-slim slim (no
@@ -119,6 +119,48 @@ pub(super) fn build_on_os(
     ca: Option<&HostCa>,
 ) -> Result<String> {
     runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
+    let build = on_os(project, runner, build, os, ca)?;
+    if runner.dry_run() {
+        let name = build.stage.clone().unwrap_or_else(|| build.tag.clone());
+        runner.run(&build.into())?;
+        return Ok(name);
+    }
+    let iidfile = runner.scratch(&format!("{}.iid", build.stage.as_deref().unwrap_or("image")))?;
+    runner.run(&build.iidfile(iidfile.as_str()).into())?;
+    let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
+    Ok(id.trim().to_string())
+}
+
+/// Starts `build_on_os` of `build` (with no CA bundle) beside other work, its output kept
+/// and shown only if it fails: `Runner::finish`, then `built_beside`.
+pub(super) fn build_on_os_beside(
+    project: &Project,
+    runner: &Runner,
+    what: &str,
+    build: Build,
+    os: &OsImage,
+) -> Result<Background> {
+    runner.meanwhile(&format!(
+        "Building {what} {} on {} beside the development image (its output is shown if it fails)",
+        build.tag, os.name
+    ));
+    runner.beside(&on_os(project, runner, build, os, None)?.into())
+}
+
+/// Whether what `build_on_os_beside` started built its image: an error with the end of its
+/// output if not.
+pub(super) fn built_beside(runner: &Runner, what: &str, build: Background) -> Result<()> {
+    let Some(finished) = runner.finish(build)? else {
+        return Ok(());
+    };
+    finished.output_of(&format!("Building {what} beside the development image"))?;
+    say!("   {what} was built beside the development image");
+    Ok(())
+}
+
+/// `build` on the OS image `os`, labelled as the checkout's, with the host's CA bundle `ca`
+/// staged for this run alone (see `build_on_os`).
+fn on_os(project: &Project, runner: &Runner, build: Build, os: &OsImage, ca: Option<&HostCa>) -> Result<Build> {
     let mut build = build.build_arg("OS_IMAGE", &os.name);
     // Not a stage: the image built on it extends it, and goes with it (`Build::stage`). A
     // label would add a step, an image apart that nothing removes.
@@ -132,15 +174,7 @@ pub(super) fn build_on_os(
             .build_arg("HOST_CA", &stage_host_ca(project, runner, ca)?)
             .build_arg("BUILT_IN", project.root.as_str());
     }
-    if runner.dry_run() {
-        let name = build.stage.clone().unwrap_or_else(|| build.tag.clone());
-        runner.run(&build.into())?;
-        return Ok(name);
-    }
-    let iidfile = runner.scratch(&format!("{}.iid", build.stage.as_deref().unwrap_or("image")))?;
-    runner.run(&build.iidfile(iidfile.as_str()).into())?;
-    let id = fs::read_to_string(&iidfile).with_context(|| format!("docker build wrote no {iidfile}"))?;
-    Ok(id.trim().to_string())
+    Ok(build)
 }
 
 /// The Debian image every project image starts from, made when the engine lacks it.

@@ -7,6 +7,7 @@ use std::fs;
 use anyhow::{Result, bail};
 
 use super::{cache, copy_out_staged, dev_image, put_in_place};
+use crate::config::Service;
 use crate::docker::{self, Run};
 use crate::project::{Project, WHEELS_DIR};
 use crate::runner::Runner;
@@ -14,10 +15,11 @@ use crate::runner::Runner;
 /// The dev image's PIP_WHEEL_DIR.
 const WHEELHOUSE: &str = "/wheelhouse";
 
-pub fn run(project: &Project, runner: &Runner) -> Result<()> {
+/// With the images of the services `beside` built meanwhile (see `dev_image::build`).
+pub fn run(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<()> {
     let run = runner.run_name();
     // Built, not reused: the wheel is made of the source baked into the image.
-    let image = dev_image::build(project, runner)?;
+    let image = dev_image::build(project, runner, beside)?;
     cache::ensure(project, runner)?;
 
     runner.step(&format!(

@@ -27,7 +27,7 @@ pub fn prepare(
     baked: bool,
     doing: &str,
 ) -> Result<(Run, bool)> {
-    let (image, mount) = image(project, runner, baked, doing)?;
+    let (image, mount) = image(project, runner, settings, baked, doing)?;
     let container = prepare_on(project, runner, &image, mount, role, settings)?;
     Ok((container, mount))
 }
@@ -52,10 +52,12 @@ pub fn prepare_on(
 }
 
 /// The dev image a run uses, dead runs recovered first, and whether `src/` is mounted over
-/// its copy (see `prepare`).
-pub fn image(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<(String, bool)> {
+/// its copy (see `prepare`); the images of `settings`' services built meanwhile where it is
+/// built.
+fn image(project: &Project, runner: &Runner, settings: &str, baked: bool, doing: &str) -> Result<(String, bool)> {
     let mount = source_mounted(project, runner, baked, doing)?;
-    Ok((dev_image::for_run(project, runner, mount)?, mount))
+    let beside = project.config.service_list(settings);
+    Ok((dev_image::for_run(project, runner, mount, &beside)?, mount))
 }
 
 /// Whether a run mounts `src/` over the image's copy (see `prepare`), dead runs recovered

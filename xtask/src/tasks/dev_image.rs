@@ -6,8 +6,9 @@ use std::fs;
 use anyhow::{Context, Result};
 
 use super::base_image::{self, State};
-use super::{cache, image_exists, image_id};
+use super::{cache, image_exists, image_id, services};
 use crate::cmd::Cmd;
+use crate::config::Service;
 use crate::docker::{self, Build, Run};
 use crate::project::{self, DEV_DOCKERFILE, INPUTS_LABEL, Project, TOOLS_LABEL};
 use crate::runner::{Finished, READ, Runner};
@@ -24,8 +25,10 @@ const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
 /// checkout retags `todobackend-dev` meanwhile. First its `tools` stage (or the one the
 /// engine's dev image was built on, when it would be the same), in which the requirements'
 /// wheels are made, from those kept where it can (`wheels`); the image installs them offline.
-pub fn build(project: &Project, runner: &Runner) -> Result<String> {
+/// The images of the services `beside` that are not current are built meanwhile.
+pub fn build(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<String> {
     let os = base_image::os_image(project, runner)?;
+    let services = services::build_beside(project, runner, beside, &os)?;
     let ca = base_image::host_ca()?;
     let ca_bytes = ca.as_ref().map(|ca| ca.bytes.as_slice());
     let inputs = project.dev_image_inputs(&os.id, ca_bytes)?;
@@ -43,7 +46,9 @@ pub fn build(project: &Project, runner: &Runner) -> Result<String> {
         .label(INPUTS_LABEL, &inputs)
         .label(TOOLS_LABEL, &format!("{tools_inputs}:{tools}"))
         .build_arg("WHEELS", &wheels);
-    base_image::build_on_os(project, runner, "the development image", build, &os, ca.as_ref())
+    let id = base_image::build_on_os(project, runner, "the development image", build, &os, ca.as_ref())?;
+    services::built_beside(runner, services)?;
+    Ok(id)
 }
 
 /// The `tools` stage the engine's dev image was built on, when it is still there and made of
@@ -100,23 +105,24 @@ pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
     if image_exists(runner, &project.names.dev_image)? {
         return Ok(());
     }
-    build(project, runner).map(drop)
+    build(project, runner, &[]).map(drop)
 }
 
-/// The image a test run uses. With the source mounted, the image only has to match the
-/// dependencies, so one whose inputs are unchanged is reused without a build.
-pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool) -> Result<String> {
+/// The image a run uses, with the images of the services `beside` built meanwhile where it
+/// is built. With the source mounted, the image only has to match the dependencies, so one
+/// whose inputs are unchanged is reused without a build.
+pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool, beside: &[&Service]) -> Result<String> {
     if source_mounted {
-        return current_or_built(project, runner, state(project, runner)?);
+        return current_or_built(project, runner, state(project, runner)?, beside);
     }
-    build(project, runner)
+    build(project, runner, beside)
 }
 
-/// The id of the dev image `state` found current, else of the one built now.
-pub fn current_or_built(project: &Project, runner: &Runner, state: State) -> Result<String> {
+/// The id of the dev image `state` found current, else of the one built now (see `for_run`).
+pub fn current_or_built(project: &Project, runner: &Runner, state: State, beside: &[&Service]) -> Result<String> {
     match state {
         State::Current(id) => Ok(id),
-        State::Missing | State::Stale => build(project, runner),
+        State::Missing | State::Stale => build(project, runner, beside),
     }
 }
 

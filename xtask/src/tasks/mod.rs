@@ -58,7 +58,7 @@ fn image_exists(runner: &Runner, image: &str) -> Result<bool> {
 
 /// The id of `image` if the engine has it; its name when only this dry run made it.
 fn image_id(runner: &Runner, image: &str) -> Result<Option<String>> {
-    if runner.dry_made(image) {
+    if runner.dry_run() && runner.made(image) {
         return Ok(Some(image.to_string()));
     }
     runner.probe(&docker::image_id(image))

@@ -49,7 +49,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
         // Whatever passed before, the image this run builds has not passed yet.
         let _ = fs::remove_file(&accepted);
     }
-    build::run(project, runner)?;
+    build::run(project, runner, &project.config.service_list(settings))?;
     base_image::build(project, runner)?;
     let version = Version::of(project, runner)?;
     let image = &project.names.release_image;

@@ -9,12 +9,12 @@ use anyhow::{Context, Result, bail};
 
 use camino::Utf8Path;
 
-use super::base_image::{self, State};
+use super::base_image::{self, OsImage, State};
 use crate::config::Service;
 use crate::console::say;
 use crate::docker::{self, Build, Run};
 use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
-use crate::runner::{READ, Runner};
+use crate::runner::{Background, READ, Runner};
 use crate::session::{self, RUNS_DIR};
 use crate::signals;
 
@@ -239,22 +239,74 @@ pub(super) fn address_on(runner: &Runner, container: &str, network: &str) -> Res
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
 /// of another OS image or another version of the Dockerfile's directory.
 fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result<()> {
-    let Some(dockerfile) = &service.dockerfile else {
+    let Some(dockerfile) = to_build(project, runner, service)? else {
         return Ok(());
     };
-    let context = [Utf8Path::new(dockerfile).parent().map_or(".", Utf8Path::as_str)];
-    let inputs = |os_image_id: &str| project.image_inputs(&context, os_image_id, None);
-    if runner.dry_made(&service.image) {
-        return Ok(());
+    let os = base_image::os_image(project, runner)?;
+    let build = image_build(project, service, dockerfile, &os)?;
+    base_image::build_on_os(project, runner, "the image", build, &os, None).map(drop)
+}
+
+/// The images of `services` the engine lacks or has older than what they are made of, built
+/// on `os` beside the development image's build (which takes a core where the machine has
+/// two): `built_beside` once it is built. Every service image is a sibling of the dev image,
+/// on the same OS image, so neither waits for the other.
+pub fn build_beside(
+    project: &Project,
+    runner: &Runner,
+    services: &[&Service],
+    os: &OsImage,
+) -> Result<Vec<(String, Background)>> {
+    let mut started = Vec::new();
+    for service in services {
+        if let Some(dockerfile) = to_build(project, runner, service)? {
+            let build = image_build(project, service, dockerfile, os)?;
+            let what = format!("the image {}", service.image);
+            started.push((
+                what,
+                base_image::build_on_os_beside(project, runner, "the image", build, os)?,
+            ));
+        }
     }
+    Ok(started)
+}
+
+/// Waits for what `build_beside` started: an error with the end of a failed build's output.
+pub fn built_beside(runner: &Runner, started: Vec<(String, Background)>) -> Result<()> {
+    for (what, build) in started {
+        base_image::built_beside(runner, &what, build)?;
+    }
+    Ok(())
+}
+
+/// `service`'s Dockerfile, where its image is to be built: the engine lacks it, or has it
+/// older than the Dockerfile's directory or the OS image.
+fn to_build<'a>(project: &Project, runner: &Runner, service: &'a Service) -> Result<Option<&'a str>> {
+    let Some(dockerfile) = service.dockerfile.as_deref() else {
+        return Ok(None);
+    };
+    if runner.made(&service.image) {
+        return Ok(None);
+    }
+    let context = image_context(dockerfile);
+    let inputs = |os_image_id: &str| project.image_inputs(&[context], os_image_id, None);
     match base_image::image_state(project, runner, &service.image, inputs)? {
-        State::Current(_) => return Ok(()),
-        State::Stale => say!("   {} is older than {}: rebuilding it", service.image, context[0]),
+        State::Current(_) => return Ok(None),
+        State::Stale => say!("   {} is older than {context}: rebuilding it", service.image),
         State::Missing => {}
     }
-    let os = base_image::os_image(project, runner)?;
-    let build = Build::new(&service.image, dockerfile).label(INPUTS_LABEL, &inputs(&os.id)?);
-    base_image::build_on_os(project, runner, "the image", build, &os, None).map(drop)
+    Ok(Some(dockerfile))
+}
+
+/// The build of `service`'s image from `dockerfile` on `os`, labelled with what it is made of.
+fn image_build(project: &Project, service: &Service, dockerfile: &str, os: &OsImage) -> Result<Build> {
+    let inputs = project.image_inputs(&[image_context(dockerfile)], &os.id, None)?;
+    Ok(Build::new(&service.image, dockerfile).label(INPUTS_LABEL, &inputs))
+}
+
+/// The directory of `dockerfile`: what its image is made of, with the OS image.
+fn image_context(dockerfile: &str) -> &str {
+    Utf8Path::new(dockerfile).parent().map_or(".", Utf8Path::as_str)
 }
 
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log

@@ -31,7 +31,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     let (code, staged) = if mounted {
         in_the_worker(project, runner, settings, args, terminal)?
     } else {
-        let image = dev_image::for_run(project, runner, mounted)?;
+        let image = dev_image::for_run(project, runner, mounted, &project.config.service_list(settings))?;
         in_a_container(project, runner, &image, mounted, settings, args, terminal)?
     };
     if code != 0 {
@@ -87,7 +87,7 @@ fn in_the_worker(
     args: &[String],
     terminal: bool,
 ) -> Result<(u8, Staged)> {
-    let worker = worker::ensure_current(project, runner)?;
+    let worker = worker::ensure_current(project, runner, &project.config.service_list(settings))?;
     let network = Network::Shared {
         network: &worker.network,
         worker: &worker.name,

@@ -20,6 +20,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{cache, dev_image};
 use crate::cmd::Cmd;
+use crate::config::Service;
 use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
 use crate::fingerprint::Fingerprint;
 use crate::project::{Project, random_hex};
@@ -58,13 +59,14 @@ impl Worker {
 /// The checkout's worker on the current dev image: the image's state and the worker's asked
 /// at once (on a warm run both are current, and that is all there is to ask), the image built
 /// and the worker started only where they are not.
-pub fn ensure_current(project: &Project, runner: &Runner) -> Result<Worker> {
+/// With the images of the services `beside` built meanwhile, where the image is built.
+pub fn ensure_current(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<Worker> {
     let questions = questions(project);
     let mut answers = runner.read_all(&questions, READ)?.into_iter();
     let (image, worker) = (answers.next(), answers.next());
     let (image, worker) = image.zip(worker).context("an answer went missing")?;
     let state = dev_image::state_from(project, runner, &questions[0], image)?;
-    let image = dev_image::current_or_built(project, runner, state)?;
+    let image = dev_image::current_or_built(project, runner, state, beside)?;
     let worker = runner.in_time(&questions[1], worker, READ)?;
     ensure(
         project,
