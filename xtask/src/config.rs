@@ -189,14 +189,6 @@ impl Config {
     }
 
     /// The services a run with `settings` needs, by name.
-    /// `services_for` without their names.
-    pub fn service_list(&self, settings: &str) -> Vec<&Service> {
-        self.services_for(settings)
-            .into_iter()
-            .map(|(_, service)| service)
-            .collect()
-    }
-
     pub fn services_for(&self, settings: &str) -> Vec<(&str, &Service)> {
         let Some(declared) = self.settings.get(settings) else {
             return Vec::new();

@@ -83,14 +83,14 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
     }
     match task {
         Task::BaseImage => tasks::base_image::build(&project, &runner).map(|()| 0),
-        Task::DevImage => tasks::dev_image::build(&project, &runner, &[]).map(|_| 0),
+        Task::DevImage => tasks::dev_image::build(&project, &runner, &tasks::dev_image::Beside::default()).map(|_| 0),
         Task::Cache { reset } => tasks::cache::create(&project, &runner, reset).map(|()| 0),
         Task::Test { settings, baked, args } => tasks::test::run(&project, &runner, &settings, baked, &args),
         Task::Serve { settings, port } => tasks::serve::run(&project, &runner, &settings, port),
         Task::Manage { settings, args } => tasks::manage::run(&project, &runner, &settings, &args),
         Task::Clean { all, images } => tasks::clean::run(&project, &runner, all, images).map(|()| 0),
         Task::Bench { rounds, only } => tasks::bench::run(&project, &runner, rounds, only).map(|()| 0),
-        Task::Build => tasks::build::run(&project, &runner, &[]).map(|()| 0),
+        Task::Build => tasks::build::run(&project, &runner, &tasks::dev_image::Beside::default()).map(|()| 0),
         Task::Release { settings, keep } => tasks::release::run(&project, &runner, &settings, keep),
         Task::Publish {
             registry,

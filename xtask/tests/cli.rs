@@ -1827,11 +1827,13 @@ fn release_dry_run_prints_the_whole_release_in_order_from_any_directory_and_runs
         .collect();
     let run = run();
     let expected_order = [
-        "docker build -t todobackend-dev -f docker/dev/Dockerfile".to_string(),
+        // The database's and the base image, beside the dev image (a dry run: before it)
+        "docker build -t todobackend-db -f docker/db/Dockerfile".to_string(),
+        "docker build -t todobackend-base -f docker/base/Dockerfile".into(),
+        "docker build -t todobackend-dev -f docker/dev/Dockerfile".into(),
         format!("docker create --name {run}-build"),
         format!("docker start --attach {run}-build"),
         format!("docker cp {run}-build:/wheelhouse target/wheels"),
-        "docker build -t todobackend-base -f docker/base/Dockerfile".into(),
         "docker build -t todobackend-release -f docker/release/Dockerfile --force-rm --build-arg BASE_IMAGE=todobackend-base --build-arg VERSION=unknown".into(),
         "docker network create".to_string(),
         "MYSQL_PASSWORD=*** MYSQL_ROOT_PASSWORD=*** docker run --detach".into(),
@@ -1852,6 +1854,14 @@ fn release_dry_run_prints_the_whole_release_in_order_from_any_directory_and_runs
             panic!("no `{expected}` after line {at} of {echoed:#?}");
         };
         at += found + 1;
+    }
+    // Each image built once
+    for image in ["todobackend-db", "todobackend-base"] {
+        let builds = echoed
+            .iter()
+            .filter(|line| line.starts_with(&format!("docker build -t {image} ")))
+            .count();
+        assert_eq!(builds, 1, "{image}: {echoed:#?}");
     }
     let app = echoed
         .iter()

@@ -29,6 +29,10 @@ const OS_DPKG_EXCLUDES: &str = "docker/os/rootfs/etc/dpkg/dpkg.cfg.d/docker";
 const MERGED_USR_HOOKS: &str = "/usr/share/mmdebstrap/hooks/merged-usr";
 
 pub fn build(project: &Project, runner: &Runner) -> Result<()> {
+    if runner.made(&project.names.base_image) {
+        // Beside the development image (`build_beside`)
+        return Ok(());
+    }
     let os = os_image(project, runner)?;
     let build = Build::new(&project.names.base_image, BASE_DOCKERFILE);
     build_on_os(project, runner, "the base image", build, &os, host_ca()?.as_ref()).map(drop)
@@ -131,31 +135,56 @@ pub(super) fn build_on_os(
     Ok(id.trim().to_string())
 }
 
-/// Starts `build_on_os` of `build` (with no CA bundle) beside other work, its output kept
-/// and shown only if it fails: `Runner::finish`, then `built_beside`.
+/// A build started beside the development image's (`build_on_os_beside`): `done` once what
+/// it builds is needed.
+pub struct BuildBeside {
+    /// What it builds, as the run says it: `the image todobackend-db`.
+    what: String,
+    build: Background,
+}
+
+/// Starts `build_on_os` of `build` beside the development image's, its output kept and shown
+/// only if it fails.
 pub(super) fn build_on_os_beside(
     project: &Project,
     runner: &Runner,
     what: &str,
     build: Build,
     os: &OsImage,
-) -> Result<Background> {
+    ca: Option<&HostCa>,
+) -> Result<BuildBeside> {
+    let what = format!("{what} {}", build.tag);
     runner.meanwhile(&format!(
-        "Building {what} {} on {} beside the development image (its output is shown if it fails)",
-        build.tag, os.name
+        "Building {what} on {} beside the development image (its output is shown if it fails)",
+        os.name
     ));
-    runner.beside(&on_os(project, runner, build, os, None)?.into())
+    let build = runner.beside(&on_os(project, runner, build, os, ca)?.into())?;
+    Ok(BuildBeside { what, build })
 }
 
-/// Whether what `build_on_os_beside` started built its image: an error with the end of its
-/// output if not.
-pub(super) fn built_beside(runner: &Runner, what: &str, build: Background) -> Result<()> {
-    let Some(finished) = runner.finish(build)? else {
-        return Ok(());
-    };
-    finished.output_of(&format!("Building {what} beside the development image"))?;
-    say!("   {what} was built beside the development image");
-    Ok(())
+impl BuildBeside {
+    /// Waits until it is built: an error with the end of its output if it failed.
+    pub fn done(self, runner: &Runner) -> Result<()> {
+        let Some(finished) = runner.finish(self.build)? else {
+            return Ok(());
+        };
+        let what = self.what;
+        finished.output_of(&format!("Building {what} beside the development image"))?;
+        say!("   {what} was built beside the development image");
+        Ok(())
+    }
+}
+
+/// The base image's build, started beside the development image's (`release` needs both):
+/// `build` then has nothing left to do.
+pub(super) fn build_beside(
+    project: &Project,
+    runner: &Runner,
+    os: &OsImage,
+    ca: Option<&HostCa>,
+) -> Result<BuildBeside> {
+    let build = Build::new(&project.names.base_image, BASE_DOCKERFILE);
+    build_on_os_beside(project, runner, "the base image", build, os, ca)
 }
 
 /// `build` on the OS image `os`, labelled as the checkout's, with the host's CA bundle `ca`

@@ -6,8 +6,8 @@ use std::fs;
 
 use anyhow::{Result, bail};
 
-use super::{cache, copy_out_staged, dev_image, put_in_place};
-use crate::config::Service;
+use super::dev_image::{self, Beside};
+use super::{cache, copy_out_staged, put_in_place};
 use crate::docker::{self, Run};
 use crate::project::{Project, WHEELS_DIR};
 use crate::runner::Runner;
@@ -15,8 +15,8 @@ use crate::runner::Runner;
 /// The dev image's PIP_WHEEL_DIR.
 const WHEELHOUSE: &str = "/wheelhouse";
 
-/// With the images of the services `beside` built meanwhile (see `dev_image::build`).
-pub fn run(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<()> {
+/// With what the run needs `beside` the dev image built meanwhile (see `dev_image::build`).
+pub fn run(project: &Project, runner: &Runner, beside: &Beside) -> Result<()> {
     let run = runner.run_name();
     // Built, not reused: the wheel is made of the source baked into the image.
     let image = dev_image::build(project, runner, beside)?;

@@ -4,8 +4,9 @@
 
 use anyhow::Result;
 
+use super::cache;
+use super::dev_image::{self, Beside};
 use super::services::{self, Network, Planned, Started};
-use super::{cache, dev_image};
 use crate::console::say;
 use crate::docker::{self, Kind, Run};
 use crate::project::{Project, RunName};
@@ -56,7 +57,7 @@ pub fn prepare_on(
 /// built.
 fn image(project: &Project, runner: &Runner, settings: &str, baked: bool, doing: &str) -> Result<(String, bool)> {
     let mount = source_mounted(project, runner, baked, doing)?;
-    let beside = project.config.service_list(settings);
+    let beside = Beside::services_of(project, settings);
     Ok((dev_image::for_run(project, runner, mount, &beside)?, mount))
 }
 

@@ -25,11 +25,14 @@ const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
 /// checkout retags `todobackend-dev` meanwhile. First its `tools` stage (or the one the
 /// engine's dev image was built on, when it would be the same), in which the requirements'
 /// wheels are made, from those kept where it can (`wheels`); the image installs them offline.
-/// The images of the services `beside` that are not current are built meanwhile.
-pub fn build(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<String> {
+/// What the run needs `beside` it is built meanwhile.
+pub fn build(project: &Project, runner: &Runner, beside: &Beside) -> Result<String> {
     let os = base_image::os_image(project, runner)?;
-    let services = services::build_beside(project, runner, beside, &os)?;
     let ca = base_image::host_ca()?;
+    let mut started = services::build_beside(project, runner, &beside.services, &os)?;
+    if beside.base_image {
+        started.push(base_image::build_beside(project, runner, &os, ca.as_ref())?);
+    }
     let ca_bytes = ca.as_ref().map(|ca| ca.bytes.as_slice());
     let inputs = project.dev_image_inputs(&os.id, ca_bytes)?;
     let tools_inputs = project.tools_inputs(&os.id, ca_bytes)?;
@@ -47,8 +50,36 @@ pub fn build(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<
         .label(TOOLS_LABEL, &format!("{tools_inputs}:{tools}"))
         .build_arg("WHEELS", &wheels);
     let id = base_image::build_on_os(project, runner, "the development image", build, &os, ca.as_ref())?;
-    services::built_beside(runner, services)?;
+    for build in started {
+        build.done(runner)?;
+    }
     Ok(id)
+}
+
+/// What a run builds beside the dev image when it builds it: siblings on the same OS image,
+/// so neither waits for the other, and the dev image's build leaves a core idle where the
+/// machine has two (apt, pip and the builder's commits are mostly one process at a time).
+#[derive(Default)]
+pub struct Beside<'a> {
+    /// The services whose images are built where they are not current.
+    pub services: Vec<&'a Service>,
+    /// The base image (`release` builds both).
+    pub base_image: bool,
+}
+
+impl<'a> Beside<'a> {
+    /// The images of the services `settings` needs.
+    pub fn services_of(project: &'a Project, settings: &str) -> Beside<'a> {
+        Beside {
+            services: project
+                .config
+                .services_for(settings)
+                .into_iter()
+                .map(|(_, service)| service)
+                .collect(),
+            base_image: false,
+        }
+    }
 }
 
 /// The `tools` stage the engine's dev image was built on, when it is still there and made of
@@ -105,13 +136,13 @@ pub fn ensure(project: &Project, runner: &Runner) -> Result<()> {
     if image_exists(runner, &project.names.dev_image)? {
         return Ok(());
     }
-    build(project, runner, &[]).map(drop)
+    build(project, runner, &Beside::default()).map(drop)
 }
 
 /// The image a run uses, with the images of the services `beside` built meanwhile where it
 /// is built. With the source mounted, the image only has to match the dependencies, so one
 /// whose inputs are unchanged is reused without a build.
-pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool, beside: &[&Service]) -> Result<String> {
+pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool, beside: &Beside) -> Result<String> {
     if source_mounted {
         return current_or_built(project, runner, state(project, runner)?, beside);
     }
@@ -119,7 +150,7 @@ pub fn for_run(project: &Project, runner: &Runner, source_mounted: bool, beside:
 }
 
 /// The id of the dev image `state` found current, else of the one built now (see `for_run`).
-pub fn current_or_built(project: &Project, runner: &Runner, state: State, beside: &[&Service]) -> Result<String> {
+pub fn current_or_built(project: &Project, runner: &Runner, state: State, beside: &Beside) -> Result<String> {
     match state {
         State::Current(id) => Ok(id),
         State::Missing | State::Stale => build(project, runner, beside),

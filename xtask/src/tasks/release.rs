@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+use super::dev_image::Beside;
 use super::{base_image, build, dev_container, services};
 use crate::cmd::Cmd;
 use crate::console::say;
@@ -49,7 +50,12 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
         // Whatever passed before, the image this run builds has not passed yet.
         let _ = fs::remove_file(&accepted);
     }
-    build::run(project, runner, &project.config.service_list(settings))?;
+    // The base image and the settings' services' images, beside the dev image
+    let beside = Beside {
+        base_image: true,
+        ..Beside::services_of(project, settings)
+    };
+    build::run(project, runner, &beside)?;
     base_image::build(project, runner)?;
     let version = Version::of(project, runner)?;
     let image = &project.names.release_image;

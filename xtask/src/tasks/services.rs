@@ -9,12 +9,12 @@ use anyhow::{Context, Result, bail};
 
 use camino::Utf8Path;
 
-use super::base_image::{self, OsImage, State};
+use super::base_image::{self, BuildBeside, OsImage, State};
 use crate::config::Service;
 use crate::console::say;
 use crate::docker::{self, Build, Run};
 use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
-use crate::runner::{Background, READ, Runner};
+use crate::runner::{READ, Runner};
 use crate::session::{self, RUNS_DIR};
 use crate::signals;
 
@@ -248,35 +248,28 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
 }
 
 /// The images of `services` the engine lacks or has older than what they are made of, built
-/// on `os` beside the development image's build (which takes a core where the machine has
-/// two): `built_beside` once it is built. Every service image is a sibling of the dev image,
-/// on the same OS image, so neither waits for the other.
+/// on `os` beside the development image's build (see `dev_image::Beside`).
 pub fn build_beside(
     project: &Project,
     runner: &Runner,
     services: &[&Service],
     os: &OsImage,
-) -> Result<Vec<(String, Background)>> {
+) -> Result<Vec<BuildBeside>> {
     let mut started = Vec::new();
     for service in services {
         if let Some(dockerfile) = to_build(project, runner, service)? {
             let build = image_build(project, service, dockerfile, os)?;
-            let what = format!("the image {}", service.image);
-            started.push((
-                what,
-                base_image::build_on_os_beside(project, runner, "the image", build, os)?,
-            ));
+            started.push(base_image::build_on_os_beside(
+                project,
+                runner,
+                "the image",
+                build,
+                os,
+                None,
+            )?);
         }
     }
     Ok(started)
-}
-
-/// Waits for what `build_beside` started: an error with the end of a failed build's output.
-pub fn built_beside(runner: &Runner, started: Vec<(String, Background)>) -> Result<()> {
-    for (what, build) in started {
-        base_image::built_beside(runner, &what, build)?;
-    }
-    Ok(())
 }
 
 /// `service`'s Dockerfile, where its image is to be built: the engine lacks it, or has it

@@ -7,6 +7,7 @@ use std::fs;
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::dev_image::Beside;
 use super::services::Network;
 use super::{
     at_a_terminal, copy_out_staged, dev_container, dev_image, invoking_user, put_in_place, run_attached,
@@ -31,7 +32,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args
     let (code, staged) = if mounted {
         in_the_worker(project, runner, settings, args, terminal)?
     } else {
-        let image = dev_image::for_run(project, runner, mounted, &project.config.service_list(settings))?;
+        let image = dev_image::for_run(project, runner, mounted, &Beside::services_of(project, settings))?;
         in_a_container(project, runner, &image, mounted, settings, args, terminal)?
     };
     if code != 0 {
@@ -87,7 +88,7 @@ fn in_the_worker(
     args: &[String],
     terminal: bool,
 ) -> Result<(u8, Staged)> {
-    let worker = worker::ensure_current(project, runner, &project.config.service_list(settings))?;
+    let worker = worker::ensure_current(project, runner, &Beside::services_of(project, settings))?;
     let network = Network::Shared {
         network: &worker.network,
         worker: &worker.name,

@@ -18,9 +18,9 @@ use std::os::unix::fs::MetadataExt;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{cache, dev_image};
+use super::cache;
+use super::dev_image::{self, Beside};
 use crate::cmd::Cmd;
-use crate::config::Service;
 use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
 use crate::fingerprint::Fingerprint;
 use crate::project::{Project, random_hex};
@@ -60,7 +60,7 @@ impl Worker {
 /// at once (on a warm run both are current, and that is all there is to ask), the image built
 /// and the worker started only where they are not.
 /// With the images of the services `beside` built meanwhile, where the image is built.
-pub fn ensure_current(project: &Project, runner: &Runner, beside: &[&Service]) -> Result<Worker> {
+pub fn ensure_current(project: &Project, runner: &Runner, beside: &Beside) -> Result<Worker> {
     let questions = questions(project);
     let mut answers = runner.read_all(&questions, READ)?.into_iter();
     let (image, worker) = (answers.next(), answers.next());
