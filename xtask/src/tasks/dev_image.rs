@@ -25,7 +25,7 @@ const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements_test.txt"];
 /// checkout retags `todobackend-dev` meanwhile. First its `tools` stage (or the one the
 /// engine's dev image was built on, when it would be the same), in which the requirements'
 /// wheels are made, from those kept where it can (`wheels`); the image installs them offline.
-/// What the run needs `beside` it is built meanwhile.
+/// Meanwhile, the images `beside` names are built too.
 pub fn build(project: &Project, runner: &Runner, beside: &Beside) -> Result<String> {
     let os = base_image::os_image(project, runner)?;
     let ca = base_image::host_ca()?;
