@@ -352,6 +352,12 @@ fn install_mmdebstrap(runner: &Runner) -> Result<()> {
 /// index from inside the image.
 fn stage_host_ca(project: &Project, runner: &Runner, ca: &HostCa) -> Result<String> {
     let staged = project::staged_ca(&runner.run_name().name);
+    let path = project.root.join(&staged);
+    // Staged once a run: the builds after the first (the tools stage, the dev image, a build
+    // beside them whose client may be reading the context) find it in place.
+    if !runner.dry_run() && fs::read(&path).is_ok_and(|bytes| bytes == ca.bytes) {
+        return Ok(staged);
+    }
     say!("   trusting the host's CA bundle {} inside the image", ca.path);
     if runner.dry_run() {
         return Ok(staged);
@@ -359,7 +365,6 @@ fn stage_host_ca(project: &Project, runner: &Runner, ca: &HostCa) -> Result<Stri
     // Written in the run's directory (the session, and the watchdog that removes the staged
     // file if the run dies, start with it), then moved into place.
     let aside = runner.scratch("host-ca.crt")?;
-    let path = project.root.join(&staged);
     fs::write(&aside, &ca.bytes).with_context(|| format!("cannot write {aside}"))?;
     // Mode bits count in the cache keys: the same whatever the umask.
     fs::set_permissions(&aside, fs::Permissions::from_mode(0o644))
