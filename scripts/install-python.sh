@@ -4,11 +4,11 @@ set -eu
 # the packages given as arguments, in one apt transaction; then makes the virtualenv /appenv
 # with the current pip. The base image runs it bare, the development image with its build
 # tools: one script, so both have the same Python. With APT_UPDATED=1, the caller has just
-# fetched the package lists itself.
+# fetched the package lists itself, and removes them once it no longer reads them.
 
 [ "${APT_UPDATED:-}" = 1 ] || apt-get update
 apt-get install -qy --no-install-recommends ca-certificates python3 python3-venv libmariadb3 "$@"
-rm -rf /var/lib/apt/lists/*
+[ "${APT_UPDATED:-}" = 1 ] || rm -rf /var/lib/apt/lists/*
 
 # The current pip installs much faster than Debian's: run it straight from the pip wheel
 # Debian ships, quicker than ensurepip's pip and setuptools followed by an upgrade

@@ -515,6 +515,15 @@ fn the_wheels_install_offline_and_pass_the_apps_tests() {
             "{wheel} in {names:?}"
         );
     }
+    // The dev image they were made in: mysqldump, taken from mariadb-client's package as the
+    // rest installs, and no apt lists or packages left (its RUN removes them, not the script)
+    let dev = format!("{}-dev", copy.prefix());
+    let script = "mysqldump --version && find /var/lib/apt/lists /var/cache/apt -type f ! -name lock | sed 's/^/left: /'";
+    let inside = copy
+        .docker_lines(&["run", "--rm", "--entrypoint", "sh", &dev, "-c", script])
+        .unwrap();
+    assert!(inside.iter().any(|line| line.starts_with("mysqldump ")), "{inside:?}");
+    assert!(!inside.iter().any(|line| line.starts_with("left: ")), "{inside:?}");
     // A fresh venv with no network: only the wheels.
     let mount = format!("{}:/wheels:ro", wheels.display());
     let script = "python3 -m venv /tmp/venv && /tmp/venv/bin/pip install --no-index --find-links /wheels todobackend \
