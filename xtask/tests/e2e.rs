@@ -518,7 +518,8 @@ fn the_wheels_install_offline_and_pass_the_apps_tests() {
     // The dev image they were made in: mysqldump, taken from mariadb-client's package as the
     // rest installs, and no apt lists or packages left (its RUN removes them, not the script)
     let dev = format!("{}-dev", copy.prefix());
-    let script = "mysqldump --version && find /var/lib/apt/lists /var/cache/apt -type f ! -name lock | sed 's/^/left: /'";
+    let script =
+        "mysqldump --version && find /var/lib/apt/lists /var/cache/apt -type f ! -name lock | sed 's/^/left: /'";
     let inside = copy
         .docker_lines(&["run", "--rm", "--entrypoint", "sh", &dev, "-c", script])
         .unwrap();

@@ -14,6 +14,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -157,7 +158,8 @@ fn retire(runner: &Runner, name: &str, running: bool) -> Result<()> {
 
 /// What the worker was started from: the image and network `names`, and the identity of the
 /// directories it mounts, which a bind mount keeps seeing even after they were removed and
-/// made anew.
+/// made anew. Their inode and its birth time: ext4 gives a directory made anew the inode of
+/// the one just removed.
 fn inputs(names: &[&str], src: &Utf8Path, runs: &Utf8Path) -> Result<String> {
     let mut digest = Fingerprint::new();
     for name in names {
@@ -165,7 +167,11 @@ fn inputs(names: &[&str], src: &Utf8Path, runs: &Utf8Path) -> Result<String> {
     }
     for dir in [src, runs] {
         let meta = fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?;
-        digest.record(b'd', format!("{}:{}", meta.dev(), meta.ino()).as_bytes());
+        // (A file system that keeps no birth time has the inode alone.)
+        let born = meta.created().map_or(0, |born| {
+            born.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos())
+        });
+        digest.record(b'd', format!("{}:{}:{born}", meta.dev(), meta.ino()).as_bytes());
     }
     Ok(digest.hex())
 }
@@ -298,8 +304,10 @@ mod tests {
         assert_eq!(inputs(&["sha256:1"], &src, &runs).unwrap(), before);
         assert_ne!(inputs(&["sha256:2"], &src, &runs).unwrap(), before);
         // A checkout whose src/ was removed and made anew: the old mount would show nothing.
+        // Here ext4 gives it the same inode; its birth time differs, once a tick of the
+        // kernel's coarse clock (at most 10 ms) has passed, as between a user's two commands.
         fs::remove_dir(&src).unwrap();
-        fs::create_dir_all(dir.join("other")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
         fs::create_dir_all(&src).unwrap();
         assert_ne!(inputs(&["sha256:1"], &src, &runs).unwrap(), before);
         fs::remove_dir_all(&dir).unwrap();
