@@ -2116,6 +2116,24 @@ fn bench_only_release_starts_the_release_image_each_round_and_loads_it_and_runse
 }
 
 #[test]
+fn bench_without_wrk_says_so_before_running_any_part() {
+    let fake = FakeDocker::new("bench-no-wrk");
+    let root = fake.root();
+    // The fake docker alone on PATH: no wrk.
+    let output = fake.xtask_with_path(root, &["bench", "--rounds", "1"], &fake.dir.display().to_string());
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("needs wrk on PATH") && err.contains("apt-get install wrk"),
+        "{err}"
+    );
+    // Nothing was run first: no part's step, no engine change, no copy of the checkout.
+    assert!(!err.contains("=> "), "{err}");
+    assert!(fake.changes().is_empty(), "{:?}", fake.changes());
+    assert!(!root.join("target/bench").exists());
+}
+
+#[test]
 fn bench_only_takes_loop_or_release_alone() {
     let fake = FakeDocker::new("bench-only");
     let output = fake.xtask_ok(fake.root(), &["bench", "--only", "loop", "--rounds", "1", "--dry-run"]);

@@ -113,6 +113,9 @@ struct Results {
 
 /// Runs the bench: every part, or one alone (`--only loop|release`).
 pub fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart>) -> Result<()> {
+    if only != Some(BenchPart::Loop) {
+        release::check_wrk(runner)?;
+    }
     let copy = Temporary::new(project.root.join(COPY));
     // Only the whole bench starts from nothing, which needs an OS image of the copy's own;
     // a part alone builds on the shared one, as the user's checkout does.

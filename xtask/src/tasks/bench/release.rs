@@ -61,11 +61,17 @@ pub struct Figures {
     pub non_2xx_while_stopping: u64,
 }
 
+/// The load test's tool, looked for before any part runs: its absence found after ten
+/// minutes of the other parts would lose their figures.
+pub(super) fn check_wrk(runner: &Runner) -> Result<()> {
+    if !runner.dry_run() && on_path("wrk").is_none() {
+        bail!("the load test needs wrk on PATH: install it (Debian: `apt-get install wrk`), then run this again");
+    }
+    Ok(())
+}
+
 impl Bench<'_> {
     pub(super) fn release(&self, rounds: usize) -> Result<Figures> {
-        if !self.runner.dry_run() && on_path("wrk").is_none() {
-            bail!("the load test needs wrk on PATH: install it (Debian: `apt-get install wrk`), then run this again");
-        }
         let names = &self.copy.names;
         self.runner.step(&format!(
             "Release: the wheels, {} and its acceptance tests, by `cargo xtask release` (not timed)",
