@@ -28,8 +28,9 @@ pub struct Build {
     /// A file that receives the built image's id, so a run uses what it built even when
     /// another checkout retags the name meanwhile.
     pub iidfile: Option<String>,
-    /// `--target`: only this stage, wanted for its id (`iidfile`): it gets no tag. Not the
-    /// image's own name either: left untagged, it goes with the images built on it.
+    /// `--target`: only this stage, under a name of its own (`tag`). BuildKit and Buildah
+    /// make it an image apart, which no image built on it later takes along: named, it is
+    /// neither dangling nor forgotten (`clean --images` removes it).
     pub stage: Option<String>,
 }
 
@@ -46,7 +47,7 @@ impl Build {
         }
     }
 
-    /// Builds only the stage `stage`, untagged.
+    /// Builds only the stage `stage`.
     pub fn stage(mut self, stage: &str) -> Build {
         self.stage = Some(stage.into());
         self
@@ -77,10 +78,10 @@ impl From<Build> for Cmd {
     fn from(build: Build) -> Cmd {
         // The lab's command, then --force-rm: a failed step leaves no stopped container behind.
         let mut args = vec!["build".into()];
-        match build.stage {
-            Some(stage) => args.extend(["--target".into(), stage]),
-            None => args.extend(["-t".into(), build.tag]),
+        if let Some(stage) = build.stage {
+            args.extend(["--target".into(), stage]);
         }
+        args.extend(["-t".into(), build.tag]);
         args.extend(["-f".into(), build.dockerfile, "--force-rm".into()]);
         for (key, value) in build.build_args {
             args.extend(["--build-arg".into(), format!("{key}={value}")]);
@@ -869,8 +870,8 @@ mod tests {
     }
 
     #[test]
-    fn a_stage_is_built_for_its_id_alone_with_no_tag() {
-        let build = Build::new("todobackend-dev", "docker/dev/Dockerfile")
+    fn a_stage_is_built_alone_under_its_own_name() {
+        let build = Build::new("todobackend-tools", "docker/dev/Dockerfile")
             .stage("tools")
             .iidfile("tools.iid");
         assert_eq!(
@@ -880,6 +881,8 @@ mod tests {
                 "build",
                 "--target",
                 "tools",
+                "-t",
+                "todobackend-tools",
                 "-f",
                 "docker/dev/Dockerfile",
                 "--force-rm",

@@ -76,6 +76,8 @@ pub struct Names {
     pub own_wheels_volume: bool,
     pub base_image: String,
     pub dev_image: String,
+    /// The dev image's `tools` stage, which the requirements' wheels are made in.
+    pub tools_image: String,
     /// What `cargo xtask release` builds: the application from its wheels, on the base image.
     pub release_image: String,
     /// The lab's volume container, and the named volume that holds its data.
@@ -92,6 +94,7 @@ impl Names {
             own_wheels_volume: wheels_volume.is_some(),
             base_image: format!("{prefix}-base"),
             dev_image: format!("{prefix}-dev"),
+            tools_image: format!("{prefix}-tools"),
             release_image: format!("{prefix}-release"),
             // The lab's own name, in the project's own set.
             cache_container: if prefix == DEFAULT_NAME {

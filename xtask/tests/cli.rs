@@ -411,8 +411,8 @@ fn dev_build(root: &Path, os: &str) -> Vec<String> {
     let wheels = format!("{run}-wheels");
     vec![
         format!(
-            "build --target tools -f docker/dev/Dockerfile --force-rm {common} \
-             --iidfile {root}/target/xtask/runs/{run}/tools.iid ."
+            "build --target tools -t todobackend-tools -f docker/dev/Dockerfile --force-rm {common} \
+             --label todobackend.built-in={root} --iidfile {root}/target/xtask/runs/{run}/tools.iid ."
         ),
         format!(
             "create --name {wheels} --label application=todobackend --label todobackend.checkout={root} \
@@ -1586,7 +1586,7 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     assert!(err.contains(" test -- --parallel 2\n"), "{err}");
     assert!(err.contains("/target/native/run-tests.sh' --parallel 2\n"), "{err}");
     assert!(
-        err.contains("$ docker rmi todobackend-bench-dev todobackend-bench-base\n"),
+        err.contains("$ docker rmi todobackend-bench-dev todobackend-bench-tools todobackend-bench-base\n"),
         "{err}"
     );
     // Neither the user's images and pip cache nor the OS image, which every checkout shares.
@@ -1599,7 +1599,9 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
 
 #[test]
 fn clean_images_removes_the_os_image_only_in_a_checkout_without_a_name_of_its_own() {
-    let images = format!("{ALL_IMAGES} todobackend-os:bookworm todobackend-x-base todobackend-x-dev");
+    let images = format!(
+        "{ALL_IMAGES} todobackend-tools todobackend-os:bookworm todobackend-x-base todobackend-x-dev todobackend-x-tools"
+    );
     let fake = FakeDocker::new("clean-os").env("FAKE_IMAGES", &images);
     fake.xtask_ok(fake.root(), &["clean", "--images"]);
     let changes = fake.changes();
@@ -1607,6 +1609,7 @@ fn clean_images_removes_the_os_image_only_in_a_checkout_without_a_name_of_its_ow
         "todobackend-os:bookworm",
         "todobackend-base",
         "todobackend-dev",
+        "todobackend-tools",
         "todobackend-db",
     ] {
         assert!(changes.contains(&format!("rmi {image}")), "{image}: {changes:?}");
@@ -1618,7 +1621,12 @@ fn clean_images_removes_the_os_image_only_in_a_checkout_without_a_name_of_its_ow
     });
     named.xtask_ok(named.root(), &["clean", "--images"]);
     let changes = named.changes();
-    for image in ["todobackend-x-base", "todobackend-x-dev", "todobackend-db"] {
+    for image in [
+        "todobackend-x-base",
+        "todobackend-x-dev",
+        "todobackend-x-tools",
+        "todobackend-db",
+    ] {
         assert!(changes.contains(&format!("rmi {image}")), "{image}: {changes:?}");
     }
     assert!(!changes.iter().any(|args| args.contains("-os:bookworm")), "{changes:?}");

@@ -53,6 +53,8 @@ struct Engine {
 fn the_whole_story(copy: &Checkout, engine: Engine) {
     let prefix = copy.prefix();
     let cwd = copy.root().join("src/todo");
+    // The project's images on this engine before the story: no test but this one uses it.
+    let images_before = project_images(copy);
     let doctor = step(copy, &cwd, &["doctor"]).output();
     for said in [
         format!("ok    engine: {} ", engine.kind),
@@ -172,6 +174,40 @@ fn the_whole_story(copy: &Checkout, engine: Engine) {
         .unwrap();
     let ours: Vec<&String> = images.iter().filter(|image| image.contains(prefix)).collect();
     assert!(ours.is_empty(), "left after clean --all --images: {ours:?}");
+    // Nor one untagged (BuildKit makes the `tools` stage an image apart): only the OS image,
+    // which every checkout shares, may stay.
+    let left: Vec<String> = project_images(copy)
+        .into_iter()
+        .filter(|image| !images_before.contains(image) && !image.ends_with(" os"))
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "images the story made, left after clean --all --images"
+    );
+}
+
+/// Each image of the project on the copy's engine, tagged or not, as `<id> <kind>`
+/// (`todobackend.image`, which each of its Dockerfiles sets).
+fn project_images(copy: &Checkout) -> Vec<String> {
+    let ids = copy
+        .docker_lines(&[
+            "image",
+            "ls",
+            "--all",
+            "--quiet",
+            "--no-trunc",
+            "--filter",
+            "label=todobackend.image",
+        ])
+        .unwrap();
+    if ids.is_empty() {
+        return ids;
+    }
+    let format = "{{.Id}} {{index .Config.Labels \"todobackend.image\"}}";
+    let mut inspect = vec!["image", "inspect", "--format", format];
+    inspect.extend(ids.iter().map(String::as_str));
+    copy.docker_lines(&inspect).unwrap()
 }
 
 #[test]

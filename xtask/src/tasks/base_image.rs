@@ -111,7 +111,7 @@ pub struct HostCa {
 }
 
 /// Builds `build` as the OS image's child; returns the id of what it built, which stays right
-/// even when another checkout retags the image meanwhile (its tag or stage, in a dry run).
+/// even when another checkout retags the image meanwhile (its tag, in a dry run).
 /// With `ca` (for the Dockerfiles with a `host-ca` stage: docker/base, docker/dev), it trusts
 /// the host's CA bundle, staged for this run alone.
 pub(super) fn build_on_os(
@@ -125,7 +125,7 @@ pub(super) fn build_on_os(
     runner.step(&format!("Building {what} {} on {}", build.tag, os.name));
     let build = on_os(project, runner, build, os, ca)?;
     if runner.dry_run() {
-        let name = build.stage.clone().unwrap_or_else(|| build.tag.clone());
+        let name = build.tag.clone();
         runner.run(&build.into())?;
         return Ok(name);
     }
@@ -190,12 +190,11 @@ pub(super) fn build_beside(
 /// `build` on the OS image `os`, labelled as the checkout's, with the host's CA bundle `ca`
 /// staged for this run alone (see `build_on_os`).
 fn on_os(project: &Project, runner: &Runner, build: Build, os: &OsImage, ca: Option<&HostCa>) -> Result<Build> {
-    let mut build = build.build_arg("OS_IMAGE", &os.name);
-    // Not a stage: the image built on it extends it, and goes with it (`Build::stage`). A
-    // label would add a step, an image apart that nothing removes.
-    if build.stage.is_none() {
-        build = build.label(BUILT_IN_LABEL, project.root.as_str());
-    }
+    // A stage too (the classic builder adds a step for the label, BuildKit none): its image
+    // left dangling by a rebuild is found by `clean` as the others are.
+    let mut build = build
+        .build_arg("OS_IMAGE", &os.name)
+        .label(BUILT_IN_LABEL, project.root.as_str());
     if let Some(ca) = ca {
         // The classic builder labels only the last stage: the host-ca stage, which each
         // build with a bundle leaves dangling, is labelled through BUILT_IN, for `clean`.

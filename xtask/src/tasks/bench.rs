@@ -705,7 +705,11 @@ impl Bench<'_> {
         let names = &self.copy.names;
         let _ = self.quiet(&docker::remove_container(&names.cache_container));
         let _ = self.quiet(&docker::remove_volume(&names.cache_volume));
-        let images = [names.dev_image.clone(), names.base_image.clone()];
+        let images = [
+            names.dev_image.clone(),
+            names.tools_image.clone(),
+            names.base_image.clone(),
+        ];
         let _ = self.quiet(&docker::remove_all(docker::Kind::Image, &images));
         self.remove_dangling();
         if names.own_wheels_volume {

@@ -204,7 +204,12 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let mut found = (shared || names.own_wheels_volume) && cache::remove_wheels(project, runner)?;
     for image in os_image
         .into_iter()
-        .chain([&names.base_image, &names.dev_image, &names.release_image])
+        .chain([
+            &names.base_image,
+            &names.dev_image,
+            &names.tools_image,
+            &names.release_image,
+        ])
         .chain(services)
     {
         let labelled = runner.probe(&docker::image_label(image, "todobackend.image"))?;

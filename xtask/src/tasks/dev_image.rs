@@ -39,7 +39,7 @@ pub fn build(project: &Project, runner: &Runner, beside: &Beside) -> Result<Stri
     let tools = match tools_of_the_image(project, runner, &tools_inputs)? {
         Some(tools) => tools,
         None => {
-            let tools = Build::new(&project.names.dev_image, DEV_DOCKERFILE).stage(TOOLS_STAGE);
+            let tools = Build::new(&project.names.tools_image, DEV_DOCKERFILE).stage(TOOLS_STAGE);
             let what = "the development image's build tools";
             base_image::build_on_os(project, runner, what, tools, &os, ca.as_ref())?
         }
