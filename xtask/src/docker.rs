@@ -14,6 +14,9 @@ pub const DATA_LABEL: &str = "todobackend.data";
 /// Set on the images a checkout builds, so its `clean` finds its dangling ones. Under a key
 /// of its own: containers made from the image inherit it, and it selects no container.
 pub const BUILT_IN_LABEL: &str = "todobackend.built-in";
+/// Set on an image built as one stage alone (`Build::stage`): the stage. The images built
+/// on it are not its descendants but its siblings, also built here (see `clean`).
+pub const STAGE_LABEL: &str = "todobackend.stage";
 /// Set on the pip cache container: the volume it holds.
 pub const CACHE_LABEL: &str = "todobackend.cache";
 

@@ -412,7 +412,8 @@ fn dev_build(root: &Path, os: &str) -> Vec<String> {
     vec![
         format!(
             "build --target tools -t todobackend-tools -f docker/dev/Dockerfile --force-rm {common} \
-             --label todobackend.built-in={root} --iidfile {root}/target/xtask/runs/{run}/tools.iid ."
+             --label todobackend.built-in={root} --label todobackend.stage=tools \
+             --iidfile {root}/target/xtask/runs/{run}/tools.iid ."
         ),
         format!(
             "create --name {wheels} --label application=todobackend --label todobackend.checkout={root} \

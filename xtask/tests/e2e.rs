@@ -567,12 +567,29 @@ fn clean_all_images_leaves_nothing_of_the_checkout_on_the_engine_but_the_shared_
     };
     xtask_ok(&copy, copy.root(), &["test", "--settings", "test"]);
     xtask_ok(&copy, copy.root(), &["base-image"]);
+    // A requirements change (a comment: no new wheel) rebuilds the dev image on the same
+    // `tools` image, and leaves the one before it dangling: a build of this checkout's,
+    // whose layers extend those of another one of its builds, the tools stage.
+    copy.edit("src/requirements.txt", |text| format!("{text}# rebuilt\n"));
+    xtask_ok(&copy, copy.root(), &["test"]);
     let os = os_images();
     let made = copy.on_the_engine();
-    for kind in ["dev", "base", "db"] {
+    for kind in ["dev", "tools", "base", "db"] {
         let image = format!("image {}-{kind}:latest", copy.prefix());
         assert!(made.contains(&image), "no {image} in {made:?}");
     }
+    let dangling = |listed: &[String]| listed.iter().filter(|line| line.starts_with("image sha256:")).count();
+    assert!(dangling(&made) > 0, "no dangling image after the rebuild: {made:?}");
+
+    // `clean --all` removes the dangling ones (the pip cache first, made from the first dev
+    // image); the named images stay.
+    let out = xtask_ok(&copy, copy.root(), &["clean", "--all"]);
+    let left = copy.on_the_engine();
+    assert_eq!(dangling(&left), 0, "{left:?}\n{out}");
+    assert!(
+        left.contains(&format!("image {}-dev:latest", copy.prefix())),
+        "{left:?}"
+    );
 
     let out = xtask_ok(&copy, copy.root(), &["clean", "--all", "--images"]);
     assert!(out.contains("Removing "), "{out}");

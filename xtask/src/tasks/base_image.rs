@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::{free_gib, image_id, is_root};
 use crate::cmd::{Cmd, on_path};
 use crate::console::say;
-use crate::docker::{self, BUILT_IN_LABEL, Build};
+use crate::docker::{self, BUILT_IN_LABEL, Build, STAGE_LABEL};
 use crate::project::{self, BASE_DOCKERFILE, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::{Background, Finished, READ, Runner};
 use crate::session;
@@ -190,11 +190,14 @@ pub(super) fn build_beside(
 /// `build` on the OS image `os`, labelled as the checkout's, with the host's CA bundle `ca`
 /// staged for this run alone (see `build_on_os`).
 fn on_os(project: &Project, runner: &Runner, build: Build, os: &OsImage, ca: Option<&HostCa>) -> Result<Build> {
-    // A stage too (the classic builder adds a step for the label, BuildKit none): its image
+    // A stage too (the classic builder adds a step for the labels, BuildKit none): its image
     // left dangling by a rebuild is found by `clean` as the others are.
     let mut build = build
         .build_arg("OS_IMAGE", &os.name)
         .label(BUILT_IN_LABEL, project.root.as_str());
+    if let Some(stage) = build.stage.clone() {
+        build = build.label(STAGE_LABEL, &stage);
+    }
     if let Some(ca) = ca {
         // The classic builder labels only the last stage: the host-ca stage, which each
         // build with a bundle leaves dangling, is labelled through BUILT_IN, for `clean`.

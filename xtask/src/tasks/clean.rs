@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::{cache, kept, worker};
 use crate::cmd::Cmd;
-use crate::docker::{self, BUILT_IN_LABEL, Kind};
+use crate::docker::{self, BUILT_IN_LABEL, Kind, STAGE_LABEL};
 use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR, STAGED_WHEELS_DIR};
 use crate::runner::Runner;
 use crate::session;
@@ -80,7 +80,8 @@ fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
 /// ours inherits its labels; its layers give it away: they extend those of an image built
 /// here. Every build here starts from the OS image but the release image's (both its
 /// stages), which starts from the base image: a release-kind image is judged against the
-/// release-kind images built here alone.
+/// release-kind images built here alone. A stage built alone here (the dev image's `tools`)
+/// is no base either: the dev images built here extend it.
 fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> Result<Vec<String>> {
     if dangling.is_empty() {
         return Ok(dangling);
@@ -100,9 +101,17 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
     let (Some(ours), Some(candidates)) = (layers(&labelled)?, layers(&dangling)?) else {
         return Ok(Vec::new());
     };
-    let releases = release_kind(runner, &labelled)?;
-    let ours: Vec<(&String, Vec<String>)> = labelled.iter().zip(ours).collect();
-    let candidate_releases = release_kind(runner, &dangling)?;
+    let releases = labelled_with(runner, &labelled, "todobackend.image", |kind| kind == "release")?;
+    // (An image without the label gives Go's `<no value>`.)
+    let stages = labelled_with(runner, &labelled, STAGE_LABEL, |stage| {
+        !matches!(stage, "" | "<no value>")
+    })?;
+    let ours: Vec<(&String, Vec<String>)> = labelled
+        .iter()
+        .zip(ours)
+        .filter(|(id, _)| !stages.contains(id))
+        .collect();
+    let candidate_releases = labelled_with(runner, &dangling, "todobackend.image", |kind| kind == "release")?;
     Ok(dangling
         .into_iter()
         .zip(candidates)
@@ -118,27 +127,26 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
         .collect())
 }
 
-/// Which of `ids` are release images (`todobackend.image=release`); none when docker cannot
-/// tell.
-fn release_kind(runner: &Runner, ids: &[String]) -> Result<Vec<String>> {
+/// Which of `ids` have a label `key` whose value is `wanted`; none when docker cannot tell.
+fn labelled_with(runner: &Runner, ids: &[String], key: &str, wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let out = runner.probe(&docker::image_labels(&refs, "todobackend.image"))?;
+    let out = runner.probe(&docker::image_labels(&refs, key))?;
     // Ids come back whole (`sha256:...`), as they were asked or not: matched by prefix.
-    let released: Vec<&str> = out
+    let found: Vec<&str> = out
         .iter()
         .flat_map(|out| out.lines())
         .filter_map(|line| line.split_once(' '))
-        .filter(|(_, kind)| *kind == "release")
+        .filter(|(_, value)| wanted(value))
         .map(|(id, _)| id.trim_start_matches("sha256:"))
         .collect();
     Ok(ids
         .iter()
         .filter(|id| {
             let id = id.trim_start_matches("sha256:");
-            released.iter().any(|full| full.starts_with(id))
+            found.iter().any(|full| full.starts_with(id))
         })
         .cloned()
         .collect())
