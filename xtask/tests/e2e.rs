@@ -7,8 +7,9 @@
 mod support;
 
 use std::fs;
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
@@ -601,6 +602,52 @@ fn clean_all_images_leaves_nothing_of_the_checkout_on_the_engine_but_the_shared_
     );
     let out = xtask_ok(&copy, copy.root(), &["clean", "--all"]);
     assert!(out.contains("Nothing of this checkout's runs is left"), "{out}");
+}
+
+/// Builds, with docker itself, an image FROM `base` under `tag` (with `line` in a file of its
+/// own); its id.
+fn someone_builds(base: &str, tag: &str, line: &str) -> String {
+    let dockerfile = format!("FROM {base}\nRUN echo '{line}' > /someone\n");
+    let mut build = Command::new("docker")
+        .args(["build", "--quiet", "-t", tag, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    build.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
+    let built = build.wait_with_output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    String::from_utf8_lossy(&built.stdout).trim().to_string()
+}
+
+#[test]
+fn clean_leaves_the_images_someone_built_from_the_checkouts_even_left_dangling() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = Checkout::copy("someones");
+    xtask_ok(&copy, copy.root(), &["test"]);
+    // Built FROM the dev image and FROM the tools image (with their labels, the checkout's
+    // too), each built again under its tag: the first is left dangling, as a rebuild here
+    // leaves one.
+    let mut theirs = Vec::new();
+    for kind in ["dev", "tools"] {
+        let (base, tag) = (
+            format!("{}-{kind}", copy.prefix()),
+            format!("{}-someone-{kind}", copy.prefix()),
+        );
+        theirs.push(someone_builds(&base, &tag, "first"));
+        someone_builds(&base, &tag, "again");
+        assert!(docker_ok(&["rmi", &tag]));
+    }
+    let out = xtask_ok(&copy, copy.root(), &["clean", "--all"]);
+    let gone: Vec<&String> = theirs
+        .iter()
+        .filter(|id| !docker_ok(&["image", "inspect", id]))
+        .collect();
+    for id in &theirs {
+        docker_ok(&["rmi", id]);
+    }
+    assert!(gone.is_empty(), "`clean --all` removed {gone:?} of {theirs:?}:\n{out}");
 }
 
 /// The xtask of a copy (files only) with DOCKER_HOST at a socket nobody listens on.

@@ -80,8 +80,9 @@ fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
 /// ours inherits its labels; its layers give it away: they extend those of an image built
 /// here. Every build here starts from the OS image but the release image's (both its
 /// stages), which starts from the base image: a release-kind image is judged against the
-/// release-kind images built here alone. A stage built alone here (the dev image's `tools`)
-/// is no base either: the dev images built here extend it.
+/// release-kind images built here alone. A stage built alone here (the dev image's `tools`,
+/// `todobackend.stage`) is a base only of images with its label: the dev images built here
+/// extend it without it, as siblings, while an image built FROM it inherits it.
 fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> Result<Vec<String>> {
     if dangling.is_empty() {
         return Ok(dangling);
@@ -101,25 +102,21 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
     let (Some(ours), Some(candidates)) = (layers(&labelled)?, layers(&dangling)?) else {
         return Ok(Vec::new());
     };
-    let releases = labelled_with(runner, &labelled, "todobackend.image", |kind| kind == "release")?;
+    let release = |ids: &[String]| labelled_with(runner, ids, "todobackend.image", |kind| kind == "release");
     // (An image without the label gives Go's `<no value>`.)
-    let stages = labelled_with(runner, &labelled, STAGE_LABEL, |stage| {
-        !matches!(stage, "" | "<no value>")
-    })?;
-    let ours: Vec<(&String, Vec<String>)> = labelled
-        .iter()
-        .zip(ours)
-        .filter(|(id, _)| !stages.contains(id))
-        .collect();
-    let candidate_releases = labelled_with(runner, &dangling, "todobackend.image", |kind| kind == "release")?;
+    let stage = |ids: &[String]| labelled_with(runner, ids, STAGE_LABEL, |stage| !matches!(stage, "" | "<no value>"));
+    let (releases, stages) = (release(&labelled)?, stage(&labelled)?);
+    let (candidate_releases, candidate_stages) = (release(&dangling)?, stage(&dangling)?);
+    let ours: Vec<(&String, Vec<String>)> = labelled.iter().zip(ours).collect();
     Ok(dangling
         .into_iter()
         .zip(candidates)
         .filter(|(id, layers)| {
-            let release = candidate_releases.contains(id);
+            let (release, staged) = (candidate_releases.contains(id), candidate_stages.contains(id));
             !ours
                 .iter()
                 .filter(|(base, _)| !release || releases.contains(base))
+                .filter(|(base, _)| staged || !stages.contains(base))
                 // An image of no layers (Podman keeps a FROM-scratch stage's) is no base.
                 .any(|(_, base)| !base.is_empty() && base.len() < layers.len() && layers.starts_with(base))
         })
