@@ -124,7 +124,7 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
         .collect())
 }
 
-/// Which of `ids` have a label `key` whose value is `wanted`; none when docker cannot tell.
+/// Which of `ids` have a label `key` with a value `wanted` accepts; none when docker cannot tell.
 fn labelled_with(runner: &Runner, ids: &[String], key: &str, wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
     if ids.is_empty() {
         return Ok(Vec::new());
