@@ -907,6 +907,8 @@ fn clean_removes_what_dead_runs_of_this_checkout_left_and_keeps_the_pip_cache_un
         "container label=todobackend.run=todobackend-checkout-dead01|todobackend-checkout-dead01-db".to_string(),
         "network label=todobackend.run=todobackend-checkout-dead01|todobackend-checkout-dead01".to_string(),
         format!("image dangling=true,label=todobackend.built-in={root}|sha256:2"),
+        // (As an engine lists them: the dangling images among the labelled ones.)
+        format!("image label=todobackend.built-in={root}|sha256:2"),
         "container volume=todobackend-cache|cache".to_string(),
         "container ancestor=todobackend-dev|cache".to_string(),
     ];

@@ -84,35 +84,29 @@ fn remove_dangling_images(project: &Project, runner: &Runner) -> Result<bool> {
 /// `todobackend.stage`) is a base only of images with its label: the dev images built here
 /// extend it without it, as siblings, while an image built FROM it inherits it.
 fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> Result<Vec<String>> {
-    if dangling.is_empty() {
-        return Ok(dangling);
+    if dangling.is_empty() || labelled.is_empty() {
+        return Ok(Vec::new());
     }
+    // The same label lists both: the dangling images are among the labelled ones, and their
+    // layers and labels are asked with theirs (one gone from the second listing stays).
     // `None` when docker could not tell (an image went meanwhile): then nothing is removed.
-    let layers = |ids: &[String]| -> Result<Option<Vec<Vec<String>>>> {
-        if ids.is_empty() {
-            return Ok(Some(Vec::new()));
-        }
-        let out = runner.probe(&docker::image_layers(ids))?;
-        Ok(out.map(|out| {
-            out.lines()
-                .map(|line| line.split(',').skip(1).map(String::from).collect())
-                .collect()
-        }))
-    };
-    let (Some(ours), Some(candidates)) = (layers(&labelled)?, layers(&dangling)?) else {
+    let Some(out) = runner.probe(&docker::image_layers(&labelled))? else {
         return Ok(Vec::new());
     };
-    let release = |ids: &[String]| labelled_with(runner, ids, "todobackend.image", |kind| kind == "release");
+    let layers = out
+        .lines()
+        .map(|line| line.split(',').skip(1).map(String::from).collect());
+    let ours: Vec<(&String, Vec<String>)> = labelled.iter().zip(layers).collect();
+    let releases = labelled_with(runner, &labelled, "todobackend.image", |kind| kind == "release")?;
     // (An image without the label gives Go's `<no value>`.)
-    let stage = |ids: &[String]| labelled_with(runner, ids, STAGE_LABEL, |stage| !matches!(stage, "" | "<no value>"));
-    let (releases, stages) = (release(&labelled)?, stage(&labelled)?);
-    let (candidate_releases, candidate_stages) = (release(&dangling)?, stage(&dangling)?);
-    let ours: Vec<(&String, Vec<String>)> = labelled.iter().zip(ours).collect();
-    Ok(dangling
-        .into_iter()
-        .zip(candidates)
+    let stages = labelled_with(runner, &labelled, STAGE_LABEL, |stage| {
+        !matches!(stage, "" | "<no value>")
+    })?;
+    Ok(ours
+        .iter()
+        .filter(|(id, _)| dangling.contains(id))
         .filter(|(id, layers)| {
-            let (release, staged) = (candidate_releases.contains(id), candidate_stages.contains(id));
+            let (release, staged) = (releases.contains(id), stages.contains(id));
             !ours
                 .iter()
                 .filter(|(base, _)| !release || releases.contains(base))
@@ -120,7 +114,7 @@ fn built_here(runner: &Runner, dangling: Vec<String>, labelled: Vec<String>) -> 
                 // An image of no layers (Podman keeps a FROM-scratch stage's) is no base.
                 .any(|(_, base)| !base.is_empty() && base.len() < layers.len() && layers.starts_with(base))
         })
-        .map(|(id, _)| id)
+        .map(|(id, _)| (*id).clone())
         .collect())
 }
 
