@@ -15,6 +15,26 @@ pub struct Cmd {
     /// Written to the process's standard input, then closed; never printed (a password for
     /// `docker login --password-stdin`).
     pub input: Option<String>,
+    /// A race with another client of the engine the command may lose, and run again.
+    pub race: Option<&'static Race>,
+}
+
+/// How a command says it lost a race that a second run does not meet: a line of its standard
+/// error holding one of `said`. It is then run again, `why` said, up to `Race::AGAIN` times.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Race {
+    pub said: &'static [&'static str],
+    pub why: &'static str,
+}
+
+impl Race {
+    /// Runs after the first: a race lost three times in a row is no longer luck.
+    pub const AGAIN: u32 = 2;
+
+    /// Whether `stderr` says the race was lost.
+    pub fn lost(&self, stderr: &str) -> bool {
+        self.said.iter().any(|said| stderr.contains(said))
+    }
 }
 
 impl Cmd {
@@ -29,6 +49,7 @@ impl Cmd {
             env: Vec::new(),
             secrets: Vec::new(),
             input: None,
+            race: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Docker invocations as values. Pure: nothing here talks to an engine.
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, Race};
+use crate::engine::Builder;
 
 /// The label every image and container of the project carries (as the course's Makefile did).
 /// Containers made from a project image inherit it, so it never selects what to remove.
@@ -35,7 +36,24 @@ pub struct Build {
     /// make it an image apart, which no image built on it later takes along: named, it is
     /// neither dangling nor forgotten (`clean --images` removes it).
     pub stage: Option<String>,
+    /// Built by the classic builder, which can lose `CACHE_PRUNED`.
+    pub classic: bool,
 }
+
+/// The classic builder takes a step's image from its cache and makes the next step from it
+/// in calls of their own: another client that removes an image meanwhile (`docker rmi`,
+/// `clean` in another checkout) takes its untagged parents along, the one the build had just
+/// taken among them when nothing else was built on it. The build then fails with one of these,
+/// naming that image by its id; run again, it makes the step anew.
+pub const CACHE_PRUNED: Race = Race {
+    said: &[
+        "failed to get digest sha256:",
+        "unknown parent image ID sha256:",
+        "No such image: sha256:",
+        "unable to find image \"sha256:",
+    ],
+    why: "another client of the engine removed an image this build had taken from its cache",
+};
 
 impl Build {
     pub fn new(tag: &str, dockerfile: &str) -> Build {
@@ -47,7 +65,14 @@ impl Build {
             labels: Vec::new(),
             iidfile: None,
             stage: None,
+            classic: false,
         }
+    }
+
+    /// Built by `builder`.
+    pub fn built_by(mut self, builder: Builder) -> Build {
+        self.classic = builder == Builder::Classic;
+        self
     }
 
     /// Builds only the stage `stage`.
@@ -96,7 +121,9 @@ impl From<Build> for Cmd {
             args.extend(["--iidfile".into(), path]);
         }
         args.push(build.context);
-        Cmd::new("docker", args)
+        let mut cmd = Cmd::new("docker", args);
+        cmd.race = build.classic.then_some(&CACHE_PRUNED);
+        cmd
     }
 }
 
@@ -870,6 +897,37 @@ mod tests {
                 ".",
             ]
         );
+    }
+
+    #[test]
+    fn only_a_classic_build_runs_again_and_only_when_its_cached_image_went() {
+        let build = || Build::new("todobackend-base", "docker/base/Dockerfile");
+        let classic = Cmd::from(build().built_by(Builder::Classic));
+        assert_eq!(classic.race, Some(&CACHE_PRUNED));
+        for builder in [Builder::BuildKit, Builder::Buildah] {
+            assert_eq!(Cmd::from(build().built_by(builder)).race, None);
+        }
+        // What the classic builder (Docker 20.10) said, each step's image removed at another point
+        let id = "sha256:78da29c9d00d61fbcba6dce684fbe7ffd7fb8dafde449b4abfcda8f110ddd533";
+        let lost = [
+            format!(
+                "failed to get digest {id}: open /var/lib/docker/image/overlay2/imagedb/content/{id}: no such file or directory"
+            ),
+            format!("failed to export image: failed to set parent {id}: unknown parent image ID {id}"),
+            format!("No such image: {id}"),
+            format!("unable to find image \"{id}\""),
+        ];
+        for said in lost {
+            assert!(CACHE_PRUNED.lost(&format!("Step 4/16 : LABEL a=b\n{said}\n")), "{said}");
+        }
+        let failed = [
+            "COPY failed: file not found in build context or excluded by .dockerignore: stat x: file does not exist",
+            "The command '/bin/sh -c apt-get install x' returned a non-zero code: 100",
+            "Error response from daemon: No such image: todobackend-os:bookworm",
+        ];
+        for said in failed {
+            assert!(!CACHE_PRUNED.lost(said), "{said}");
+        }
     }
 
     #[test]

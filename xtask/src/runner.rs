@@ -44,9 +44,13 @@
 //! it), and is never cut short: an engine may still finish making something after its client
 //! was killed, after the cleanup looked for it. A command out of time is an error that names
 //! the engine, but for `read`, whose caller decides.
+//!
+//! A command that can lose a race with another client of the engine (`Cmd::race`: a classic
+//! build whose cached image is removed under it) has its standard error passed on as it comes
+//! and kept: when it says the race was lost, the command runs again, up to `Race::AGAIN` times.
 
-use std::cell::RefCell;
-use std::io::Read;
+use std::cell::{OnceCell, RefCell};
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -56,10 +60,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8PathBuf;
 
-use crate::cmd::{Cmd, on_path};
+use crate::cmd::{Cmd, Race, on_path};
 use crate::console::{paint, say};
 use crate::docker;
-use crate::engine::{self, Engine};
+use crate::engine::{self, Builder, Engine};
 use crate::project::{Project, RunName};
 use crate::session::Session;
 use crate::signals;
@@ -81,6 +85,8 @@ pub struct Runner {
     run: RunName,
     /// What answers `docker`, once `check_engine` has asked.
     engine: RefCell<Option<Engine>>,
+    /// What builds for it, once asked.
+    builder: OnceCell<Builder>,
     /// The run's directory, lock and watchdog, made before the first command that changes
     /// anything.
     session: RefCell<Option<Session>>,
@@ -173,6 +179,7 @@ impl Runner {
             docker,
             run: project.run_name()?,
             engine: RefCell::new(None),
+            builder: OnceCell::new(),
             session: RefCell::new(None),
             undo: RefCell::new(Vec::new()),
             dry_run,
@@ -339,6 +346,16 @@ impl Runner {
         Ok(self.probe(&docker::buildx_version())?.is_some())
     }
 
+    /// What `docker build` builds with, asked once.
+    pub fn builder(&self) -> Result<Builder> {
+        if let Some(builder) = self.builder.get() {
+            return Ok(*builder);
+        }
+        let engine = self.engine()?;
+        let builder = engine.builder(engine.builds_through_buildx() && self.has_buildx()?);
+        Ok(*self.builder.get_or_init(|| builder))
+    }
+
     /// Where the client looks for its engine (`unix://...`, `tcp://...`), as best it can tell.
     pub fn endpoint(&self) -> String {
         if let Some(engine) = self.engine.borrow().as_ref() {
@@ -470,7 +487,13 @@ impl Runner {
             self.undo.borrow_mut().retain(|undo| undo != stop);
         }
         signals::check()?;
-        let finished = self.in_time(&cmd, finished, LONG)?;
+        let mut finished = self.in_time(&cmd, finished, LONG)?;
+        let mut again = 0;
+        while lost_its_race(&cmd, &finished, &mut again) {
+            let run = self.execute(&cmd, true, LONG, true)?;
+            signals::check()?;
+            finished = self.in_time(&cmd, run, LONG)?;
+        }
         if finished.ok() {
             self.note_made(&cmd);
         }
@@ -562,10 +585,16 @@ impl Runner {
             return Ok(None);
         }
         self.start_session()?;
-        let finished = self.execute(cmd, capture, deadline, interruptible)?;
-        // A signal during a command that is not cut short still ends the run once it is done.
-        signals::check()?;
-        let finished = self.in_time(cmd, finished, deadline)?;
+        let mut again = 0;
+        let finished = loop {
+            let finished = self.execute(cmd, capture, deadline, interruptible)?;
+            // A signal during a command that is not cut short still ends the run once it is done.
+            signals::check()?;
+            let finished = self.in_time(cmd, finished, deadline)?;
+            if !lost_its_race(cmd, &finished, &mut again) {
+                break finished;
+            }
+        };
         if finished.ok() {
             self.note_made(cmd);
         }
@@ -651,8 +680,12 @@ impl Runner {
         } else {
             command.stdin(stdin);
         }
+        // Passed on as it comes, and kept to tell whether it lost its race
+        let tee = !capture && cmd.race.is_some();
         if capture {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        } else if tee {
+            command.stderr(Stdio::piped());
         }
         let mut child = command.spawn().with_context(|| format!("cannot run `{cmd}`"))?;
         if let (Some(input), Some(mut pipe)) = (cmd.input.clone(), child.stdin.take()) {
@@ -663,8 +696,8 @@ impl Runner {
                 let _ = pipe.write_all(input.as_bytes());
             });
         }
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
+        let stdout = drain(child.stdout.take(), false);
+        let stderr = drain(child.stderr.take(), tee);
         Ok(Running {
             child,
             stdout,
@@ -808,15 +841,42 @@ impl Drop for Background {
     }
 }
 
-/// Reads a child's output to its end on a thread of its own, so a full pipe never blocks it.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<String>> {
+/// Reads a child's output to its end on a thread of its own, so a full pipe never blocks it;
+/// where `tee`, writing it to the xtask's standard error as it comes too.
+fn drain(pipe: Option<impl Read + Send + 'static>, tee: bool) -> Option<JoinHandle<String>> {
     pipe.map(|mut pipe| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
+            let mut chunk = [0; 8192];
+            loop {
+                let read = match pipe.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(read) => read,
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                if tee {
+                    let _ = std::io::stderr().write_all(&chunk[..read]);
+                }
+                bytes.extend_from_slice(&chunk[..read]);
+            }
             String::from_utf8_lossy(&bytes).into_owned()
         })
     })
+}
+
+/// Whether `finished` says `cmd` lost its race (`Cmd::race`) and is to run again, `again`
+/// counting the runs after the first; says so, then.
+fn lost_its_race(cmd: &Cmd, finished: &Finished, again: &mut u32) -> bool {
+    let Some(race) = cmd.race else {
+        return false;
+    };
+    if finished.ok() || *again >= Race::AGAIN || !race.lost(&finished.stderr) {
+        return false;
+    }
+    *again += 1;
+    say!("   {}: running it again", race.why);
+    true
 }
 
 fn joined(reader: Option<JoinHandle<String>>) -> String {

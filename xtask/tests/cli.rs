@@ -52,7 +52,8 @@ case "$1" in
            case "$FAKE_CLIENT $3" in podman*) echo 4.3.1 ;; *Client.Context*) echo "28.2.2|fake|$context|20.10.24|Engine;containerd;" ;; *) echo 20.10.24 ;; esac ;;
   context) case "$FAKE_CLIENT" in podman*) echo 'Error: unrecognized command `podman context`' >&2; exit 125 ;; esac
            echo "$context|${FAKE_ENDPOINT:-unix:///var/run/docker.sock}" ;;
-  buildx) exit 1 ;;
+  # The buildx plugin, where $FAKE_BUILDX is set: then BuildKit builds
+  buildx) [ -n "$FAKE_BUILDX" ] || exit 1; echo "github.com/docker/buildx 0.10.4 fake" ;;
   info) echo /tmp ;;
   image) [ "$2" = ls ] && listing "$@"
          case "$4" in *RootFS*) shift 4; for id; do echo "layers,layer-of-$id"; done; exit 0 ;; esac
@@ -84,6 +85,13 @@ case "$1" in
              [ -z "$FAKE_BESIDE_FAILS" ] || { echo "Step 5/15 : RUN apt-get install mariadb-server"; echo "E: Unable to locate package mariadb-server" >&2; exit 100; } ;;
            todobackend-dev) [ -z "$FAKE_BESIDE" ] || [ -e "$FAKE_LOG.beside" ] || { echo "nothing was built beside" >&2; exit 1; } ;;
          esac
+         # The first $FAKE_RACES builds of each image find the image they took from the cache
+         # gone, as the classic builder says it; every build fails where $FAKE_BUILD_FAILS is set.
+         if [ -n "$FAKE_RACES" ]; then
+           echo >> "$FAKE_LOG.races-$tag"
+           [ "$(wc -l < "$FAKE_LOG.races-$tag")" -gt "$FAKE_RACES" ] || { echo "Step 4/16 : LABEL todobackend.built-in=/x"; echo "failed to get digest sha256:2d17: open /var/lib/docker/image/overlay2/imagedb/content/sha256/2d17: no such file or directory" >&2; exit 1; }
+         fi
+         [ -z "$FAKE_BUILD_FAILS" ] || { echo "E: Unable to locate package python3.11" >&2; exit 100; }
          while [ $# -gt 0 ]; do [ "$1" = --iidfile ] && echo sha256:built > "$2"; shift; done ;;
   container) [ "$2" = ls ] && listing "$@"
              case "$2 $4" in 'inspect {{index .Config.Labels "todobackend.run"}}') labelled "$@" ;; esac
@@ -252,6 +260,7 @@ impl FakeDocker {
             .env("PATH", path)
             .env("FAKE_LOG", self.dir.join("log"))
             .env_remove("CI")
+            .env_remove("DOCKER_BUILDKIT")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap()
@@ -295,6 +304,7 @@ impl FakeDocker {
         let probes = [
             "version ",
             "--version",
+            "buildx version",
             "context ",
             "info ",
             "image inspect ",
@@ -1023,6 +1033,62 @@ fn a_service_image_to_build_is_built_beside_the_dev_image_and_a_failure_shows_it
     // Nothing ran on images that are not all there
     let changes = failing.changes();
     assert!(!changes.iter().any(|args| args.starts_with("run ")), "{changes:#?}");
+}
+
+#[test]
+fn a_classic_build_whose_cached_image_another_client_removed_runs_again() {
+    let builds = |fake: &FakeDocker| -> Vec<String> {
+        let changes = fake.changes().into_iter();
+        changes.filter(|args| args.starts_with("build ")).collect()
+    };
+    let again = "   another client of the engine removed an image this build had taken from its cache: \
+                 running it again\n";
+    let lost = format!(
+        "failed to get digest sha256:2d17: open /var/lib/docker/image/overlay2/imagedb/content/sha256/2d17: \
+         no such file or directory\n{again}"
+    );
+
+    // Each build loses once, the database's beside the dev image's too: each runs again, and
+    // what docker said is shown as it said it (but the database's, whose output is kept
+    // unless it fails)
+    let args = ["test", "--baked", "--settings", "test"];
+    let once = FakeDocker::new("race-once")
+        .env("FAKE_CACHE_VOLUME", "todobackend-cache")
+        .env("FAKE_BESIDE", "todobackend-db")
+        .env("FAKE_RACES", "1");
+    let output = once.xtask_ok(once.root(), &args);
+    let err = stderr(&output);
+    assert_eq!(err.matches(again).count(), 3, "{err}");
+    assert_eq!(err.matches(&lost).count(), 2, "{err}");
+    let built = builds(&once);
+    for image in ["todobackend-db", "todobackend-tools", "todobackend-dev"] {
+        let of_image = built.iter().filter(|args| args.contains(&format!(" -t {image} ")));
+        assert_eq!(of_image.count(), 2, "{image}: {built:#?}");
+    }
+
+    // Lost three times in a row: no longer luck, the run fails with docker's message
+    let thrice = FakeDocker::new("race-thrice").env("FAKE_RACES", "3");
+    let output = thrice.xtask(thrice.root(), &["base-image"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches(&lost).count(), 2, "{err}");
+    assert_eq!(builds(&thrice).len(), 3, "{err}");
+
+    // Any other failure is the build's own: it runs once
+    let fails = FakeDocker::new("race-not").env("FAKE_BUILD_FAILS", "1");
+    let output = fails.xtask(fails.root(), &["base-image"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("E: Unable to locate package python3.11\n"), "{err}");
+    assert_eq!(builds(&fails).len(), 1, "{err}");
+
+    // BuildKit holds what a build uses: its output stays on the terminal, and nothing runs again
+    let buildkit = FakeDocker::new("race-buildkit")
+        .env("FAKE_BUILDX", "1")
+        .env("FAKE_RACES", "1");
+    let output = buildkit.xtask(buildkit.root(), &["base-image"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(builds(&buildkit).len(), 1, "{}", stderr(&output));
 }
 
 #[test]

@@ -194,7 +194,8 @@ fn on_os(project: &Project, runner: &Runner, build: Build, os: &OsImage, ca: Opt
     // left dangling by a rebuild is found by `clean` as the others are.
     let mut build = build
         .build_arg("OS_IMAGE", &os.name)
-        .label(BUILT_IN_LABEL, project.root.as_str());
+        .label(BUILT_IN_LABEL, project.root.as_str())
+        .built_by(runner.builder()?);
     if let Some(stage) = build.stage.clone() {
         build = build.label(STAGE_LABEL, &stage);
     }

@@ -60,7 +60,7 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
     let version = Version::of(project, runner)?;
     let image = &project.names.release_image;
     runner.step(&format!("Building the release image {image} ({})", version.version));
-    let mut release = release_build(project, &version);
+    let mut release = release_build(project, &version).built_by(runner.builder()?);
     let iidfile = (!runner.dry_run()).then(|| runner.scratch("release.iid")).transpose()?;
     if let Some(iidfile) = &iidfile {
         release = release.iidfile(iidfile.as_str());
