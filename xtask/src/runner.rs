@@ -85,8 +85,8 @@ pub struct Runner {
     run: RunName,
     /// What answers `docker`, once `check_engine` has asked.
     engine: RefCell<Option<Engine>>,
-    /// What builds for it, once asked.
-    builder: OnceCell<Builder>,
+    /// Whether Docker's client has the buildx plugin, once asked.
+    has_buildx: OnceCell<bool>,
     /// The run's directory, lock and watchdog, made before the first command that changes
     /// anything.
     session: RefCell<Option<Session>>,
@@ -179,7 +179,7 @@ impl Runner {
             docker,
             run: project.run_name()?,
             engine: RefCell::new(None),
-            builder: OnceCell::new(),
+            has_buildx: OnceCell::new(),
             session: RefCell::new(None),
             undo: RefCell::new(Vec::new()),
             dry_run,
@@ -341,19 +341,20 @@ impl Runner {
             .context("the engine was not checked before use")
     }
 
-    /// Whether Docker's client has the buildx plugin (BuildKit builds from client 23 on).
+    /// Whether Docker's client has the buildx plugin (BuildKit builds from client 23 on), asked
+    /// once.
     pub fn has_buildx(&self) -> Result<bool> {
-        Ok(self.probe(&docker::buildx_version())?.is_some())
+        if let Some(has) = self.has_buildx.get() {
+            return Ok(*has);
+        }
+        let has = self.probe(&docker::buildx_version())?.is_some();
+        Ok(*self.has_buildx.get_or_init(|| has))
     }
 
-    /// What `docker build` builds with, asked once.
+    /// What `docker build` builds with.
     pub fn builder(&self) -> Result<Builder> {
-        if let Some(builder) = self.builder.get() {
-            return Ok(*builder);
-        }
         let engine = self.engine()?;
-        let builder = engine.builder(engine.builds_through_buildx() && self.has_buildx()?);
-        Ok(*self.builder.get_or_init(|| builder))
+        Ok(engine.builder(engine.builds_through_buildx() && self.has_buildx()?))
     }
 
     /// Where the client looks for its engine (`unix://...`, `tcp://...`), as best it can tell.

@@ -50,11 +50,8 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
             engine.kind, engine.version, engine.endpoint, engine.via
         ),
     );
-    let mut has_buildx = None;
-    let mut buildx = || *has_buildx.get_or_insert_with(|| runner.has_buildx().unwrap_or(false));
-    let builder = engine.builder(engine.builds_through_buildx() && buildx());
-    report(true, &format!("builder: {builder}"));
-    for problem in engine.cannot(&mut buildx) {
+    report(true, &format!("builder: {}", runner.builder()?));
+    for problem in engine.cannot(|| runner.has_buildx().unwrap_or(false)) {
         report(false, &problem);
     }
     if engine.is_local() {
