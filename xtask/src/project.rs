@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Config;
-use crate::docker::{CHECKOUT_LABEL, DATA_LABEL, RUN_LABEL};
+use crate::engine::docker::{CHECKOUT_LABEL, DATA_LABEL, RUN_LABEL};
 use crate::fingerprint::Fingerprint;
 
 pub const OS_IMAGE_FROM_REGISTRY: &str = "debian:bookworm-slim";
@@ -28,6 +28,9 @@ pub const RELEASE_DOCKERFILE: &str = "docker/release/Dockerfile";
 pub const ACCEPTANCE_DIR: &str = "acceptance";
 /// Where `cargo xtask build` leaves the wheels.
 pub const WHEELS_DIR: &str = "target/wheels";
+/// Where a release records the id of the release image that passed its acceptance tests,
+/// relative to the root: `publish` pushes that image and no other.
+pub const ACCEPTED: &str = "target/xtask/release-accepted";
 
 const SETTINGS_DIR: &str = "src/todobackend/settings";
 

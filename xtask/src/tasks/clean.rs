@@ -7,19 +7,26 @@
 
 use anyhow::Result;
 
-use super::{cache, kept, worker};
-use crate::cmd::Cmd;
-use crate::docker::{self, BUILT_IN_LABEL, Kind, STAGE_LABEL};
+use crate::engine::cmd::Cmd;
+use crate::engine::docker::{self, BUILT_IN_LABEL, Kind, STAGE_LABEL};
+use crate::flags;
+use crate::machinery::{cache, dev_image, kept, lifecycle, worker};
 use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR, STAGED_WHEELS_DIR};
 use crate::runner::Runner;
-use crate::session;
+use crate::runner::session;
+
+impl flags::Clean {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        run(project, &Runner::ready(project, dry_run, &[])?, self.all, self.images).map(|()| 0)
+    }
+}
 
 /// What older versions left in the checkout.
 const OLD_SCRATCH: &[&str] = &["target/xtask-os"];
 
-pub fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
-    let mut removed = !session::recover(project, runner, true)?.is_empty();
-    removed |= session::remove_kept(project, runner)?;
+fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
+    let mut removed = !lifecycle::recover(project, runner, true)?.is_empty();
+    removed |= lifecycle::remove_kept(project, runner)?;
     // Before the dangling images: it keeps the dev image it was started on
     removed |= worker::remove(project, runner)?;
     // The cache container first: made from a dev image a rebuild has since untagged, it would
@@ -200,7 +207,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
     let shared = names.prefix == DEFAULT_NAME;
     let os_image = (shared || names.own_os_image).then_some(&names.os_image);
     // Every checkout's but where it names one of its own, as the OS image is
-    let mut found = (shared || names.own_wheels_volume) && cache::remove_wheels(project, runner)?;
+    let mut found = (shared || names.own_wheels_volume) && dev_image::remove_wheels(project, runner)?;
     for image in os_image
         .into_iter()
         .chain([

@@ -3,19 +3,28 @@
 
 use anyhow::Result;
 
-use super::base_image::State;
-use super::{base_image, cache, dev_image, free_gib, image_exists, is_root, kept, worker};
 use crate::console::{paint, show};
-use crate::docker;
+use crate::engine::docker;
+use crate::flags;
+use crate::machinery::containers::image_exists;
+use crate::machinery::host::{free_gib, is_root};
+use crate::machinery::images::{self, State};
+use crate::machinery::{cache, dev_image, kept, lifecycle, worker};
 use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
-use crate::session;
+
+impl flags::Doctor {
+    /// Asks the engine itself: an engine that does not answer is a finding, not an error.
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        run(project, Runner::new(project, dry_run))
+    }
+}
 
 /// Below this much free space for the engine, images cannot be built.
 const MIN_FREE_GIB: f64 = 2.0;
 
 /// Prints the checks; the result is the exit code: 1 when something blocks the main task.
-pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
+fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
     let mut blocked = false;
     let mut report = |ok: bool, what: &str| {
         let status = if ok { paint("32", "ok  ") } else { paint("1;31", "FAIL") };
@@ -65,7 +74,7 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
             "remote engine: it cannot see this checkout, so `test` builds and tests the source baked into the image",
         );
     }
-    for run in session::recover(project, &runner, true)? {
+    for run in lifecycle::recover(project, &runner, true)? {
         report(
             true,
             &format!("run {run} had ended without cleaning up (its owner is gone): removed what it left"),
@@ -139,7 +148,7 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
     let wheels = &project.names.wheels_volume;
     report(
         true,
-        &if cache::wheels_kept(project, &runner)? {
+        &if dev_image::wheels_kept(project, &runner)? {
             format!("requirements' wheels kept in volume {wheels}, shared by every checkout on the engine")
         } else {
             format!(
@@ -171,7 +180,7 @@ pub fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
             ),
         );
     }
-    let ca = match base_image::host_ca_bundle() {
+    let ca = match images::host_ca_bundle() {
         Some(bundle) => {
             format!("CA bundle {bundle}: trusted inside the images, for HTTPS through a TLS-inspecting proxy")
         }

@@ -5,13 +5,28 @@
 
 use anyhow::Result;
 
-use super::{at_a_terminal, dev_container, invoking_user, run_attached};
-use crate::docker::Run;
+use crate::engine::docker::Run;
+use crate::flags;
+use crate::machinery::containers::run_attached;
+use crate::machinery::dev_container;
+use crate::machinery::host::{at_a_terminal, invoking_user};
 use crate::project::Project;
 use crate::runner::Runner;
 
+impl flags::Manage {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        project.check_settings(&self.settings)?;
+        run(
+            project,
+            &Runner::ready(project, dry_run, &[])?,
+            &self.settings,
+            &self.args,
+        )
+    }
+}
+
 /// Runs `python manage.py ARGS`; the result is its exit code.
-pub fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) -> Result<u8> {
+fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) -> Result<u8> {
     let (container, mounted) = dev_container::prepare(project, runner, "manage", settings, false, "running on")?;
     let mut container = container.command(["python", "manage.py"]).command(args);
     if mounted {
@@ -46,7 +61,7 @@ fn as_user(container: Run, uid: u32, gid: u32) -> Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::Cmd;
+    use crate::engine::cmd::Cmd;
 
     #[test]
     fn a_user_other_than_root_runs_the_container_as_themselves_with_a_home_to_write_to() {

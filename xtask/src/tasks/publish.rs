@@ -5,19 +5,26 @@
 
 use anyhow::{Result, bail};
 
-use crate::cmd::Cmd;
 use crate::console::{say, show};
-use crate::docker;
-use crate::project::Project;
+use crate::engine::cmd::Cmd;
+use crate::engine::docker;
+use crate::project::{ACCEPTED, Project};
 use crate::runner::Runner;
 
-use super::release::ACCEPTED;
+use crate::flags;
+
+impl flags::Publish {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        let runner = Runner::ready(project, dry_run, &[])?;
+        run(project, &runner, &self.registry, &self.repository, self.force)
+    }
+}
 
 /// Where the credentials come from, when they are not those of an existing `docker login`.
 pub const USERNAME_ENV: &str = "TODOBACKEND_REGISTRY_USERNAME";
 pub const PASSWORD_ENV: &str = "TODOBACKEND_REGISTRY_PASSWORD";
 
-pub fn run(project: &Project, runner: &Runner, registry: &str, repository: &str, force: bool) -> Result<u8> {
+fn run(project: &Project, runner: &Runner, registry: &str, repository: &str, force: bool) -> Result<u8> {
     let image = &project.names.release_image;
     let Some(id) = runner.probe(&docker::image_id(image))? else {
         bail!("there is no release image {image} to publish: `cargo xtask release` builds and tests it");

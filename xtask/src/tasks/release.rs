@@ -13,14 +13,28 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::dev_image::Beside;
-use super::{base_image, build, dev_container, services};
-use crate::cmd::Cmd;
 use crate::console::say;
-use crate::docker::{self, BUILT_IN_LABEL, Build, Run};
-use crate::project::{ACCEPTANCE_DIR, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex};
+use crate::engine::cmd::Cmd;
+use crate::engine::docker::{self, BUILT_IN_LABEL, Build, Run};
+use crate::flags;
+use crate::machinery::dev_image::Beside;
+use crate::machinery::lifecycle::KEPT_LABEL;
+use crate::machinery::{dev_container, images, lifecycle, services, wheelhouse};
+use crate::project::{ACCEPTANCE_DIR, ACCEPTED, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex};
 use crate::runner::Runner;
-use crate::session::{self, KEPT_LABEL};
+
+impl flags::Release {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        project.check_settings(&self.settings)?;
+        check(project)?;
+        run(
+            project,
+            &Runner::ready(project, dry_run, &[])?,
+            &self.settings,
+            self.keep,
+        )
+    }
+}
 
 /// Where the app listens in its container (docker/release/gunicorn.conf.py).
 const APP_PORT: &str = "8000";
@@ -37,13 +51,9 @@ const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
 const HEALTHY: &str = "/appenv/bin/python -c \"import urllib.request; \
                        urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)\"";
 
-/// Where a release records the id of the release image that passed its acceptance tests,
-/// relative to the root: `publish` pushes that image and no other.
-pub const ACCEPTED: &str = "target/xtask/release-accepted";
-
 /// Runs the release; the result is the acceptance tests' exit code.
-pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result<u8> {
-    session::recover(project, runner, false)?;
+fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result<u8> {
+    lifecycle::recover(project, runner, false)?;
     let run = runner.run_name();
     let accepted = project.root.join(ACCEPTED);
     if !runner.dry_run() {
@@ -55,8 +65,8 @@ pub fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Re
         base_image: true,
         ..Beside::services_of(project, settings)
     };
-    build::run(project, runner, &beside)?;
-    base_image::build(project, runner)?;
+    wheelhouse::build(project, runner, &beside)?;
+    images::build_base(project, runner)?;
     let version = Version::of(project, runner)?;
     let image = &project.names.release_image;
     runner.step(&format!("Building the release image {image} ({})", version.version));
@@ -262,7 +272,7 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 /// Fails early, before anything is built, when the checkout has no acceptance tests.
-pub fn check(project: &Project) -> Result<()> {
+fn check(project: &Project) -> Result<()> {
     let module = project.root.join(ACCEPTANCE_DIR).join(ACCEPTANCE_MODULE);
     if !module.is_file() {
         bail!("{module} is missing: `cargo xtask release` runs those acceptance tests");

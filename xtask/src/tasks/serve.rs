@@ -10,11 +10,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::{at_a_terminal, dev_container, kept, run_attached};
 use crate::console::{paint, say};
+use crate::flags;
 use crate::http;
+use crate::machinery::containers::run_attached;
+use crate::machinery::host::at_a_terminal;
+use crate::machinery::{dev_container, kept};
 use crate::project::Project;
 use crate::runner::Runner;
+
+impl flags::Serve {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        project.check_settings(&self.settings)?;
+        run(
+            project,
+            &Runner::ready(project, dry_run, &[])?,
+            &self.settings,
+            self.port,
+        )
+    }
+}
 
 /// The port the development server listens on inside its container.
 const CONTAINER_PORT: u16 = 8000;
@@ -22,7 +37,7 @@ const CONTAINER_PORT: u16 = 8000;
 const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 /// Serves until Ctrl-C or the server exits; the result is the server's exit code.
-pub fn run(project: &Project, runner: &Runner, settings: &str, port: u16) -> Result<u8> {
+fn run(project: &Project, runner: &Runner, settings: &str, port: u16) -> Result<u8> {
     let engine = runner.engine()?;
     // A local engine publishes on the host's loopback, for this machine alone; a remote one
     // on its host's interfaces, where this machine can reach it.

@@ -7,16 +7,25 @@ use std::fs;
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::dev_image::Beside;
-use super::services::Network;
-use super::{
-    at_a_terminal, copy_out_staged, dev_container, dev_image, invoking_user, put_in_place, run_attached,
-    user_questions, worker,
-};
-use crate::cmd::Cmd;
 use crate::console::say;
+use crate::engine::cmd::Cmd;
+use crate::flags;
+use crate::machinery::containers::{copy_out_staged, put_in_place, run_attached};
+use crate::machinery::dev_image::{self, Beside};
+use crate::machinery::host::{at_a_terminal, invoking_user, user_questions};
+use crate::machinery::services::Network;
+use crate::machinery::{dev_container, worker};
 use crate::project::{Project, REPORTS_DIR};
 use crate::runner::Runner;
+
+impl flags::Test {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        project.check_settings(&self.settings)?;
+        let ahead = if self.baked { Vec::new() } else { asked_first(project) };
+        let runner = Runner::ready(project, dry_run, &ahead)?;
+        run(project, &runner, &self.settings, self.baked, &self.args)
+    }
+}
 
 /// Where the image's `suite.py` writes junit.xml and coverage.xml (REPORTS_DIR).
 const CONTAINER_REPORTS: &str = "/reports";
@@ -25,7 +34,7 @@ const REPORTS: [&str; 2] = ["junit.xml", "coverage.xml"];
 
 /// Runs the suite; the result is the suite's exit code. Where `src/` is mounted, in a child
 /// of the checkout's warm worker; otherwise (baked) in a container of the run's own.
-pub fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
+fn run(project: &Project, runner: &Runner, settings: &str, baked: bool, args: &[String]) -> Result<u8> {
     let ci = ci();
     let mounted = dev_container::source_mounted(project, runner, baked || ci, "testing")?;
     let terminal = at_a_terminal();
@@ -60,7 +69,7 @@ fn ci() -> bool {
 /// What a run in the worker asks first (is the dev image current, does the worker run on it,
 /// who is running this), where `src/` is likely to be mounted: not under CI=true, nor with
 /// DOCKER_HOST naming an engine elsewhere.
-pub fn asked_first(project: &Project) -> Vec<Cmd> {
+fn asked_first(project: &Project) -> Vec<Cmd> {
     let elsewhere = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty() && !host.starts_with("unix://"));
     if ci() || elsewhere {
         return Vec::new();

@@ -20,13 +20,21 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
 use self::native::Native;
-use super::{Temporary, base_image};
-use crate::cmd::Cmd;
 use crate::console::{say, show};
-use crate::docker::{self, Build, Run};
+use crate::engine::cmd::Cmd;
+use crate::engine::docker::{self, Build, Run};
+use crate::flags;
 use crate::flags::BenchPart;
+use crate::machinery::containers::Temporary;
+use crate::machinery::images;
 use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, random_hex};
 use crate::runner::Runner;
+
+impl flags::Bench {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        run(project, &Runner::ready(project, dry_run, &[])?, self.rounds, self.only).map(|()| 0)
+    }
+}
 
 const FIXTURE: &str = "xtask/bench/lab";
 /// The copy of the checkout both flows work on, and the prefix of what it makes.
@@ -112,7 +120,7 @@ struct Results {
 }
 
 /// Runs the bench: every part, or one alone (`--only loop|release`).
-pub fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart>) -> Result<()> {
+fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart>) -> Result<()> {
     if only != Some(BenchPart::Loop) {
         release::check_wrk(runner)?;
     }
@@ -629,7 +637,7 @@ impl Bench<'_> {
 
     fn lab_cold(&self) -> Result<()> {
         let context = self.copy.root.join(LAB_CONTEXT);
-        let os_image = base_image::os_image(self.copy, self.runner)?.name;
+        let os_image = images::os_image(self.copy, self.runner)?.name;
         let base = Build::new(LAB_BASE, &format!("{context}/docker/base/Dockerfile"))
             .context(context.as_str())
             .label(docker::BUILT_IN_LABEL, self.copy.root.as_str())
@@ -788,7 +796,7 @@ fn lay_out_lab_context(project: &Project, copy: &Utf8Path, context: &Utf8Path) -
         fs::copy(fixture.join(from), &to).with_context(|| format!("cannot copy {fixture}/{from} to {to}"))?;
     }
     fs::create_dir_all(context.join("docker/base/host-ca"))?;
-    if let Some(bundle) = base_image::host_ca_bundle() {
+    if let Some(bundle) = images::host_ca_bundle() {
         fs::copy(&bundle, context.join("docker/base/host-ca/host-ca.crt"))
             .with_context(|| format!("cannot copy {bundle}"))?;
     }

@@ -3,6 +3,9 @@
 //! and what it cannot do here, said before a task starts. Read once per run by
 //! `Runner::check_engine`. The commands are in `docker.rs`; here is what their answers mean.
 
+pub mod cmd;
+pub mod docker;
+
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
 

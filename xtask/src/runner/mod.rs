@@ -60,13 +60,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8PathBuf;
 
-use crate::cmd::{Cmd, Race, on_path};
 use crate::console::{paint, say};
-use crate::docker;
+use crate::engine::cmd::{Cmd, Race, on_path};
+use crate::engine::docker;
 use crate::engine::{self, Builder, Engine};
 use crate::project::{Project, RunName};
-use crate::session::Session;
+pub mod session;
+
 use crate::signals;
+use session::Session;
 
 /// A command that only reads the engine's state.
 pub const READ: Duration = Duration::from_secs(30);
@@ -160,6 +162,17 @@ impl Running {
 impl Runner {
     pub fn new(project: &Project, dry_run: bool) -> Result<Runner> {
         Runner::with_session(project, dry_run, true)
+    }
+
+    /// The runner of a task that needs an engine: the engine checked, with `ahead` asked at
+    /// once (see `check_engine_and_ask`), and nothing it cannot do here.
+    pub fn ready(project: &Project, dry_run: bool, ahead: &[Cmd]) -> Result<Runner> {
+        let runner = Runner::new(project, dry_run)?;
+        let engine = runner.check_engine_and_ask(ahead)?;
+        if let Some(problem) = engine.cannot(|| runner.has_buildx().unwrap_or(false)).first() {
+            bail!("{problem}");
+        }
+        Ok(runner)
     }
 
     /// The watchdog's runner: it makes nothing, so it needs no watchdog of its own.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::Cmd;
+use crate::engine::cmd::Cmd;
 
 /// What one wrk run measured.
 #[derive(Debug, Clone, PartialEq)]

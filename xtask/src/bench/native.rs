@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 
 use super::edits;
-use crate::cmd::Cmd;
+use crate::engine::cmd::Cmd;
 use crate::project::Project;
 use crate::runner::Runner;
 

@@ -13,14 +13,14 @@ use anyhow::{Context, Result, bail};
 
 use super::wrk::{self, Load};
 use super::{Bench, Times};
-use crate::cmd::on_path;
 use crate::console::{say, show};
-use crate::docker::{self, Run};
+use crate::engine::cmd::on_path;
+use crate::engine::docker::{self, Run};
 use crate::http;
+use crate::machinery::dev_container;
 use crate::project::{Project, random_hex};
 use crate::runner::{READ, Runner};
 use crate::signals;
-use crate::tasks::dev_container;
 
 /// Where both servers listen in their containers.
 const PORT: u16 = 8000;

@@ -9,7 +9,7 @@
 use anyhow::{Result, bail};
 
 use crate::console::say;
-use crate::docker::{self, CHECKOUT_LABEL, DATA_LABEL, Kind, Run};
+use crate::engine::docker::{self, CHECKOUT_LABEL, DATA_LABEL, Kind, Run};
 use crate::project::{DataVolume, Project};
 use crate::runner::{READ, Runner};
 

@@ -9,13 +9,13 @@ use anyhow::{Context, Result, bail};
 
 use camino::Utf8Path;
 
-use super::base_image::{self, BuildBeside, OsImage, State};
+use super::images::{self, BuildBeside, OsImage, State};
 use crate::config::Service;
 use crate::console::say;
-use crate::docker::{self, Build, Run};
+use crate::engine::docker::{self, Build, Run};
 use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
+use crate::runner::session::{self, RUNS_DIR};
 use crate::runner::{READ, Runner};
-use crate::session::{self, RUNS_DIR};
 use crate::signals;
 
 /// The network services join, and how the application finds them there.
@@ -228,7 +228,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// joining cut the app off its database's name: requests timed out). Containers reach each
 /// other directly, whatever the bridge's address. `None` under --dry-run, or where the
 /// engine gives no IP address (the name then goes to DNS as before).
-pub(super) fn address_on(runner: &Runner, container: &str, network: &str) -> Result<Option<String>> {
+pub fn address_on(runner: &Runner, container: &str, network: &str) -> Result<Option<String>> {
     if runner.dry_run() {
         return Ok(None);
     }
@@ -242,9 +242,9 @@ fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result
     let Some(dockerfile) = to_build(project, runner, service)? else {
         return Ok(());
     };
-    let os = base_image::os_image(project, runner)?;
+    let os = images::os_image(project, runner)?;
     let build = image_build(project, service, dockerfile, &os)?;
-    base_image::build_on_os(project, runner, "the image", build, &os, None).map(drop)
+    images::build_on_os(project, runner, "the image", build, &os, None).map(drop)
 }
 
 /// The images of `services` the engine lacks or has older than what they are made of, built
@@ -259,7 +259,7 @@ pub fn build_beside(
     for service in services {
         if let Some(dockerfile) = to_build(project, runner, service)? {
             let build = image_build(project, service, dockerfile, os)?;
-            started.push(base_image::build_on_os_beside(
+            started.push(images::build_on_os_beside(
                 project,
                 runner,
                 "the image",
@@ -283,7 +283,7 @@ fn to_build<'a>(project: &Project, runner: &Runner, service: &'a Service) -> Res
     }
     let context = image_context(dockerfile);
     let inputs = |os_image_id: &str| project.image_inputs(&[context], os_image_id, None);
-    match base_image::image_state(project, runner, &service.image, inputs)? {
+    match images::image_state(project, runner, &service.image, inputs)? {
         State::Current(_) => return Ok(None),
         State::Stale => say!("   {} is older than {context}: rebuilding it", service.image),
         State::Missing => {}
@@ -305,7 +305,7 @@ fn image_context(dockerfile: &str) -> &str {
 /// Runs `ready` in the container until it succeeds. Fails with the container's last log
 /// lines when it exits or `timeout` passes first, counted from `started`: its `docker run`.
 /// A probe that hangs is cut off when the time is up.
-pub(super) fn wait_until_ready(
+pub fn wait_until_ready(
     runner: &Runner,
     container: &str,
     ready: &str,

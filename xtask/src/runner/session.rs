@@ -9,32 +9,23 @@
 //! removes the run's containers and network by label, then its files.
 //! Where even the watchdog died (the host went down), the lock is free: the next `test`,
 //! `doctor` or `clean` in the checkout finds the run, says so, and removes what it left.
+//! Both of those are `machinery::lifecycle`'s; here is what a run keeps on disk.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::docker::{self, CHECKOUT_LABEL, Kind, RUN_LABEL};
-use crate::project::{self, Project};
-use crate::runner::{READ, Runner};
-use crate::signals;
+use crate::project::{self};
 
 /// Where each run keeps its directory, relative to the root.
 pub const RUNS_DIR: &str = "target/xtask/runs";
-/// Set on the containers of an environment a run left up on purpose (`release --keep`): its
-/// run is over, but it is not abandoned. `clean` removes it (`remove_kept`), recovery does not.
-pub const KEPT_LABEL: &str = "todobackend.kept";
 /// What a run that cleaned up after itself tells its watchdog.
-const DONE: &str = "done";
-/// How long the watchdog keeps looking after a run died: an engine may still finish making
-/// what a killed client asked for.
-const SETTLE: Duration = Duration::from_secs(3);
+pub const DONE: &str = "done";
 /// How long a run's directory may keep its dotted name before it is taken for abandoned.
 const PENDING_FOR_AT_MOST: Duration = Duration::from_secs(60);
 
@@ -92,130 +83,9 @@ impl Session {
     }
 }
 
-/// The watchdog of run `run`: waits for the run to end, and removes what it left if it
-/// died without saying `done`.
-pub fn watch(project: &Project, run: &str) -> Result<u8> {
-    signals::ignore_all();
-    let dir = project.root.join(RUNS_DIR).join(run);
-    // Held too, so recovery never takes a run whose watchdog is still at work for dead.
-    let _lock = File::open(dir.join("lock")).and_then(|lock| lock.lock_shared().map(|()| lock));
-    let mut said = String::new();
-    let _ = std::io::stdin().read_to_string(&mut said);
-    if said.trim() == DONE {
-        return Ok(0);
-    }
-    // The docker clients the run left running (a build, an attached test container) go
-    // first, so they make nothing more.
-    signals::kill_group(std::process::id(), signals::SIGTERM);
-    let runner = Runner::for_watchdog(project)?;
-    let started = Instant::now();
-    let mut last_found = started;
-    while last_found.elapsed() < SETTLE && started.elapsed() < SETTLE * 3 {
-        if remove_run(&runner, run)? {
-            last_found = Instant::now();
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    remove_files(&project.root, run);
-    Ok(0)
-}
-
-/// Runs of this checkout whose owner is gone, found in `target/xtask/runs/` and (with
-/// `engine`) by the checkout label on the engine: says so and removes what each left.
-pub fn recover(project: &Project, runner: &Runner, engine: bool) -> Result<Vec<String>> {
-    let (live, dead): (Vec<String>, Vec<String>) = run_dirs(&project.root)
-        .into_iter()
-        .partition(|run| is_alive(&project.root, run));
-    let mut dead: BTreeSet<String> = dead.into_iter().collect();
-    if engine {
-        let label = format!("label={CHECKOUT_LABEL}={}", project.root);
-        let kept = kept_runs(project, runner)?;
-        for kind in [Kind::Container, Kind::Network] {
-            dead.extend(
-                runs_of(runner, kind, &[&label])?
-                    .into_iter()
-                    .filter(|run| !live.iter().chain(&kept).any(|other| other == run)),
-            );
-        }
-    }
-    for run in &dead {
-        runner.step(&format!(
-            "Run {run} ended without cleaning up after itself (its owner is gone): removing what it left"
-        ));
-        remove_run(runner, run)?;
-        if !runner.dry_run() {
-            remove_files(&project.root, run);
-        }
-    }
-    Ok(dead.into_iter().collect())
-}
-
-/// The runs of this checkout that left an environment up on purpose (`KEPT_LABEL`).
-pub fn kept_runs(project: &Project, runner: &Runner) -> Result<Vec<String>> {
-    let checkout = format!("label={CHECKOUT_LABEL}={}", project.root);
-    let kept = format!("label={KEPT_LABEL}");
-    runs_of(runner, Kind::Container, &[&checkout, &kept])
-}
-
-/// The runs (`RUN_LABEL`) of what of one kind matches every filter, each once, sorted. Named
-/// first, then inspected: what goes between the two is left out, what stays is read all the
-/// same.
-fn runs_of(runner: &Runner, kind: Kind, filters: &[&str]) -> Result<Vec<String>> {
-    let names = runner.probe(&docker::names(kind, filters))?.unwrap_or_default();
-    let names: Vec<String> = names.lines().map(String::from).collect();
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let labels = runner.read(&docker::label_values(kind, &names, RUN_LABEL), READ)?;
-    let runs: BTreeSet<String> = labels
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|run| !run.is_empty())
-        .map(String::from)
-        .collect();
-    Ok(runs.into_iter().collect())
-}
-
-/// Removes the environments runs of this checkout kept up (`release --keep`), saying which;
-/// whether there were any.
-pub fn remove_kept(project: &Project, runner: &Runner) -> Result<bool> {
-    let kept = kept_runs(project, runner)?;
-    for run in &kept {
-        runner.step(&format!(
-            "Removing the environment run {run} kept up (`release --keep`)"
-        ));
-        remove_run(runner, run)?;
-    }
-    Ok(!kept.is_empty())
-}
-
-/// Removes the run's containers (with their anonymous volumes), then its network; whether
-/// there was anything to remove.
-fn remove_run(runner: &Runner, run: &str) -> Result<bool> {
-    let label = format!("label={RUN_LABEL}={run}");
-    let mut found = false;
-    for kind in [Kind::Container, Kind::Network] {
-        let names: Vec<String> = runner
-            .probe(&docker::names(kind, &[&label]))?
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect();
-        if !names.is_empty() {
-            found = true;
-            // Another reaper may have been quicker: what is gone is fine.
-            if runner.status(&docker::remove_all(kind, &names))? != 0 {
-                crate::console::say!("warning: could not remove all of {}", names.join(", "));
-            }
-        }
-    }
-    Ok(found)
-}
-
 /// The run's files: the CA bundle it staged for builds, then its directory, which recovery
 /// goes by (so the bundle never outlives it).
-fn remove_files(root: &Utf8Path, run: &str) {
+pub fn remove_files(root: &Utf8Path, run: &str) {
     let _ = fs::remove_file(root.join(project::staged_ca(run)));
     let _ = fs::remove_dir_all(root.join(project::staged_wheels(run)));
     let _ = fs::remove_dir_all(root.join(RUNS_DIR).join(run));
@@ -252,7 +122,7 @@ pub fn live_runs(root: &Utf8Path) -> Vec<String> {
 }
 
 /// Whether someone holds run `run`'s lock.
-fn is_alive(root: &Utf8Path, run: &str) -> bool {
+pub fn is_alive(root: &Utf8Path, run: &str) -> bool {
     let lock = File::open(root.join(RUNS_DIR).join(run).join("lock"));
     lock.is_ok_and(|lock| lock.try_lock().is_err())
 }
@@ -260,7 +130,7 @@ fn is_alive(root: &Utf8Path, run: &str) -> bool {
 /// The runs with a directory in `target/xtask/runs/`, alive or not. The directory of a run
 /// that died while making it (still under its dotted name a minute on: a live run renames it
 /// within milliseconds) goes.
-fn run_dirs(root: &Utf8Path) -> Vec<String> {
+pub fn run_dirs(root: &Utf8Path) -> Vec<String> {
     let Ok(entries) = root.join(RUNS_DIR).read_dir_utf8() else {
         return Vec::new();
     };
@@ -283,6 +153,8 @@ fn run_dirs(root: &Utf8Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]

@@ -21,12 +21,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::cache;
 use super::dev_image::{self, Beside};
-use crate::cmd::Cmd;
-use crate::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
+use crate::engine::cmd::Cmd;
+use crate::engine::docker::{self, CHECKOUT_LABEL, Exec, Kind, Run};
 use crate::fingerprint::Fingerprint;
 use crate::project::{Project, random_hex};
+use crate::runner::session::RUNS_DIR;
 use crate::runner::{READ, Runner};
-use crate::session::RUNS_DIR;
 
 /// On the worker: a digest of what it was started from (`inputs`); on its network: `network`.
 pub const WORKER_LABEL: &str = "todobackend.worker";
@@ -256,7 +256,7 @@ pub fn remove(project: &Project, runner: &Runner) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::Cmd;
+    use crate::engine::cmd::Cmd;
 
     #[test]
     fn a_run_forks_the_suite_in_the_worker_with_its_reports_in_its_own_directory() {

@@ -6,12 +6,12 @@ use anyhow::Result;
 
 use super::cache;
 use super::dev_image::{self, Beside};
+use super::lifecycle;
 use super::services::{self, Network, Planned, Started};
 use crate::console::say;
-use crate::docker::{self, Kind, Run};
+use crate::engine::docker::{self, Kind, Run};
 use crate::project::{Project, RunName};
 use crate::runner::Runner;
-use crate::session;
 
 /// Where the image keeps the application's source.
 const APPLICATION: &str = "/application";
@@ -64,7 +64,7 @@ fn image(project: &Project, runner: &Runner, settings: &str, baked: bool, doing:
 /// Whether a run mounts `src/` over the image's copy (see `prepare`), dead runs recovered
 /// first.
 pub fn source_mounted(project: &Project, runner: &Runner, baked: bool, doing: &str) -> Result<bool> {
-    session::recover(project, runner, false)?;
+    lifecycle::recover(project, runner, false)?;
     mounts_source(project, runner, baked, doing)
 }
 
@@ -180,7 +180,7 @@ fn mounts_source(project: &Project, runner: &Runner, baked: bool, doing: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::Cmd;
+    use crate::engine::cmd::Cmd;
 
     #[test]
     fn the_dev_container_gets_the_run_s_name_and_labels_the_cache_and_the_settings() {

@@ -1,7 +1,7 @@
 //! Docker invocations as values. Pure: nothing here talks to an engine.
 
-use crate::cmd::{Cmd, Race};
 use crate::engine::Builder;
+use crate::engine::cmd::{Cmd, Race};
 
 /// The label every image and container of the project carries (as the course's Makefile did).
 /// Containers made from a project image inherit it, so it never selects what to remove.

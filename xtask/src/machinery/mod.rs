@@ -1,0 +1,16 @@
+//! What several tasks share: the images (the OS image, the CA bundle, the base and dev
+//! images), the pip cache and the kept wheels, the dev container a run composes, the
+//! settings' services, the warm test worker, the data `serve` keeps, and what a dead run left
+//! (`lifecycle`). Each composes command values and hands them to the runner.
+
+pub mod cache;
+pub mod containers;
+pub mod dev_container;
+pub mod dev_image;
+pub mod host;
+pub mod images;
+pub mod kept;
+pub mod lifecycle;
+pub mod services;
+pub mod wheelhouse;
+pub mod worker;
