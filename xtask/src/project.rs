@@ -5,6 +5,7 @@ use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
 
 use crate::config::Config;
 use crate::engine::docker::{CHECKOUT_LABEL, DATA_LABEL, RUN_LABEL};
@@ -316,6 +317,14 @@ impl RunName {
     }
 }
 
+/// A shell whose commands run from `root` (the checkout's, or a copy's), whatever the xtask's
+/// current directory: the runner makes every child with one.
+pub fn shell_at(root: &Utf8Path) -> Result<Shell> {
+    let sh = Shell::new().context("cannot read the current directory or the environment")?;
+    sh.change_dir(root);
+    Ok(sh)
+}
+
 /// `bytes` random bytes from the kernel, as hex: run names and per-run passwords.
 pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
@@ -401,12 +410,9 @@ mod tests {
         let copy = Utf8PathBuf::from_path_buf(copy).unwrap();
         let _ = std::fs::remove_dir_all(&copy);
         std::fs::create_dir_all(&copy).unwrap();
+        let sh = shell_at(&checkout().root).unwrap();
         for item in ["Cargo.toml", ".dockerignore", "docker", "scripts", "src"] {
-            let status = std::process::Command::new("cp")
-                .args(["-R", checkout().root.join(item).as_str(), copy.as_str()])
-                .status()
-                .unwrap();
-            assert!(status.success());
+            xshell::cmd!(sh, "cp -R {item} {copy}").quiet().run().unwrap();
         }
         copy
     }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
+use xshell::cmd;
 
 use self::native::Native;
 use crate::console::{say, show};
@@ -27,7 +28,7 @@ use crate::flags;
 use crate::flags::BenchPart;
 use crate::machinery::containers::Temporary;
 use crate::machinery::images;
-use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, random_hex};
+use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, OS_IMAGE_FROM_REGISTRY, Project, random_hex, shell_at};
 use crate::runner::Runner;
 
 impl flags::Bench {
@@ -164,14 +165,12 @@ fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart
 /// Dockerfiles marked as the bench's.
 fn copy_checkout(project: &Project, copy: &Utf8Path, own_os_image: bool) -> Result<()> {
     fs::create_dir_all(copy.join("xtask")).with_context(|| format!("cannot create {copy}"))?;
+    let sh = shell_at(&project.root)?;
     for item in CHECKOUT {
-        let status = std::process::Command::new("cp")
-            .args(["-R", project.root.join(item).as_str(), copy.as_str()])
-            .status()
-            .context("cannot run cp")?;
-        if !status.success() {
-            bail!("cannot copy {item} into {copy}");
-        }
+        cmd!(sh, "cp -R {item} {copy}")
+            .quiet()
+            .run()
+            .with_context(|| format!("cannot copy {item} into {copy}"))?;
     }
     let manifest = copy.join("Cargo.toml");
     let mut text = fs::read_to_string(&manifest).with_context(|| format!("cannot read {manifest}"))?;
@@ -800,13 +799,11 @@ fn lay_out_lab_context(project: &Project, copy: &Utf8Path, context: &Utf8Path) -
         fs::copy(&bundle, context.join("docker/base/host-ca/host-ca.crt"))
             .with_context(|| format!("cannot copy {bundle}"))?;
     }
-    let status = std::process::Command::new("cp")
-        .args(["-R", copy.join("src").as_str(), context.as_str()])
-        .status()
-        .context("cannot run cp")?;
-    if !status.success() {
-        bail!("cannot copy src/ into {context}");
-    }
+    let sh = shell_at(copy)?;
+    cmd!(sh, "cp -R src {context}")
+        .quiet()
+        .run()
+        .with_context(|| format!("cannot copy src/ into {context}"))?;
     Ok(())
 }
 

@@ -14,7 +14,6 @@ use anyhow::{Context, Result, bail};
 use super::wrk::{self, Load};
 use super::{Bench, Times};
 use crate::console::{say, show};
-use crate::engine::cmd::on_path;
 use crate::engine::docker::{self, Run};
 use crate::http;
 use crate::machinery::dev_container;
@@ -64,7 +63,7 @@ pub struct Figures {
 /// The load test's tool, looked for before any part runs: its absence found after ten
 /// minutes of the other parts would lose their figures.
 pub(super) fn check_wrk(runner: &Runner) -> Result<()> {
-    if !runner.dry_run() && on_path("wrk").is_none() {
+    if !runner.dry_run() && which::which("wrk").is_err() {
         bail!("the load test needs wrk on PATH: install it (Debian: `apt-get install wrk`), then run this again");
     }
     Ok(())

@@ -1,8 +1,6 @@
 //! A command as a value: what would run, comparable in tests and printable for people.
 
 use std::fmt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
@@ -59,20 +57,6 @@ impl Cmd {
     }
 }
 
-/// Where `program` is on PATH: the first executable file of that name, as a shell finds it,
-/// made absolute (children run from the root, not from here). A crate for this one search
-/// would cost every first build more than these lines.
-pub fn on_path(program: &str) -> Option<PathBuf> {
-    let executable = |file: &PathBuf| {
-        file.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let found = std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(executable)?;
-    std::path::absolute(found).ok()
-}
-
 /// The command as a POSIX shell line that can be copied and pasted; secrets show as `***`.
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -125,12 +109,6 @@ mod tests {
     fn environment_is_printed_before_the_program() {
         let cmd = Cmd::new("/usr/bin/x task", ["test"]).env("CARGO_MANIFEST_DIR", "/tmp/a b");
         assert_eq!(cmd.to_string(), "CARGO_MANIFEST_DIR='/tmp/a b' '/usr/bin/x task' test");
-    }
-
-    #[test]
-    fn programs_are_found_on_path_and_only_there() {
-        assert!(on_path("sh").is_some_and(|sh| sh.is_absolute()));
-        assert_eq!(on_path("no-such-program-here"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::containers::image_id;
 use super::host::{free_gib, is_root};
 use crate::console::say;
-use crate::engine::cmd::{Cmd, on_path};
+use crate::engine::cmd::Cmd;
 use crate::engine::docker::{self, BUILT_IN_LABEL, Build, STAGE_LABEL};
 use crate::project::{self, BASE_DOCKERFILE, INPUTS_LABEL, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::session;
@@ -330,10 +330,10 @@ fn excluded_paths(dpkg_cfg: &str) -> Vec<String> {
 
 /// A fresh Debian-like machine lacks mmdebstrap; as root, install it the way a user would.
 fn install_mmdebstrap(runner: &Runner) -> Result<()> {
-    if on_path("mmdebstrap").is_some() {
+    if which::which("mmdebstrap").is_ok() {
         return Ok(());
     }
-    if !is_root(runner)? || on_path("apt-get").is_none() {
+    if !is_root(runner)? || which::which("apt-get").is_err() {
         bail!("`mmdebstrap` was not found on PATH");
     }
     runner.step("Installing mmdebstrap with apt-get");

@@ -49,25 +49,27 @@
 //! build whose cached image is removed under it) has its standard error passed on as it comes
 //! and kept: when it says the race was lost, the command runs again, up to `Race::AGAIN` times.
 
+mod engine_check;
+mod process;
+pub mod session;
+
 use std::cell::{OnceCell, RefCell};
-use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8PathBuf;
+use xshell::Shell;
 
 use crate::console::{paint, say};
-use crate::engine::cmd::{Cmd, Race, on_path};
+use crate::engine::Engine;
+use crate::engine::cmd::{Cmd, Race};
 use crate::engine::docker;
-use crate::engine::{self, Builder, Engine};
-use crate::project::{Project, RunName};
-pub mod session;
-
+use crate::project::{Project, RunName, shell_at};
 use crate::signals;
+use process::{Running, stop};
 use session::Session;
 
 /// A command that only reads the engine's state.
@@ -80,9 +82,11 @@ const MAKE: Duration = Duration::from_secs(120);
 const LONG: Duration = Duration::from_secs(3 * 3600);
 
 pub struct Runner {
-    /// Runs everything from here, the workspace root, so build contexts are right from any
-    /// directory.
+    /// The workspace root: the run's files live under it.
     root: Utf8PathBuf,
+    /// Every child is made by this shell, rooted at `root`: build contexts and relative paths
+    /// are right from any directory.
+    sh: Shell,
     docker: PathBuf,
     run: RunName,
     /// What answers `docker`, once `check_engine` has asked.
@@ -140,25 +144,6 @@ impl Finished {
     }
 }
 
-/// A command started and not yet waited for.
-struct Running {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-    /// Set once it ended; still `None` after `wait` when its deadline passed first.
-    status: Option<ExitStatus>,
-}
-
-impl Running {
-    fn finished(self) -> Finished {
-        Finished {
-            status: self.status,
-            stdout: joined(self.stdout),
-            stderr: joined(self.stderr),
-        }
-    }
-}
-
 impl Runner {
     pub fn new(project: &Project, dry_run: bool) -> Result<Runner> {
         Runner::with_session(project, dry_run, true)
@@ -181,7 +166,7 @@ impl Runner {
     }
 
     fn with_session(project: &Project, dry_run: bool, watched: bool) -> Result<Runner> {
-        let docker = on_path("docker").ok_or_else(|| {
+        let docker = which::which("docker").map_err(|_| {
             anyhow!(
                 "`docker` was not found on PATH: install the Docker client \
                  (Debian: `apt-get install docker.io`; elsewhere: Docker Desktop), then run this again"
@@ -189,6 +174,7 @@ impl Runner {
         })?;
         Ok(Runner {
             root: project.root.clone(),
+            sh: shell_at(&project.root)?,
             docker,
             run: project.run_name()?,
             engine: RefCell::new(None),
@@ -231,160 +217,6 @@ impl Runner {
         self.made
             .borrow_mut()
             .extend(docker::image_made_by(cmd).map(String::from));
-    }
-
-    /// What the engine is; fails with what to do when none answers (every task needs one).
-    /// Kept for the rest of the run (`engine`). One call answers it where `docker` is Docker's
-    /// client and the engine answers (`docker::engine_facts`: the client, its context, the
-    /// server); only a context other than the default one is asked its endpoint after. Where
-    /// that call fails (Podman's `docker`, which knows no such template, or no engine), the
-    /// client's version and the context's endpoint say which, and Podman's is asked the
-    /// server in its own terms.
-    pub fn check_engine(&self) -> Result<Engine> {
-        self.check_engine_and_ask(&[])
-    }
-
-    /// `check_engine`, with `ahead` asked at once: the questions a task asks first, where they
-    /// do not depend on what the engine is. Their answers wait for the first `read`,
-    /// `read_all` or `probe` of the same command, which then asks the engine nothing.
-    pub fn check_engine_and_ask(&self, ahead: &[Cmd]) -> Result<Engine> {
-        let from_host = std::env::var("DOCKER_HOST").is_ok_and(|host| !host.is_empty());
-        let questions = [&[docker::engine_facts()], ahead].concat();
-        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?;
-        let answered_ahead = answers.split_off(1);
-        let facts = answers.pop().context("an answer went missing")?;
-        let docker_s = facts.ok().then(|| engine::docker_facts(&facts.stdout)).flatten();
-        let (client, context, finished) = match docker_s {
-            Some(engine::DockerFacts {
-                client,
-                context,
-                server,
-            }) => {
-                let context = match context {
-                    _ if from_host => String::new(),
-                    name if name == "default" => format!("default|{}", engine::DEFAULT_ENDPOINT),
-                    _ => self.probe(&docker::context_endpoint())?.unwrap_or_default(),
-                };
-                let finished = Finished {
-                    stdout: server,
-                    ..facts
-                };
-                (client, context, finished)
-            }
-            None => self.which_engine(facts, from_host)?,
-        };
-        if finished.status.is_none() {
-            let endpoint = Some(Engine::new(&client, "", &context).endpoint)
-                .filter(|endpoint| !endpoint.is_empty())
-                .unwrap_or_else(|| "the default socket".into());
-            bail!(
-                "the Docker engine at {endpoint} did not answer within {} s: it accepts connections but says nothing. \
-                 Check that DOCKER_HOST or the docker context points at a Docker engine and that it is healthy, \
-                 then run this again.",
-                ENGINE_ANSWER.as_secs()
-            );
-        }
-        if !finished.ok() {
-            let why = finished
-                .stderr
-                .lines()
-                .find(|line| !line.trim().is_empty())
-                .unwrap_or("no answer");
-            if why.contains("Failed to initialize") || why.contains("context not found") {
-                bail!(
-                    "the docker client cannot start: {why}\n\
-                     Check DOCKER_CONTEXT, DOCKER_HOST and `docker context ls`, then run this again."
-                );
-            }
-            bail!(
-                "the Docker engine is not answering: {why}\n\
-                 Start it (`sudo systemctl start docker`, or `sudo dockerd &`), \
-                 or point DOCKER_HOST at a running engine, then run this again."
-            );
-        }
-        let engine = Engine::new(&client, &finished.stdout, &context);
-        *self.engine.borrow_mut() = Some(engine.clone());
-        // One out of time is asked again when the task asks it, under its own deadline
-        let in_time = ahead
-            .iter()
-            .cloned()
-            .zip(answered_ahead)
-            .filter(|(_, answer)| answer.status.is_some());
-        self.asked.borrow_mut().extend(in_time);
-        Ok(engine)
-    }
-
-    /// Where `docker::engine_facts` failed (`facts`): the client's version line, the
-    /// context's endpoint and the server's answer, asked apart. Podman's `docker` fails it
-    /// for its template, and answers `docker::server_facts(true)`; Docker's failed it for want
-    /// of an engine, and `facts` says why.
-    fn which_engine(&self, facts: Finished, from_host: bool) -> Result<(String, String, Finished)> {
-        let mut questions = vec![docker::client_version()];
-        if !from_host {
-            questions.push(docker::context_endpoint());
-        }
-        let text = |answer: Option<Finished>| {
-            answer
-                .filter(Finished::ok)
-                .map(|finished| finished.stdout.trim().to_string())
-                .unwrap_or_default()
-        };
-        let mut answers = self.read_all(&questions, ENGINE_ANSWER)?.into_iter();
-        let (client, context) = (text(answers.next()), text(answers.next()));
-        if engine::is_podman_client(&client) {
-            return Ok((
-                client,
-                String::new(),
-                self.read(&docker::server_facts(true), ENGINE_ANSWER)?,
-            ));
-        }
-        // An answer in another shape (a client that is neither): asked as Docker's
-        let finished = match facts.ok() {
-            true => self.read(&docker::server_facts(false), ENGINE_ANSWER)?,
-            false => facts,
-        };
-        Ok((client, context, finished))
-    }
-
-    /// The engine `check_engine` found.
-    pub fn engine(&self) -> Result<Engine> {
-        self.engine
-            .borrow()
-            .clone()
-            .context("the engine was not checked before use")
-    }
-
-    /// Whether Docker's client has the buildx plugin (BuildKit builds from client 23 on), asked
-    /// once.
-    pub fn has_buildx(&self) -> Result<bool> {
-        if let Some(has) = self.has_buildx.get() {
-            return Ok(*has);
-        }
-        let has = self.probe(&docker::buildx_version())?.is_some();
-        Ok(*self.has_buildx.get_or_init(|| has))
-    }
-
-    /// What `docker build` builds with.
-    pub fn builder(&self) -> Result<Builder> {
-        let engine = self.engine()?;
-        Ok(engine.builder(engine.builds_through_buildx() && self.has_buildx()?))
-    }
-
-    /// Where the client looks for its engine (`unix://...`, `tcp://...`), as best it can tell.
-    pub fn endpoint(&self) -> String {
-        if let Some(engine) = self.engine.borrow().as_ref() {
-            return engine.endpoint.clone();
-        }
-        match std::env::var("DOCKER_HOST") {
-            Ok(host) if !host.is_empty() => host,
-            _ => self
-                .probe(&docker::context_endpoint())
-                .ok()
-                .flatten()
-                .map(|answer| answer.rsplit('|').next().unwrap_or_default().to_string())
-                .filter(|endpoint| !endpoint.is_empty())
-                .unwrap_or_else(|| "the default socket".into()),
-        }
     }
 
     /// Announces a step of a task; it lasts until the next one.
@@ -637,160 +469,6 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs `cmd` to its end, its deadline, or (when `interruptible`) a signal to the xtask,
-    /// which stops it and fails with `signals::Interrupted`.
-    fn execute(&self, cmd: &Cmd, capture: bool, deadline: Duration, interruptible: bool) -> Result<Finished> {
-        self.execute_with(cmd, Stdio::null(), capture, deadline, interruptible, true)
-    }
-
-    /// `execute`, with `stdin` given and, unless `own_group`, the child left in the xtask's
-    /// process group (the terminal's foreground one, for `interactive`).
-    fn execute_with(
-        &self,
-        cmd: &Cmd,
-        stdin: Stdio,
-        capture: bool,
-        deadline: Duration,
-        interruptible: bool,
-        own_group: bool,
-    ) -> Result<Finished> {
-        let mut running = [self.spawn(cmd, stdin, capture, own_group)?];
-        self.wait_all(&mut running, Instant::now(), deadline, interruptible, own_group)?;
-        let [running] = running;
-        Ok(running.finished())
-    }
-
-    /// `execute` of every command in `cmds` at once, each within `deadline`.
-    fn execute_all(
-        &self,
-        cmds: &[Cmd],
-        capture: bool,
-        deadline: Duration,
-        interruptible: bool,
-    ) -> Result<Vec<Finished>> {
-        let mut running = Vec::with_capacity(cmds.len());
-        for cmd in cmds {
-            match self.spawn(cmd, Stdio::null(), capture, true) {
-                Ok(child) => running.push(child),
-                Err(err) => {
-                    running.iter_mut().for_each(|running| stop(&mut running.child));
-                    return Err(err);
-                }
-            }
-        }
-        self.wait_all(&mut running, Instant::now(), deadline, interruptible, true)?;
-        Ok(running.into_iter().map(Running::finished).collect())
-    }
-
-    /// Starts `cmd`, its output read on threads of their own when `capture`.
-    fn spawn(&self, cmd: &Cmd, stdin: Stdio, capture: bool, own_group: bool) -> Result<Running> {
-        let mut command = if own_group {
-            self.command(cmd)
-        } else {
-            self.plain_command(cmd)
-        };
-        if cmd.input.is_some() {
-            command.stdin(Stdio::piped());
-        } else {
-            command.stdin(stdin);
-        }
-        // Passed on as it comes, and kept to tell whether it lost its race
-        let tee = !capture && cmd.race.is_some();
-        if capture {
-            command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        } else if tee {
-            command.stderr(Stdio::piped());
-        }
-        let mut child = command.spawn().with_context(|| format!("cannot run `{cmd}`"))?;
-        if let (Some(input), Some(mut pipe)) = (cmd.input.clone(), child.stdin.take()) {
-            // On a thread of its own, as the output is read: a child that never reads cannot
-            // block the run; the pipe closes when it is written.
-            std::thread::spawn(move || {
-                use std::io::Write;
-                let _ = pipe.write_all(input.as_bytes());
-            });
-        }
-        let stdout = drain(child.stdout.take(), false);
-        let stderr = drain(child.stderr.take(), tee);
-        Ok(Running {
-            child,
-            stdout,
-            stderr,
-            status: None,
-        })
-    }
-
-    /// Waits until every child in `running`, started at `started`, ended or its deadline passed
-    /// (then it is stopped, and its status stays `None`); a signal to the xtask (when
-    /// `interruptible`) stops them all and fails with `signals::Interrupted`.
-    fn wait_all(
-        &self,
-        running: &mut [Running],
-        started: Instant,
-        deadline: Duration,
-        interruptible: bool,
-        own_group: bool,
-    ) -> Result<()> {
-        loop {
-            let mut left = false;
-            for running in running.iter_mut().filter(|running| running.status.is_none()) {
-                running.status = running.child.try_wait()?;
-                left |= running.status.is_none();
-            }
-            if !left {
-                break;
-            }
-            if interruptible && let Err(interrupted) = signals::check() {
-                for running in running.iter_mut().filter(|running| running.status.is_none()) {
-                    if own_group {
-                        stop(&mut running.child);
-                    } else {
-                        stop_on_the_terminal(&mut running.child);
-                    }
-                }
-                return Err(interrupted.into());
-            }
-            if started.elapsed() >= deadline {
-                for running in running.iter_mut().filter(|running| running.status.is_none()) {
-                    stop(&mut running.child);
-                }
-                break;
-            }
-            // Quick commands are noticed quickly, long ones cost little to watch.
-            let nap = started.elapsed() / 32;
-            std::thread::sleep(nap.clamp(Duration::from_micros(100), Duration::from_millis(4)));
-        }
-        // Its output went nowhere: whoever read ours is gone too.
-        let sigpipe =
-            |status: &Option<ExitStatus>| status.is_some_and(|status| status.signal() == Some(signals::SIGPIPE));
-        if running.iter().any(|running| sigpipe(&running.status)) {
-            signals::broken_pipe();
-        }
-        Ok(())
-    }
-
-    fn command(&self, cmd: &Cmd) -> Command {
-        let mut command = self.plain_command(cmd);
-        // Out of the terminal's process group: Ctrl-C is the xtask's to handle. Into the
-        // watchdog's, when there is one, so it can stop what a dead run left running.
-        let group = self.session.borrow().as_ref().map_or(0, |session| session.group);
-        command.process_group(i32::try_from(group).unwrap_or(0));
-        command
-    }
-
-    /// `cmd` as a process in the xtask's own process group, run from the root.
-    fn plain_command(&self, cmd: &Cmd) -> Command {
-        let program = if cmd.program == "docker" {
-            self.docker.as_path()
-        } else {
-            cmd.program.as_ref()
-        };
-        let mut command = Command::new(program);
-        command.current_dir(&self.root).args(&cmd.args);
-        command.envs(cmd.env.iter().chain(&cmd.secrets).map(|(key, value)| (key, value)));
-        command
-    }
-
     /// Removes what the run made, newest first (containers made one after the other in one
     /// call). Never interrupted: a second Ctrl-C must not leave half of it behind. True when
     /// all of it is gone.
@@ -855,30 +533,6 @@ impl Drop for Background {
     }
 }
 
-/// Reads a child's output to its end on a thread of its own, so a full pipe never blocks it;
-/// where `tee`, writing it to the xtask's standard error as it comes too.
-fn drain(pipe: Option<impl Read + Send + 'static>, tee: bool) -> Option<JoinHandle<String>> {
-    pipe.map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let mut chunk = [0; 8192];
-            loop {
-                let read = match pipe.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(read) => read,
-                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                };
-                if tee {
-                    let _ = std::io::stderr().write_all(&chunk[..read]);
-                }
-                bytes.extend_from_slice(&chunk[..read]);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    })
-}
-
 /// Whether `finished` says `cmd` lost its race (`Cmd::race`) and is to run again, `again`
 /// counting the runs after the first; says so, then.
 fn lost_its_race(cmd: &Cmd, finished: &Finished, again: &mut u32) -> bool {
@@ -891,29 +545,6 @@ fn lost_its_race(cmd: &Cmd, finished: &Finished, again: &mut u32) -> bool {
     *again += 1;
     say!("   {}: running it again", race.why);
     true
-}
-
-fn joined(reader: Option<JoinHandle<String>>) -> String {
-    reader.and_then(|reader| reader.join().ok()).unwrap_or_default()
-}
-
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Stops a child that holds the terminal: SIGTERM first, so docker's client can put the
-/// terminal back as it found it (out of raw mode), then SIGKILL if it has not gone in 2 s.
-fn stop_on_the_terminal(child: &mut Child) {
-    signals::terminate(child.id());
-    let asked = Instant::now();
-    while asked.elapsed() < Duration::from_secs(2) {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    stop(child);
 }
 
 /// A non-zero exit code as an error.
