@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::Times;
+use super::scenarios::Bench;
 use super::wrk::{self, Load};
-use super::{Bench, Times};
 use crate::console::{say, show};
 use crate::engine::docker::{self, Run};
 use crate::http;

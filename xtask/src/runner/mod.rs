@@ -16,6 +16,7 @@
 //! | `status`      | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `run`         | yes    | streamed           | printed only    | `LONG`        | interrupts it |
 //! | `background`  | yes    | streamed           | printed only    | `LONG`        | + its `stop`  |
+//! | `beside`      | yes    | kept, for `finish` | printed only    | `LONG`        | stops it      |
 //! | `quiet`       | yes    | kept, tail on fail | printed only    | `LONG`        | interrupts it |
 //! | `make`        | yes    | streamed           | printed only    | `MAKE`        | waits for it  |
 //! | `unmake`      | yes    | kept, tail on fail | printed only    | `MAKE`        | waits for it  |
@@ -48,46 +49,46 @@
 //! A command that can lose a race with another client of the engine (`Cmd::race`: a classic
 //! build whose cached image is removed under it) has its standard error passed on as it comes
 //! and kept: when it says the race was lost, the command runs again, up to `Race::AGAIN` times.
+//!
+//! What comes from where: xshell's `Shell`, rooted at the checkout (`project::shell_at`), makes
+//! every child, with its working directory and environment; `std::process::Command`, converted
+//! from xshell's `Cmd`, adds what xshell lacks (a process group, stdin input, output drained as
+//! it comes, a deadline, a signal that stops it: `process`). The runner adds the rest: the echo
+//! with secrets masked, `--dry-run`, the undo of what a run made (`undo`), the run's directory
+//! and watchdog (`session`), the engine check (`engine_check`) and the steps' summary (`steps`).
 
 mod engine_check;
 mod process;
 pub mod session;
+mod steps;
+mod undo;
 
 use std::cell::{OnceCell, RefCell};
-use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8PathBuf;
-use xshell::Shell;
 
-use crate::console::{paint, say};
-use crate::engine::Engine;
-use crate::engine::cmd::{Cmd, Race};
+use crate::console::say;
+use crate::engine::cmd::Cmd;
 use crate::engine::docker;
+use crate::engine::{Builder, Engine};
 use crate::project::{Project, RunName, shell_at};
 use crate::signals;
-use process::{Running, stop};
+use engine_check::Checked;
+pub use process::{Background, Finished, READ};
+use process::{Group, LONG, MAKE, Processes, Wait, lost_its_race, succeeded};
 use session::Session;
-
-/// A command that only reads the engine's state.
-pub const READ: Duration = Duration::from_secs(30);
-/// The first question to the engine: an engine that does not answer it is reported.
-const ENGINE_ANSWER: Duration = Duration::from_secs(6);
-/// Making a container or a network.
-const MAKE: Duration = Duration::from_secs(120);
-/// Builds, the test suite, mmdebstrap: long, but not for ever.
-const LONG: Duration = Duration::from_secs(3 * 3600);
+use steps::Steps;
+use undo::Undo;
 
 pub struct Runner {
     /// The workspace root: the run's files live under it.
     root: Utf8PathBuf,
-    /// Every child is made by this shell, rooted at `root`: build contexts and relative paths
-    /// are right from any directory.
-    sh: Shell,
-    docker: PathBuf,
+    /// What runs its children, made by a shell rooted at `root`: build contexts and relative
+    /// paths are right from any directory.
+    processes: Processes,
     run: RunName,
     /// What answers `docker`, once `check_engine` has asked.
     engine: RefCell<Option<Engine>>,
@@ -97,51 +98,18 @@ pub struct Runner {
     /// anything.
     session: RefCell<Option<Session>>,
     /// Commands that remove what this run made, in the order it made them.
-    undo: RefCell<Vec<Cmd>>,
+    undo: Undo,
     dry_run: bool,
     /// Whether the run gets a session; not the watchdog's own runner.
     watched: bool,
     /// Each step announced so far, and when it began: the summary's durations.
-    steps: RefCell<Vec<(String, Instant)>>,
+    steps: Steps,
     /// Images the run has built or pulled by now (a dry run: printed a command that would),
     /// so it does not make them twice.
     made: RefCell<Vec<String>>,
     /// Answers to the questions asked with the engine check's (`check_engine_and_ask`), each
     /// kept for the first `read`, `read_all` or `probe` of the same command.
     asked: RefCell<Vec<(Cmd, Finished)>>,
-}
-
-/// What a finished command printed; `status` is `None` when its deadline passed first.
-pub struct Finished {
-    pub status: Option<ExitStatus>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Finished {
-    pub fn ok(&self) -> bool {
-        self.status.is_some_and(|status| status.success())
-    }
-
-    /// All it printed, if it succeeded; else an error saying `what` failed, with the end of it.
-    pub fn output_of(&self, what: &str) -> Result<String> {
-        let out = format!("{}{}", self.stdout, self.stderr);
-        if !self.ok() {
-            let lines: Vec<&str> = out.lines().collect();
-            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-            bail!("{what} failed:\n{tail}");
-        }
-        Ok(out)
-    }
-
-    /// The exit code, as a shell reports it: 128 + the signal for a process killed by one.
-    fn code(&self) -> u8 {
-        match self.status.map(|status| (status.code(), status.signal())) {
-            Some((Some(code), _)) => u8::try_from(code).unwrap_or(1),
-            Some((None, Some(signal))) => u8::try_from(128 + signal).unwrap_or(1),
-            _ => 1,
-        }
-    }
 }
 
 impl Runner {
@@ -151,6 +119,63 @@ impl Runner {
 
     /// The runner of a task that needs an engine: the engine checked, with `ahead` asked at
     /// once (see `check_engine_and_ask`), and nothing it cannot do here.
+    /// What the engine is; fails with what to do when none answers (every task needs one).
+    /// Kept for the rest of the run (`engine`); see `engine_check::check`.
+    pub fn check_engine(&self) -> Result<Engine> {
+        self.check_engine_and_ask(&[])
+    }
+
+    /// `check_engine`, with `ahead` asked at once: the questions a task asks first, where they
+    /// do not depend on what the engine is. Their answers wait for the first `read`,
+    /// `read_all` or `probe` of the same command, which then asks the engine nothing.
+    pub fn check_engine_and_ask(&self, ahead: &[Cmd]) -> Result<Engine> {
+        let Checked { engine, ahead } = engine_check::check(&self.processes, ahead)?;
+        *self.engine.borrow_mut() = Some(engine.clone());
+        self.asked.borrow_mut().extend(ahead);
+        Ok(engine)
+    }
+
+    /// The engine `check_engine` found.
+    pub fn engine(&self) -> Result<Engine> {
+        self.engine
+            .borrow()
+            .clone()
+            .context("the engine was not checked before use")
+    }
+
+    /// Whether Docker's client has the buildx plugin (BuildKit builds from client 23 on), asked
+    /// once.
+    pub fn has_buildx(&self) -> Result<bool> {
+        if let Some(has) = self.has_buildx.get() {
+            return Ok(*has);
+        }
+        let has = self.probe(&docker::buildx_version())?.is_some();
+        Ok(*self.has_buildx.get_or_init(|| has))
+    }
+
+    /// What `docker build` builds with.
+    pub fn builder(&self) -> Result<Builder> {
+        let engine = self.engine()?;
+        Ok(engine.builder(engine.builds_through_buildx() && self.has_buildx()?))
+    }
+
+    /// Where the client looks for its engine (`unix://...`, `tcp://...`), as best it can tell.
+    pub fn endpoint(&self) -> String {
+        if let Some(engine) = self.engine.borrow().as_ref() {
+            return engine.endpoint.clone();
+        }
+        match std::env::var("DOCKER_HOST") {
+            Ok(host) if !host.is_empty() => host,
+            _ => self
+                .probe(&docker::context_endpoint())
+                .ok()
+                .flatten()
+                .map(|answer| answer.rsplit('|').next().unwrap_or_default().to_string())
+                .filter(|endpoint| !endpoint.is_empty())
+                .unwrap_or_else(|| "the default socket".into()),
+        }
+    }
+
     pub fn ready(project: &Project, dry_run: bool, ahead: &[Cmd]) -> Result<Runner> {
         let runner = Runner::new(project, dry_run)?;
         let engine = runner.check_engine_and_ask(ahead)?;
@@ -174,16 +199,18 @@ impl Runner {
         })?;
         Ok(Runner {
             root: project.root.clone(),
-            sh: shell_at(&project.root)?,
-            docker,
+            processes: Processes {
+                sh: shell_at(&project.root)?,
+                docker,
+            },
             run: project.run_name()?,
             engine: RefCell::new(None),
             has_buildx: OnceCell::new(),
             session: RefCell::new(None),
-            undo: RefCell::new(Vec::new()),
+            undo: Undo::default(),
             dry_run,
             watched,
-            steps: RefCell::new(Vec::new()),
+            steps: Steps::default(),
             made: RefCell::new(Vec::new()),
             asked: RefCell::new(Vec::new()),
         })
@@ -221,27 +248,12 @@ impl Runner {
 
     /// Announces a step of a task; it lasts until the next one.
     pub fn step(&self, what: &str) {
-        say!("{} {}", paint("1;36", "=>"), paint("1", what));
-        self.steps.borrow_mut().push((what.to_string(), Instant::now()));
+        self.steps.begin(what);
     }
 
     /// Announces work that goes on beside the steps, as a step looks, and not one of them.
     pub fn meanwhile(&self, what: &str) {
-        say!("{} {}", paint("1;36", "=>"), paint("1", what));
-    }
-
-    /// Each step's duration, once the run is over.
-    fn summary(&self) {
-        let steps = self.steps.take();
-        let Some((_, first)) = steps.first() else {
-            return;
-        };
-        let ends = steps.iter().skip(1).map(|(_, began)| *began).chain([Instant::now()]);
-        let total = first.elapsed().as_secs_f64();
-        say!("{} {}", paint("1;36", "=>"), paint("1", &format!("Took {total:.1} s")));
-        for ((what, began), end) in steps.iter().zip(ends) {
-            say!("   {:>6.1} s  {what}", (end - *began).as_secs_f64());
-        }
+        steps::announce(what);
     }
 
     /// Runs `cmd`; a non-zero exit is an error.
@@ -266,7 +278,16 @@ impl Runner {
         self.start_session()?;
         let finished = {
             let _ctrl_c = signals::leave_ctrl_c_to_the_child();
-            self.execute_with(cmd, Stdio::inherit(), false, LONG, true, false)?
+            self.processes.execute(
+                cmd,
+                Stdio::inherit(),
+                false,
+                Wait {
+                    deadline: LONG,
+                    interruptible: true,
+                },
+                Group::Terminal,
+            )?
         };
         signals::check()?;
         Ok(self.in_time(cmd, finished, LONG)?.code())
@@ -285,8 +306,8 @@ impl Runner {
             });
         }
         self.start_session()?;
-        self.undo.borrow_mut().push(stop.clone());
-        let child = self.spawn(cmd, Stdio::null(), false, true)?;
+        self.undo.register(stop.clone());
+        let child = self.processes.spawn(cmd, Stdio::null(), false, self.group())?;
         Ok(Background {
             child: Some((cmd.clone(), child, Instant::now())),
             stop: Some(stop),
@@ -307,7 +328,7 @@ impl Runner {
             });
         }
         self.start_session()?;
-        let child = self.spawn(cmd, Stdio::null(), true, true)?;
+        let child = self.processes.spawn(cmd, Stdio::null(), true, self.group())?;
         Ok(Background {
             child: Some((cmd.clone(), child, Instant::now())),
             stop: None,
@@ -326,11 +347,19 @@ impl Runner {
             return Ok(None);
         };
         let mut running = [child];
-        self.wait_all(&mut running, started, LONG, true, true)?;
+        process::wait_all(
+            &mut running,
+            started,
+            Wait {
+                deadline: LONG,
+                interruptible: true,
+            },
+            self.group(),
+        )?;
         let [running] = running;
         let finished = running.finished();
         if let (Some(_), Some(stop)) = (finished.status, &background.stop) {
-            self.undo.borrow_mut().retain(|undo| undo != stop);
+            self.undo.forget(stop);
         }
         signals::check()?;
         let mut finished = self.in_time(&cmd, finished, LONG)?;
@@ -349,7 +378,7 @@ impl Runner {
     /// Makes something the run owns with `cmd`, and registers `undo` to remove it when the
     /// runner goes away.
     pub fn make(&self, cmd: &Cmd, undo: Cmd) -> Result<()> {
-        self.undo.borrow_mut().push(undo);
+        self.undo.register(undo);
         let code = self
             .echoed(cmd, false, MAKE, false)?
             .map_or(0, |finished| finished.code());
@@ -359,7 +388,7 @@ impl Runner {
     /// Removes now what `make` made, by its `undo`, rather than when the run ends.
     pub fn unmake(&self, undo: &Cmd) -> Result<()> {
         let finished = self.echoed(undo, true, MAKE, false)?;
-        self.undo.borrow_mut().retain(|registered| registered != undo);
+        self.undo.forget(undo);
         match finished {
             Some(finished) if !finished.ok() => bail!("`{undo}` failed: {}", finished.stderr.trim()),
             _ => Ok(()),
@@ -369,9 +398,7 @@ impl Runner {
     /// Leaves the containers and networks named `names` in place when the runner goes away
     /// (`release --keep`); the rest of what the run made goes as usual.
     pub fn keep(&self, names: &[String]) {
-        self.undo
-            .borrow_mut()
-            .retain(|undo| !undo.args.iter().any(|arg| names.contains(arg)));
+        self.undo.keep(names);
     }
 
     /// Runs `cmd` quietly to learn something: its stdout if it succeeded, `None` if not.
@@ -398,7 +425,18 @@ impl Runner {
             .filter(|(_, answer)| answer.is_none())
             .map(|(cmd, _)| cmd.clone())
             .collect();
-        let mut fresh = self.execute_all(&unanswered, true, deadline, true)?.into_iter();
+        let mut fresh = self
+            .processes
+            .execute_all(
+                &unanswered,
+                true,
+                Wait {
+                    deadline,
+                    interruptible: true,
+                },
+                self.group(),
+            )?
+            .into_iter();
         answers
             .into_iter()
             .map(|answer| answer.or_else(|| fresh.next()).context("an answer went missing"))
@@ -460,6 +498,20 @@ impl Runner {
         Ok(finished)
     }
 
+    /// Runs `cmd` quietly or not (`capture`), stdin null, in the run's process group.
+    fn execute(&self, cmd: &Cmd, capture: bool, deadline: Duration, interruptible: bool) -> Result<Finished> {
+        let wait = Wait {
+            deadline,
+            interruptible,
+        };
+        self.processes.execute(cmd, Stdio::null(), capture, wait, self.group())
+    }
+
+    /// The process group of the run's children: its watchdog's once it has one.
+    fn group(&self) -> Group {
+        Group::Apart(self.session.borrow().as_ref().map_or(0, |session| session.group))
+    }
+
     fn start_session(&self) -> Result<()> {
         if self.dry_run || !self.watched || self.session.borrow().is_some() {
             return Ok(());
@@ -469,39 +521,13 @@ impl Runner {
         Ok(())
     }
 
-    /// Removes what the run made, newest first (containers made one after the other in one
-    /// call). Never interrupted: a second Ctrl-C must not leave half of it behind. True when
-    /// all of it is gone.
+    /// Removes what the run made (see `Undo::remove`). True when all of it is gone.
     fn clean_up(&self) -> bool {
-        let undo = self.undo.take();
-        if undo.is_empty() {
+        if self.undo.is_empty() {
             return true;
         }
         self.step("Removing what this run made");
-        let mut all_gone = true;
-        for cmd in docker::merge_removals(undo.into_iter().rev()) {
-            say!("$ {cmd}");
-            if self.dry_run {
-                continue;
-            }
-            match self.execute(&cmd, true, MAKE, false) {
-                Ok(finished) if finished.ok() => {}
-                Ok(finished) => {
-                    // Gone already (never made, or `--rm`): nothing to do, for each one named.
-                    let stderr = finished.stderr.trim();
-                    let gone = |line: &str| line.contains("No such") || line.contains("not found");
-                    if stderr.is_empty() || !stderr.lines().filter(|line| !line.trim().is_empty()).all(gone) {
-                        say!("warning: `{cmd}` failed: {stderr}");
-                        all_gone = false;
-                    }
-                }
-                Err(err) => {
-                    say!("warning: {err:#}");
-                    all_gone = false;
-                }
-            }
-        }
-        all_gone
+        self.undo.remove(&self.processes, self.group(), self.dry_run)
     }
 }
 
@@ -514,43 +540,6 @@ impl Drop for Runner {
                 session.finish();
             }
         }
-        self.summary();
-    }
-}
-
-/// What `Runner::background` started: `Runner::wait` for it. Dropped unwaited (the run failed
-/// meanwhile), its client is stopped; the cleanup runs its `stop`.
-pub struct Background {
-    child: Option<(Cmd, Running, Instant)>,
-    stop: Option<Cmd>,
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Some((_, running, _)) = &mut self.child {
-            stop(&mut running.child);
-        }
-    }
-}
-
-/// Whether `finished` says `cmd` lost its race (`Cmd::race`) and is to run again, `again`
-/// counting the runs after the first; says so, then.
-fn lost_its_race(cmd: &Cmd, finished: &Finished, again: &mut u32) -> bool {
-    let Some(race) = cmd.race else {
-        return false;
-    };
-    if finished.ok() || *again >= Race::AGAIN || !race.lost(&finished.stderr) {
-        return false;
-    }
-    *again += 1;
-    say!("   {}: running it again", race.why);
-    true
-}
-
-/// A non-zero exit code as an error.
-fn succeeded(cmd: &Cmd, code: u8) -> Result<()> {
-    match code {
-        0 => Ok(()),
-        code => bail!("`{cmd}` failed with exit code {code}"),
+        self.steps.summary();
     }
 }
