@@ -6,7 +6,9 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 use xshell::cmd;
 
-use super::*;
+use super::names::*;
+use crate::machinery::images;
+use crate::project::{BASE_DOCKERFILE, DEV_DOCKERFILE, Project, random_hex, shell_at};
 
 /// The checkout as the xtask sees it, under the bench's names: its own images (the database's
 /// too, and with `own_os_image` the OS image and the kept wheels' volume) and cache, and

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::Times;
+use super::figures::Times;
 use super::scenarios::Bench;
 use super::wrk::{self, Load};
 use crate::console::{say, show};

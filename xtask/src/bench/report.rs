@@ -1,7 +1,9 @@
 //! What the bench prints: each figure beside its baselines, the ratios, and each goal met or
 //! missed.
 
-use super::*;
+use super::figures::*;
+use super::names::*;
+use crate::console::show;
 
 pub fn print(rounds: usize, r: &Results) {
     show!("\ncargo xtask bench, {rounds} round(s): seconds, min / median");

@@ -5,7 +5,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::*;
+use super::copy::*;
+use super::edits;
+use super::figures::*;
+use super::names::*;
+use super::native::Native;
+use crate::console::say;
+use crate::engine::cmd::Cmd;
+use crate::engine::docker::{self, Build, Run};
+use crate::machinery::containers::Temporary;
+use crate::machinery::images;
+use crate::project::{OS_IMAGE_FROM_REGISTRY, Project};
+use crate::runner::Runner;
 
 pub struct Bench<'a> {
     pub runner: &'a Runner,

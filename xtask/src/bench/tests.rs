@@ -1,4 +1,5 @@
 use super::*;
+use crate::project::DEV_DOCKERFILE;
 
 #[test]
 fn the_scaled_suite_repeats_every_test_module_of_the_application() {

@@ -1,7 +1,8 @@
 //! Containers: `docker run`/`create` as a value (`Run`), starting, `exec` (`Exec`), copying
 //! files in and out, stopping.
 
-use super::*;
+use super::labels::PROJECT_LABEL;
+use crate::engine::cmd::Cmd;
 
 /// `docker run`: always labelled as the project's.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Images: `docker build` as a value (`Build`), and pulling, importing, tagging and pushing them.
 
-use super::*;
+use super::labels::PROJECT_LABEL;
+use crate::engine::Builder;
+use crate::engine::cmd::{Cmd, Race};
 
 /// `docker build`, with the repository root as the build context unless told otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]

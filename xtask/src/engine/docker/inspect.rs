@@ -1,7 +1,7 @@
 //! Questions to the engine: what it is, and what it holds (images, containers, volumes,
 //! networks), each a `docker ... inspect --format` or `version` whose answer a caller reads.
 
-use super::*;
+use crate::engine::cmd::Cmd;
 
 /// The client's own version line; asks no engine, so it answers whatever the engine does.
 pub fn client_version() -> Cmd {

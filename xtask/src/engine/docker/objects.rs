@@ -1,7 +1,8 @@
 //! What a run makes and removes by name and label: volumes, networks and containers made
 //! labelled, listed by filter, removed one by one or many at once.
 
-use super::*;
+use super::labels::PROJECT_LABEL;
+use crate::engine::cmd::Cmd;
 
 /// Makes a named network or volume, labelled as the project's and with `labels` (an existing
 /// volume is left as it is).

@@ -1,4 +1,6 @@
 use super::*;
+use crate::engine::Builder;
+use crate::engine::cmd::Cmd;
 
 #[test]
 fn the_bench_asks_an_image_s_size_a_container_s_addresses_and_stops_it_gracefully() {
