@@ -2,13 +2,15 @@
 //! settings modules need which services, and how each service runs. Data, not code.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
-use crate::toml_doc::{Doc, Value};
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The prefix of what the checkout makes on an engine (default `todobackend`).
     pub name: Option<String>,
@@ -23,9 +25,11 @@ pub struct Config {
     pub services: BTreeMap<String, Service>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Names of `services` a run with these settings needs.
+    #[serde(default)]
     pub services: Vec<String>,
     /// A directory of the dev container where these settings keep their own data (SQLite's
     /// file), told to the application as DJANGO_DATA_DIR: `serve` keeps it in a volume of
@@ -33,12 +37,14 @@ pub struct Settings {
     pub data: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Service {
     pub image: String,
     /// Builds `image` when the engine lacks it.
     pub dockerfile: Option<String>,
     /// Given to the service and to the test container.
+    #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// The variable that tells the test container the service's host name.
     pub host_env: Option<String>,
@@ -50,16 +56,20 @@ pub struct Service {
     pub listen_env: Option<String>,
     /// Variables given fresh random values each run, passed by name only, to the service
     /// and to the test container.
+    #[serde(default)]
     pub secrets: Vec<String>,
     /// Like `secrets`, for the service alone (an administrator's password the tests never use).
+    #[serde(default)]
     pub service_secrets: Vec<String>,
     /// A shell command run inside the service's container that succeeds once it is ready.
     pub ready: Option<String>,
     /// How long `ready` may take to succeed (default 60).
+    #[serde(default = "sixty", deserialize_with = "seconds")]
     pub ready_timeout_secs: u64,
     /// The port the application reaches it on: a suite forked by the worker waits, from
     /// there, until it answers (on some engines a network takes a while to join a container
     /// to the ones already on it).
+    #[serde(default, deserialize_with = "port")]
     pub port: Option<u16>,
     /// The directory the service keeps its data in: `serve` keeps it in a volume of the
     /// checkout's, with the service's secrets beside it, so data entered while serving
@@ -67,38 +77,69 @@ pub struct Service {
     pub data: Option<String>,
 }
 
-impl Settings {
-    fn read(doc: Doc, table: &Value) -> Result<Settings> {
-        doc.fields(table, |fields| {
-            Ok(Settings {
-                services: fields.strings("services")?,
-                data: fields.string("data")?,
-            })
-        })
+/// The manifest around the table: everything else in it is Cargo's, or other tools'.
+#[derive(Deserialize)]
+struct Manifest {
+    #[serde(default)]
+    workspace: Workspace,
+}
+
+#[derive(Default, Deserialize)]
+struct Workspace {
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+#[derive(Default, Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    todobackend: Config,
+}
+
+fn sixty() -> u64 {
+    60
+}
+
+/// A whole number in `range`, refused with what it is for (`expected a port number`) rather
+/// than with its Rust type.
+struct Whole {
+    what: &'static str,
+    max: u64,
+}
+
+impl Visitor<'_> for Whole {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.what)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<u64, E> {
+        u64::try_from(value)
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
+            .and_then(|value| self.visit_u64(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<u64, E> {
+        match value <= self.max {
+            true => Ok(value),
+            false => Err(E::invalid_value(de::Unexpected::Unsigned(value), &self)),
+        }
     }
 }
 
-impl Service {
-    fn read(doc: Doc, table: &Value) -> Result<Service> {
-        doc.fields(table, |fields| {
-            Ok(Service {
-                image: fields.required("image", Doc::string)?,
-                dockerfile: fields.string("dockerfile")?,
-                env: fields.map("env", Doc::string)?,
-                host_env: fields.string("host_env")?,
-                port_env: fields.string("port_env")?,
-                listen_env: fields.string("listen_env")?,
-                secrets: fields.strings("secrets")?,
-                service_secrets: fields.strings("service_secrets")?,
-                ready: fields.string("ready")?,
-                ready_timeout_secs: fields
-                    .integer("ready_timeout_secs", "a number of seconds")?
-                    .unwrap_or(60),
-                port: fields.integer("port", "a port number (0 to 65535)")?,
-                data: fields.string("data")?,
-            })
-        })
-    }
+fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let what = "a number of seconds";
+    deserializer.deserialize_u64(Whole { what, max: u64::MAX })
+}
+
+fn port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+    let what = "a port number (0 to 65535)";
+    let port = deserializer.deserialize_u64(Whole {
+        what,
+        max: u16::MAX.into(),
+    })?;
+    Ok(u16::try_from(port).ok())
 }
 
 fn is_variable_name(key: &str) -> bool {
@@ -115,23 +156,7 @@ impl Config {
     }
 
     fn parse(text: &str) -> Result<Config> {
-        let (doc, manifest) = Doc::parse(text)?;
-        let mut table = &manifest;
-        for key in ["workspace", "metadata", "todobackend"] {
-            match doc.table(table)?.get(key) {
-                Some(inner) => table = inner,
-                None => return Ok(Config::default()),
-            }
-        }
-        let config = doc.fields(table, |fields| {
-            Ok(Config {
-                name: fields.string("name")?,
-                os_image: fields.string("os_image")?,
-                wheels_volume: fields.string("wheels_volume")?,
-                settings: fields.map("settings", Settings::read)?,
-                services: fields.map("services", Service::read)?,
-            })
-        })?;
+        let config = toml::from_str::<Manifest>(text)?.workspace.metadata.todobackend;
         if let Some(name) = &config.name {
             let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
             if name.is_empty() || !name.chars().all(valid) || name.starts_with('-') {
@@ -283,6 +308,13 @@ mod tests {
         );
         assert!(
             err.contains("invalid type: string \"3306\", expected a port number"),
+            "{err}"
+        );
+
+        let too_big = "[workspace.metadata.todobackend.services.db]\nimage = \"x\"\nport = 70000\n";
+        let err = format!("{:#}", Config::parse(too_big).unwrap_err());
+        assert!(
+            err.contains("line 3") && err.contains("integer `70000`, expected a port number"),
             "{err}"
         );
 

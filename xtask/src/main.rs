@@ -14,7 +14,6 @@ mod project;
 mod runner;
 mod signals;
 mod tasks;
-mod toml_doc;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// The top-level modules, lowest first: each may use those of the layers before its own.
 const LAYERS: &[&[&str]] = &[
-    &["signals", "fingerprint", "http", "flags", "toml_doc"],
+    &["signals", "fingerprint", "http", "flags"],
     &["console", "config"],
     &["engine"],
     &["project"],
