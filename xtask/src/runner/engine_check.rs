@@ -148,8 +148,8 @@ fn context_endpoint(processes: &Processes) -> Result<String> {
             READ.as_secs()
         );
     }
-    Ok(answer
-        .ok()
-        .then(|| answer.stdout.trim().to_string())
-        .unwrap_or_default())
+    Ok(match answer.ok() {
+        true => answer.stdout.trim().to_string(),
+        false => String::new(),
+    })
 }
