@@ -205,8 +205,8 @@ names of its own, todobackend-bench-*, its OS image too): the lab's own flow (it
 and test.sh, kept in xtask/bench/lab/) and the same suite with the same reports run natively on
 this host (`coverage run manage.py test` then `coverage xml`, the base settings, in a venv the
 bench makes in target/bench-native-venv from the same requirements but mysqlclient, reused
-while they are unchanged). In one run: a first run with no images at all (once, whatever N:
-it builds the OS image), then N rounds of a cold run with only the OS image left (against the
+while they are unchanged). In one run: N first runs with no images at all (each builds the
+OS image), then N rounds of a cold run with only the OS image left (against the
 lab's), the warm edit->test loop and a run with no change (against the lab's and the native
 run), `--settings test` warm, the floor (the suite in an already running container), a
 requirements change (a version bumped to one pip has cached) and a suite 50 times larger (a
