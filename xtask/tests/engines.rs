@@ -1,5 +1,5 @@
 //! Every task, end to end, on the engines users have besides Docker's classic builder (which
-//! `e2e.rs` covers): BuildKit (Debian's 20.10 client, `DOCKER_BUILDKIT=1`), Podman behind a
+//! `e2e/` covers): BuildKit (Debian's 20.10 client, `DOCKER_BUILDKIT=1`), Podman behind a
 //! `docker` shim, and a remote engine reached through `DOCKER_HOST=tcp://` that sees nothing of
 //! the checkout. Each works on a copy whose directory name has spaces, dots, capitals and
 //! underscores, under names of its own. A test whose engine cannot be had here says SKIPPED;
