@@ -256,31 +256,28 @@ impl FakeDocker {
             .unwrap()
     }
 
+    /// The lines the fake has written so far in `$FAKE_LOG<suffix>` (none where it wrote nothing).
+    fn log(&self, suffix: &str) -> Vec<String> {
+        let text = fs::read_to_string(self.dir.join(format!("log{suffix}"))).unwrap_or_default();
+        text.lines().map(String::from).collect()
+    }
+
     /// The docker invocations so far, as "<cwd>: <args>".
     pub fn calls(&self) -> Vec<String> {
-        fs::read_to_string(self.dir.join("log"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        self.log("")
     }
 
     /// The arguments of each docker invocation so far, as docker got them.
     pub fn argvs(&self) -> Vec<Vec<String>> {
-        fs::read_to_string(self.dir.join("log.argv"))
-            .unwrap_or_default()
-            .lines()
+        let lines = self.log(".argv").into_iter();
+        lines
             .map(|line| line.split_terminator('\u{1f}').map(String::from).collect())
             .collect()
     }
 
     /// What the fake's suites said (`$FAKE_LOG.suite`).
     pub fn suite(&self) -> Vec<String> {
-        fs::read_to_string(self.dir.join("log.suite"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        self.log(".suite")
     }
 
     pub fn forget_calls(&self) {
