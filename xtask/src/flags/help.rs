@@ -15,7 +15,7 @@ Tasks:
   serve        Serve the API on http://127.0.0.1:8000/todos, reloading on every edit
   manage       Run any manage.py command (migrate, makemigrations, shell...) in the dev container
   build        Build wheels of the application and its dependencies into target/wheels/
-  clean        Remove what this checkout's runs left (keeps the pip cache and the images)
+  clean        Remove what this checkout's runs left (keeps serve's data, the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
   publish      Push the release image that passed its acceptance tests to a registry
   bench        Time this flow against the lab's and a native run, and load the release image; check the goals
@@ -111,8 +111,8 @@ ready first; the migrations applied first (`migrate --noinput`). Prints the URL 
 server answers: http://127.0.0.1:N/todos (published on this machine's loopback only).
 
 The data entered is kept between runs in volumes of this checkout's: the SQLite file of the
-base settings, the database of the test settings (with its passwords). `cargo xtask clean`
-removes them. Ctrl-C stops the server and removes everything else the run made. A port in
+base settings, the database of the test settings (with its passwords). `cargo xtask manage`
+works on the same data; `cargo xtask clean --data` removes it. Ctrl-C stops the server and removes everything else the run made. A port in
 use is refused before anything starts. On a terminal, a breakpoint() in a view stops in pdb
 there. A remote engine cannot see this checkout: it serves the source baked into a fresh
 image, published on the engine's host, and says so.
@@ -150,25 +150,31 @@ Examples:
   cargo xtask manage -- check --deploy";
 
 pub const CLEAN_HELP: &str = "\
-Usage: cargo xtask clean [--all] [--images]
+Usage: cargo xtask clean [--data] [--all] [--images]
 
 Removes what this checkout made and no longer uses, and says what: the containers and
 networks of its runs that are over (runs in progress, in this checkout or another, are left
-alone), its test worker and the worker's network, the data `serve` kept, its dangling build
-images, and the scratch files its runs leave in the checkout.
+alone), its test worker and the worker's network, its dangling build images, and the scratch
+files its runs leave in the checkout. What you entered stays, as compose's `down` keeps its
+volumes: the data `serve` kept (and `manage` uses) goes only with --data, and clean says
+what it kept.
 Nothing another checkout made, and nothing todobackend did not make, is touched: what it
 removes is found by labels todobackend sets itself (`todobackend.checkout`,
 `todobackend.run`), never by labels a container inherits from an image. Running it again
 removes nothing.
 
 Options:
+  --data       Also remove the data `serve` kept: the SQLite file's volume, the database's
+               volume and its passwords (kept while a run in progress uses them)
   --all        Also remove the pip cache: the container `cache` and its volume
-               todobackend-cache (kept while another container uses the volume)
+               todobackend-cache (kept while another container uses the volume); and --data
   --images     Also remove the shared images (todobackend-os, -base, -dev and the service
                images built from docker/), except those a container uses, and the
                requirements' wheels every checkout keeps (volume todobackend-wheels)
 
-Example:
+Examples:
+  cargo xtask clean
+  cargo xtask clean --data
   cargo xtask clean --all";
 
 pub const BUILD_HELP: &str = "\

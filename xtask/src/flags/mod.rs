@@ -83,7 +83,10 @@ pub struct Manage {
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Clean {
+    /// The pip cache and the data `serve` kept too.
     pub all: bool,
+    /// Also the data `serve` kept (and that of checkouts that are gone).
+    pub data: bool,
     /// Also the shared images (OS, base, dev, services) no container uses.
     pub images: bool,
 }
@@ -159,6 +162,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "clean" => (
             Task::Clean(Clean {
                 all: false,
+                data: false,
                 images: false,
             }),
             CLEAN_HELP,
@@ -198,6 +202,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Cache(Cache { reset }), "--reset") => *reset = true,
             (Task::Clean(Clean { all, .. }), "--all") => *all = true,
             (Task::Clean(Clean { images, .. }), "--images") => *images = true,
+            (Task::Clean(Clean { data, .. }), "--data") => *data = true,
             (Task::Bench(Bench { only, .. }), "--only") => match args.next().as_deref() {
                 Some("loop") => *only = Some(BenchPart::Loop),
                 Some("release") => *only = Some(BenchPart::Release),

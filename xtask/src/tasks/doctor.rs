@@ -163,7 +163,7 @@ fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         report(
             true,
             &format!(
-                "data kept by `serve`: {} (`cargo xtask clean` removes it)",
+                "data kept by `serve`: {} (`cargo xtask clean --data` removes it)",
                 kept.join(", ")
             ),
         );
