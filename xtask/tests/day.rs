@@ -88,3 +88,108 @@ fn plain_clean_keeps_what_serve_kept_says_so_and_clean_data_removes_it() {
     assert!(kept_volumes(&copy).is_empty(), "{:?}\n{out}", kept_volumes(&copy));
     assert!(out.contains("Removing the data kept by `serve`"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------
+// manage works on the data serve keeps
+
+/// A `manage.py shell -c` script that prints the titles of the todos, one `todo: TITLE` a line.
+const LIST_TODOS: &str =
+    "from todo.models import TodoItem\nfor title in TodoItem.objects.values_list('title', flat=True): print('todo:', title)";
+
+/// A script that prints whether USER logs in with PASSWORD.
+fn logs_in(user: &str, password: &str) -> String {
+    format!("from django.contrib.auth import authenticate\nprint('logs in:', authenticate(username='{user}', password='{password}') is not None)")
+}
+
+/// `manage [SETTINGS...] -- ARGS` in `copy`, with `env`; asserts it exits 0. All it printed.
+fn manage(copy: &Checkout, settings: &[&str], env: &[(&str, &str)], args: &[&str]) -> String {
+    let mut command = copy.xtask(&[&["manage"][..], settings, &["--"], args].concat());
+    command.envs(env.iter().copied());
+    let finished = run_to_end(command, A_TASK_ENDS_WITHIN);
+    let out = finished.output();
+    assert_eq!(finished.code(), Some(0), "`manage {}`: {}:\n{out}", args.join(" "), finished.how());
+    out
+}
+
+/// `createsuperuser --noinput` of `user`, its answers from the host's environment.
+fn create_superuser(copy: &Checkout, settings: &[&str], user: &str, password: &str) -> String {
+    let env = [
+        ("DJANGO_SUPERUSER_USERNAME", user),
+        ("DJANGO_SUPERUSER_PASSWORD", password),
+        ("DJANGO_SUPERUSER_EMAIL", "dev@example.com"),
+    ];
+    manage(copy, settings, &env, &["createsuperuser", "--noinput"])
+}
+
+/// What `script` prints run by `manage.py shell` inside the running serve's own container,
+/// with its settings and its database: what the server itself sees.
+fn in_serve(copy: &Checkout, script: &str) -> String {
+    let label = format!("label={}", copy.label());
+    let serving = copy
+        .docker_lines(&["container", "ls", "--filter", &label, "--filter", "status=running", "--format", "{{.Names}}"])
+        .unwrap();
+    let server = serving.iter().find(|name| name.ends_with("-serve")).unwrap_or_else(|| panic!("no serve: {serving:?}"));
+    let shell = ["exec", server.as_str(), "/appenv/bin/python", "manage.py", "shell", "-c", script];
+    copy.docker_lines(&shell).unwrap().join("\n")
+}
+
+/// The running containers that mount the volume `volume`.
+fn using(copy: &Checkout, volume: &str) -> Vec<String> {
+    let filter = format!("volume={volume}");
+    copy.docker_lines(&["container", "ls", "--filter", &filter, "--format", "{{.Names}}"])
+        .unwrap()
+}
+
+/// Both ways, serve running and not, on `settings`' kept data (`volume_ends`): an item POSTed
+/// through serve is listed by `manage -- shell`, and a user made by `manage -- createsuperuser`
+/// logs in to the serve running and to the next one.
+fn manage_and_serve_share_the_data(name: &str, settings: &[&str], volume_ends: &str) {
+    let copy = Checkout::copy(name);
+    let port = free_port();
+    let serving = serve(&copy, port, settings);
+    post(port, "posted through serve");
+
+    // Serve running: manage joins its data (and its database, never a second one).
+    let listed = manage(&copy, settings, &[], &["shell", "-c", LIST_TODOS]);
+    assert!(listed.contains("todo: posted through serve"), "{listed}");
+    let kept = kept_volumes(&copy);
+    assert!(kept.len() == 1 && kept[0].ends_with(volume_ends), "{kept:?}");
+    if !settings.is_empty() {
+        assert!(listed.contains("=> Joining db") && !listed.contains("=> Starting db"), "{listed}");
+    }
+    let made = create_superuser(&copy, settings, "while-serving", "pw-one-1234");
+    assert!(made.contains("Superuser created successfully"), "{made}");
+    assert!(in_serve(&copy, &logs_in("while-serving", "pw-one-1234")).contains("logs in: True"));
+    assert!(lists(port, "posted through serve"));
+    ctrl_c(serving);
+
+    // Serve stopped: manage starts on the kept data alone, and leaves it for the next serve.
+    let listed = manage(&copy, settings, &[], &["shell", "-c", LIST_TODOS]);
+    assert!(listed.contains("todo: posted through serve"), "{listed}");
+    let made = create_superuser(&copy, settings, "between-serves", "pw-two-1234");
+    assert!(made.contains("Superuser created successfully"), "{made}");
+    assert!(using(&copy, &kept[0]).is_empty(), "{:?}", using(&copy, &kept[0]));
+    let serving = serve(&copy, port, settings);
+    assert!(in_serve(&copy, &logs_in("between-serves", "pw-two-1234")).contains("logs in: True"));
+    assert!(in_serve(&copy, &logs_in("while-serving", "pw-one-1234")).contains("logs in: True"));
+    ctrl_c(serving);
+
+    // --fresh: throw-away data, as before
+    let fresh = [&["--fresh"][..], settings].concat();
+    let tables = "from django.db import connection\nprint('migrated:', 'todo_todoitem' in connection.introspection.table_names())";
+    let out = manage(&copy, &fresh, &[], &["shell", "-c", tables]);
+    assert!(out.contains("migrated: False"), "{out}");
+    assert_eq!(kept_volumes(&copy), kept, "--fresh changed the kept volumes");
+}
+
+#[test]
+fn manage_works_on_the_sqlite_file_serve_keeps_whether_serve_runs_or_not() {
+    let Some(_engine) = support::engine() else { return };
+    manage_and_serve_share_the_data("day manage base", &[], "-base-data");
+}
+
+#[test]
+fn manage_joins_the_database_of_a_running_serve_and_uses_its_kept_data_when_none_runs() {
+    let Some(_engine) = support::engine() else { return };
+    manage_and_serve_share_the_data("day manage db", &["--settings", "test"], "-test-db");
+}

@@ -13,7 +13,7 @@ Tasks:
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
   serve        Serve the API on http://127.0.0.1:8000/todos, reloading on every edit
-  manage       Run any manage.py command (migrate, makemigrations, shell...) in the dev container
+  manage       Run any manage.py command (migrate, createsuperuser, shell...) on serve's data
   build        Build wheels of the application and its dependencies into target/wheels/
   clean        Remove what this checkout's runs left (keeps serve's data, the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
@@ -126,11 +126,20 @@ Examples:
   cargo xtask serve --settings test --port 8080";
 
 pub const MANAGE_HELP: &str = "\
-Usage: cargo xtask manage [--settings NAME] -- ARGS...
+Usage: cargo xtask manage [--settings NAME] [--fresh] -- ARGS...
 
 Runs `python manage.py ARGS...` in a throw-away todobackend-dev container composed as for
 `test`: --volumes-from cache, DJANGO_SETTINGS_MODULE=todobackend.settings.NAME, and the
 services those settings need on a private network of the run's own, ready before it starts.
+
+It works on the data `serve` keeps for those settings, as `docker compose run` uses the
+database of `up`: the SQLite file's volume (base settings), the database's volume and its
+passwords (test settings). While a `cargo xtask serve` of this checkout runs with the same
+settings, its database is joined, never started twice: a superuser made here logs in there,
+and what was entered there is here. With --fresh, the data is throw-away instead (fresh
+services on a tmpfs, SQLite in the container), as `test`'s; nothing kept is touched.
+DJANGO_SUPERUSER_* variables (USERNAME, PASSWORD, EMAIL: `createsuperuser --noinput`) reach
+the command, by name, never on a command line.
 On a local engine the checkout's src/ is mounted, and the container runs as the invoking user
 (--user UID:GID, HOME=/tmp), so what the command writes there (a migration of
 `makemigrations`) is yours, not root's. A remote engine cannot see this checkout: the command
@@ -139,15 +148,18 @@ runs on the source baked into a fresh image, and what it writes stays there.
 On a terminal (stdin and stdout) it is interactive (`shell`, `dbshell`, `createsuperuser`:
 docker's -i and -t; Ctrl-C goes to the command); without one (CI, a pipe, output redirected)
 its stdin is empty, so it never waits for input.
-Everything the run made is removed after. Exits with the command's exit code.
+Everything else the run made is removed after. Exits with the command's exit code.
 
 Options:
   --settings NAME   A module of src/todobackend/settings/ [default: base]
+  --fresh           Throw-away data rather than the data `serve` keeps
 
 Examples:
   cargo xtask manage -- makemigrations todo
   cargo xtask manage --settings test -- migrate
-  cargo xtask manage -- check --deploy";
+  DJANGO_SUPERUSER_USERNAME=me DJANGO_SUPERUSER_PASSWORD=... DJANGO_SUPERUSER_EMAIL=me@example.com \
+    cargo xtask manage -- createsuperuser --noinput
+  cargo xtask manage --fresh -- check --deploy";
 
 pub const CLEAN_HELP: &str = "\
 Usage: cargo xtask clean [--data] [--all] [--images]

@@ -78,6 +78,8 @@ pub struct Serve {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Manage {
     pub settings: String,
+    /// Throw-away data, as `test`'s, rather than the data `serve` keeps.
+    pub fresh: bool,
     pub args: Vec<String>,
 }
 
@@ -155,6 +157,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "manage" => (
             Task::Manage(Manage {
                 settings: "base".into(),
+                fresh: false,
                 args: Vec::new(),
             }),
             MANAGE_HELP,
@@ -242,6 +245,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 *settings = flag["--settings=".len()..].to_string();
             }
             (Task::Test(Test { baked, .. }), "--baked") => *baked = true,
+            (Task::Manage(Manage { fresh, .. }), "--fresh") => *fresh = true,
             (Task::Release(Release { keep, .. }), "--keep") => *keep = true,
             (Task::Publish(Publish { force, .. }), "--force") => *force = true,
             (Task::Publish(Publish { registry, .. }), "--registry") => {

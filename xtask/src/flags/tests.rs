@@ -114,13 +114,20 @@ fn clean_takes_all_data_and_images() {
 
 #[test]
 fn manage_takes_settings_and_passes_on_everything_after_the_separator() {
-    let expected = Task::Manage(Manage {
-        settings: "test".into(),
-        args: vec!["migrate".into(), "-v".into(), "2".into()],
-    });
+    let expected = |fresh| {
+        Task::Manage(Manage {
+            settings: "test".into(),
+            fresh,
+            args: vec!["migrate".into(), "-v".into(), "2".into()],
+        })
+    };
     assert_eq!(
         parse_str(&["manage", "--settings", "test", "--", "migrate", "-v", "2"]),
-        run(expected)
+        run(expected(false))
+    );
+    assert_eq!(
+        parse_str(&["manage", "--fresh", "--settings", "test", "--", "migrate", "-v", "2"]),
+        run(expected(true))
     );
     assert!(
         parse_str(&["manage", "--", "shell", "--settings=x"])

@@ -52,6 +52,28 @@ pub fn secrets(
     if ensure(runner, volume)? {
         return Ok(None);
     }
+    if let Some(secrets) = read_secrets(runner, volume, image, data, keys)? {
+        return Ok(Some(secrets));
+    }
+    say!(
+        "   the volume {} has no record of its passwords (a serve stopped while starting, before \
+         anything was served): making it anew",
+        volume.name
+    );
+    runner.run(&docker::remove_volume(&volume.name))?;
+    ensure(runner, volume)?;
+    Ok(None)
+}
+
+/// The secrets `keys` kept in the existing `volume` (see `secrets`); `None` when it has no
+/// record of them.
+pub fn read_secrets(
+    runner: &Runner,
+    volume: &DataVolume,
+    image: &str,
+    data: &str,
+    keys: &[String],
+) -> Result<Option<Vec<(String, String)>>> {
     if runner.dry_run() {
         // Reading them takes a container: a dry run starts none, and shows secrets as *** anyway.
         return Ok(Some(keys.iter().map(|key| (key.clone(), "kept".into())).collect()));
@@ -71,13 +93,6 @@ pub fn secrets(
                 found.stderr.trim()
             );
         }
-        say!(
-            "   the volume {} has no record of its passwords (a serve stopped while starting, before \
-             anything was served): making it anew",
-            volume.name
-        );
-        runner.run(&docker::remove_volume(&volume.name))?;
-        ensure(runner, volume)?;
         return Ok(None);
     }
     let kept: Vec<(String, String)> = found
