@@ -193,3 +193,119 @@ fn manage_joins_the_database_of_a_running_serve_and_uses_its_kept_data_when_none
     let Some(_engine) = support::engine() else { return };
     manage_and_serve_share_the_data("day manage db", &["--settings", "test"], "-test-db");
 }
+
+// ---------------------------------------------------------------------------------------
+// A checkout's worker ends with the checkout
+
+/// A developer's copy: a local run uses the warm worker (under CI it would not).
+fn developer_s(name: &str) -> Checkout {
+    Checkout::copy(name).env("CI", "false")
+}
+
+/// Polls until `done` holds, for at most `within`; whether it did.
+fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    done()
+}
+
+/// The names of what of `kind` (container, network, volume) is on the engine, all of it.
+fn all(kind: &str) -> Vec<String> {
+    let format = if kind == "container" { "{{.Names}}" } else { "{{.Name}}" };
+    let mut args = vec![kind, "ls", "--format", format];
+    if kind == "container" {
+        args.push("--all");
+    }
+    support::docker_lines(&args).unwrap()
+}
+
+/// Copies the repository's `src/` into `copy` again, after a test removed it.
+fn put_back_src(copy: &Checkout) {
+    let status = std::process::Command::new("cp")
+        .arg("-R")
+        .arg(support::repository().join("src"))
+        .arg(copy.root().join("src"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_removed_checkout_s_worker_ends_and_any_checkout_s_doctor_and_clean_remove_what_it_left() {
+    let Some(_engine) = support::engine() else { return };
+    let gone = developer_s("day gone");
+    let other = developer_s("day other");
+    let alive = developer_s("day alive");
+    xtask_ok(&gone, &["test"]);
+    xtask_ok(&gone, &["manage", "--", "migrate", "--noinput"]);
+    xtask_ok(&alive, &["test"]);
+    xtask_ok(&alive, &["manage", "--", "migrate", "--noinput"]);
+    let (worker, network) = match &support::the_worker(&gone)[..] {
+        [worker, network] => (worker.clone(), network.clone()),
+        other => panic!("{other:?}"),
+    };
+    let gone_data = kept_volumes(&gone);
+    assert!(gone_data.len() == 1, "{gone_data:?}");
+    let alive_owns = [support::the_worker(&alive), kept_volumes(&alive)].concat();
+    assert_eq!(alive_owns.len(), 3, "{alive_owns:?}");
+
+    // The checkout goes (moved away, its src/ removed); a directory that is no checkout takes its path.
+    let root = gone.root().to_path_buf();
+    let away = root.with_extension("away");
+    std::fs::rename(&root, &away).unwrap();
+    std::fs::remove_dir_all(away.join("src")).unwrap();
+    std::fs::create_dir(&root).unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || !all("container").contains(&worker)),
+        "the worker of a removed checkout is still there: {worker}"
+    );
+    assert!(all("network").contains(&network), "the worker's network went with it already");
+
+    // Another checkout's doctor lists and removes it; its clean keeps the data unless --data.
+    let doctor = run_to_end(other.xtask(&["doctor"]), A_TASK_ENDS_WITHIN).output();
+    assert!(doctor.contains("checkouts that are gone had left") && doctor.contains(&network), "{doctor}");
+    assert!(doctor.contains(&format!("checkouts that are gone: {}", gone_data[0])), "{doctor}");
+    assert!(!all("network").contains(&network), "{doctor}");
+    let out = xtask_ok(&other, &["clean"]);
+    assert!(out.contains(&format!("Kept the data `serve` kept for checkouts that are gone ({})", gone_data[0])), "{out}");
+    assert!(all("volume").contains(&gone_data[0]), "{out}");
+    let out = xtask_ok(&other, &["clean", "--data"]);
+    assert!(!all("volume").contains(&gone_data[0]), "{out}");
+
+    // What a checkout that exists owns stays, however the others clean.
+    let (containers, networks, volumes) = (all("container"), all("network"), all("volume"));
+    for name in &alive_owns {
+        assert!(
+            containers.contains(name) || networks.contains(name) || volumes.contains(name),
+            "{name} of a checkout that exists went:\n{out}"
+        );
+    }
+
+    // The checkout back, for its own cleanup.
+    std::fs::remove_dir(&root).unwrap();
+    std::fs::rename(&away, &root).unwrap();
+    put_back_src(&gone);
+}
+
+#[test]
+fn the_worker_ends_after_the_idle_time_the_manifest_gives_and_the_next_run_starts_one() {
+    let Some(_engine) = support::engine() else { return };
+    let copy = developer_s("day idle");
+    copy.edit("Cargo.toml", |manifest| format!("{manifest}worker_idle_secs = 3\n"));
+    let out = xtask_ok(&copy, &["test"]);
+    assert!(out.contains("Starting the test worker"), "{out}");
+    let ran = std::time::Instant::now();
+    let worker = support::the_worker(&copy)[0].clone();
+    assert!(
+        eventually(Duration::from_secs(30), || !all("container").contains(&worker)),
+        "the worker is still there 30 s after the run, with worker_idle_secs = 3"
+    );
+    assert!(ran.elapsed() >= Duration::from_secs(3), "it ended before its idle time");
+    let out = xtask_ok(&copy, &["test"]);
+    assert!(out.contains("Starting the test worker") && out.lines().any(|line| line == "OK"), "{out}");
+}

@@ -1,7 +1,7 @@
 //! `cargo xtask clean`: removes what this checkout made and no longer uses, as the course's
 //! `make clean` did, but scoped: runs over (never one in progress, here or elsewhere), found
 //! by the labels a run sets itself; the test worker; the checkout's dangling build images;
-//! its scratch files. What the user entered (the data `serve` kept: `--data`), the pip cache
+//! its scratch files; and, in any checkout, what checkouts that are gone left (`orphans`). What the user entered (the data `serve` kept: `--data`), the pip cache
 //! (`--all`, which takes the data too) and the shared images (`--images`) only when asked,
 //! as compose's `down` keeps volumes unless `-v`; the Debian OS
 //! image, which every checkout shares, only in a checkout without a name of its own.
@@ -11,7 +11,7 @@ use anyhow::Result;
 use crate::engine::cmd::Cmd;
 use crate::engine::docker::{self, BUILT_IN_LABEL, Kind, STAGE_LABEL};
 use crate::flags;
-use crate::machinery::{cache, dev_image, kept, lifecycle, worker};
+use crate::machinery::{cache, dev_image, kept, lifecycle, orphans, worker};
 use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR, STAGED_WHEELS_DIR};
 use crate::runner::Runner;
 use crate::runner::session;
@@ -50,6 +50,7 @@ fn run(project: &Project, runner: &Runner, what: &What) -> Result<()> {
     if what.data {
         removed |= kept::remove(project, runner)?;
     }
+    removed |= orphans::remove(runner, &orphans::find(runner)?, what.data)?;
     let mut live = session::live_runs(&project.root);
     live.retain(|run| *run != runner.run_name().name);
     if live.is_empty() {
