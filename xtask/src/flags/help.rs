@@ -83,7 +83,9 @@ rebuilt only when what it is made of changes (Dockerfiles, scripts/, requirement
 then runs in a child forked by the checkout's warm worker, a container kept running between
 runs with Python and the third-party modules loaded (never the application's: each run
 imports src/ afresh); it is replaced when what it was started from changes, `doctor` lists it
-and `clean` removes it. With --baked, under CI=true, or with a remote engine, the dev image is
+and `clean` removes it. It ends by itself once the checkout is gone (its src/ removed) or after
+an hour without a run: `worker_idle_secs = N` under [workspace.metadata.todobackend] in
+Cargo.toml sets that time; the next run starts it again. With --baked, under CI=true, or with a remote engine, the dev image is
 rebuilt (docker's layer cache keeps that quick) and a container of the run's own tests the
 source baked into it.
 
@@ -170,14 +172,19 @@ alone), its test worker and the worker's network, its dangling build images, and
 files its runs leave in the checkout. What you entered stays, as compose's `down` keeps its
 volumes: the data `serve` kept (and `manage` uses) goes only with --data, and clean says
 what it kept.
-Nothing another checkout made, and nothing todobackend did not make, is touched: what it
+In any checkout, it also removes what checkouts that are gone left on a local engine (a
+clone or worktree removed or moved: its test worker, the worker's network, its runs'
+containers and networks; with --data, the data `serve` kept for it): those labelled
+`todobackend.checkout=PATH` where PATH no longer exists or is no todobackend checkout.
+Nothing a checkout that exists made, and nothing todobackend did not make, is touched: what it
 removes is found by labels todobackend sets itself (`todobackend.checkout`,
 `todobackend.run`), never by labels a container inherits from an image. Running it again
 removes nothing.
 
 Options:
   --data       Also remove the data `serve` kept: the SQLite file's volume, the database's
-               volume and its passwords (kept while a run in progress uses them)
+               volume and its passwords (kept while a run in progress uses them), and
+               that of checkouts that are gone
   --all        Also remove the pip cache: the container `cache` and its volume
                todobackend-cache (kept while another container uses the volume); and --data
   --images     Also remove the shared images (todobackend-os, -base, -dev and the service
@@ -206,10 +213,12 @@ Usage: cargo xtask doctor
 
 Checks, one line each, what the tasks need: the docker client, the engine (and which one:
 the local socket, DOCKER_HOST or a docker context), free disk space for its data, the OS,
-base and development images, the pip cache, the test worker, the data `serve` kept, the CA
+base and development images, the pip cache, the test worker, the data `serve` kept (and
+that of checkouts that are gone, which `clean --data` removes), the CA
 bundle trusted for HTTPS inside the images, and the service images of Cargo.toml's [workspace.metadata.todobackend]. Says ok, or
 what to do. Runs of this checkout whose owner is gone (the host went down mid-run) are found,
-reported and their containers and networks removed. Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
+reported and their containers and networks removed, as are the workers, containers and
+networks of checkouts that are gone (removed or moved). Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
 (images, the cache) is not a problem.
 
 Example:
