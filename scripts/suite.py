@@ -3,7 +3,9 @@
 
     suite.py run [ARGS...]        the suite here and now (a one-off test container's command)
     suite.py serve                the warm worker: keeps the interpreter and the third-party
-                                  modules loaded, and forks a fresh child per run
+                                  modules loaded, and forks a fresh child per run; it ends
+                                  once the checkout it serves is gone, or after
+                                  $SUITE_IDLE_SECS (default 3600) without a run
     suite.py fork RUN [ARGS...]   the suite in a child of the worker, with this process's
                                   stdin, stdout, stderr, environment and directory; its exit
                                   status is the suite's
@@ -158,28 +160,60 @@ def serve():
     os.chmod(SOCKET, 0o777)
     server.listen(16)
     busy = Busy()
+    idle = int(os.environ.get("SUITE_IDLE_SECS", "3600"))
+    threading.Thread(target=end_when_unneeded, args=(busy, idle), daemon=True).start()
     while True:
         conn, _ = server.accept()
         busy.add(1)
         threading.Thread(target=serve_one, args=(conn, forking, children, busy), daemon=True).start()
 
 
+# What the worker mounts of its checkout (its src/, its runs' directory)
+MOUNTED = ("/application", "/runs")
+
+
+def end_when_unneeded(busy, idle, every=1.0):
+    """Ends the worker once the checkout it serves is gone, or no run came for `idle`
+    seconds, as build daemons do; its container goes with it (`--rm`). A bind mount keeps
+    showing a directory removed on the host, with no link left to it."""
+    import time
+
+    while True:
+        time.sleep(every)
+        gone = [path for path in MOUNTED if not os.path.exists(path) or os.stat(path).st_nlink == 0]
+        if gone:
+            print(f"suite.py: {', '.join(gone)} removed on the host: the checkout is gone, the worker ends", file=sys.stderr)
+            os._exit(0)
+        if busy.idle_for() > idle:
+            print(f"suite.py: no run for {idle} s: the worker ends", file=sys.stderr)
+            os._exit(0)
+
+
 class Busy:
-    """How many connections the worker is serving."""
+    """How many connections the worker is serving, and since when it serves none."""
 
     def __init__(self):
         import threading
+        import time
 
         self.lock = threading.Lock()
         self.count = 0
+        self.clock = time.monotonic
+        self.since = self.clock()
 
     def add(self, n):
         with self.lock:
             self.count += n
+            self.since = self.clock()
 
     def serving(self):
         with self.lock:
             return self.count
+
+    def idle_for(self):
+        """Seconds since the last connection ended (0 while one is served)."""
+        with self.lock:
+            return 0 if self.count else self.clock() - self.since
 
 
 def serve_one(conn, forking, children, busy):

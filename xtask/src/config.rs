@@ -9,6 +9,9 @@ use camino::Utf8Path;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+/// An hour without a run, and the test worker ends (as build daemons do).
+pub const WORKER_IDLE_SECS: u64 = 3600;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -21,6 +24,10 @@ pub struct Config {
     /// The volume that keeps the requirements' wheels between builds (default
     /// `todobackend-wheels`, every checkout's): one of its own lets it start without any.
     pub wheels_volume: Option<String>,
+    /// How long the checkout's warm test worker waits for a run before it ends (seconds,
+    /// default `WORKER_IDLE_SECS`).
+    #[serde(deserialize_with = "some_seconds")]
+    pub worker_idle_secs: Option<u64>,
     pub settings: BTreeMap<String, Settings>,
     pub services: BTreeMap<String, Service>,
 }
@@ -133,6 +140,10 @@ fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> 
     deserializer.deserialize_u64(Whole { what, max: u64::MAX })
 }
 
+fn some_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    seconds(deserializer).map(Some)
+}
+
 fn port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
     let what = "a port number (0 to 65535)";
     let port = deserializer.deserialize_u64(Whole {
@@ -175,6 +186,9 @@ impl Config {
                 bail!("wheels_volume = {volume:?}: a volume name, e.g. \"todobackend-wheels\"");
             }
         }
+        if config.worker_idle_secs == Some(0) {
+            bail!("worker_idle_secs = 0: the test worker would end at once; give 1 or more seconds (default {WORKER_IDLE_SECS})");
+        }
         for (name, service) in &config.services {
             // They are passed by name, and written into scripts (`kept`) unquoted.
             let variables = service
@@ -206,6 +220,11 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// How long the test worker waits for a run before it ends, in seconds.
+    pub fn worker_idle_secs(&self) -> u64 {
+        self.worker_idle_secs.unwrap_or(WORKER_IDLE_SECS)
     }
 
     /// The dev container's directory for `settings`' own data, if they keep any.
@@ -244,6 +263,19 @@ mod tests {
         assert!(db.secrets.contains(&"MYSQL_PASSWORD".to_string()));
         assert!(db.ready.as_deref().unwrap().contains("SELECT 1"));
         assert!(config.services_for("base").is_empty());
+    }
+
+    #[test]
+    fn the_worker_s_idle_time_is_an_hour_unless_the_manifest_says_otherwise() {
+        assert_eq!(Config::parse("").unwrap().worker_idle_secs(), 3600);
+        let short = "[workspace.metadata.todobackend]\nworker_idle_secs = 5\n";
+        assert_eq!(Config::parse(short).unwrap().worker_idle_secs(), 5);
+        let zero = "[workspace.metadata.todobackend]\nworker_idle_secs = 0\n";
+        let err = format!("{:#}", Config::parse(zero).unwrap_err());
+        assert!(err.contains("worker_idle_secs = 0") && err.contains("1 or more"), "{err}");
+        let words = "[workspace.metadata.todobackend]\nworker_idle_secs = \"an hour\"\n";
+        let err = format!("{:#}", Config::parse(words).unwrap_err());
+        assert!(err.contains("a number of seconds"), "{err}");
     }
 
     #[test]

@@ -125,8 +125,13 @@ impl Project {
         Project::at(root)
     }
 
+    /// Whether `root` holds a todobackend checkout.
+    pub fn is_checkout(root: &Utf8Path) -> bool {
+        root.join(DEV_DOCKERFILE).is_file()
+    }
+
     pub fn at(root: &Utf8Path) -> Result<Project> {
-        if !root.join(DEV_DOCKERFILE).is_file() {
+        if !Project::is_checkout(root) {
             bail!("{root} is not a todobackend checkout: {DEV_DOCKERFILE} is missing");
         }
         let config = Config::load(&root.join("Cargo.toml"))?;

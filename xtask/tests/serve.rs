@@ -116,7 +116,7 @@ fn a_second_serve_on_the_database_sees_what_the_first_was_given() {
     assert!(listed.contains("kept between runs"), "{listed}");
     ctrl_c(second);
 
-    let cleaned = run_to_end(copy.xtask(&["clean"]), Duration::from_secs(60));
+    let cleaned = run_to_end(copy.xtask(&["clean", "--data"]), Duration::from_secs(60));
     assert_eq!(cleaned.code(), Some(0), "{}", cleaned.output());
     assert!(volumes(&copy).is_empty(), "{:?}\n{}", volumes(&copy), cleaned.output());
 }

@@ -17,7 +17,7 @@ use super::wrk::{self, Load};
 use crate::console::{say, show};
 use crate::engine::docker::{self, Run};
 use crate::http;
-use crate::machinery::dev_container;
+use crate::machinery::dev_container::{self, Data};
 use crate::project::{Project, random_hex};
 use crate::runner::{READ, Runner};
 use crate::signals;
@@ -149,7 +149,7 @@ impl Environment {
         if copy.config.services_for("release").is_empty() {
             bail!("the release settings need no database in Cargo.toml: the load test compares the servers on one");
         }
-        let database = dev_container::with_services(copy, runner, "release", false, Run::new(&names.release_image))?;
+        let database = dev_container::with_services(copy, runner, "release", Data::Fresh, Run::new(&names.release_image))?;
         let release = database
             .clone()
             .env("DJANGO_SETTINGS_MODULE", "todobackend.settings.release")

@@ -13,9 +13,9 @@ Tasks:
   cache        Create the volume container `cache` that keeps pip's cache between runs
   test         Run the Django test suite in a throw-away container
   serve        Serve the API on http://127.0.0.1:8000/todos, reloading on every edit
-  manage       Run any manage.py command (migrate, makemigrations, shell...) in the dev container
+  manage       Run any manage.py command (migrate, createsuperuser, shell...) on serve's data
   build        Build wheels of the application and its dependencies into target/wheels/
-  clean        Remove what this checkout's runs left (keeps the pip cache and the images)
+  clean        Remove what this checkout's runs left (keeps serve's data, the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
   publish      Push the release image that passed its acceptance tests to a registry
   bench        Time this flow against the lab's and a native run, and load the release image; check the goals
@@ -83,7 +83,9 @@ rebuilt only when what it is made of changes (Dockerfiles, scripts/, requirement
 then runs in a child forked by the checkout's warm worker, a container kept running between
 runs with Python and the third-party modules loaded (never the application's: each run
 imports src/ afresh); it is replaced when what it was started from changes, `doctor` lists it
-and `clean` removes it. With --baked, under CI=true, or with a remote engine, the dev image is
+and `clean` removes it. It ends by itself once the checkout is gone (its src/ removed) or after
+an hour without a run: `worker_idle_secs = N` under [workspace.metadata.todobackend] in
+Cargo.toml sets that time; the next run starts it again. With --baked, under CI=true, or with a remote engine, the dev image is
 rebuilt (docker's layer cache keeps that quick) and a container of the run's own tests the
 source baked into it.
 
@@ -111,8 +113,8 @@ ready first; the migrations applied first (`migrate --noinput`). Prints the URL 
 server answers: http://127.0.0.1:N/todos (published on this machine's loopback only).
 
 The data entered is kept between runs in volumes of this checkout's: the SQLite file of the
-base settings, the database of the test settings (with its passwords). `cargo xtask clean`
-removes them. Ctrl-C stops the server and removes everything else the run made. A port in
+base settings, the database of the test settings (with its passwords). `cargo xtask manage`
+works on the same data; `cargo xtask clean --data` removes it. Ctrl-C stops the server and removes everything else the run made. A port in
 use is refused before anything starts. On a terminal, a breakpoint() in a view stops in pdb
 there. A remote engine cannot see this checkout: it serves the source baked into a fresh
 image, published on the engine's host, and says so.
@@ -126,11 +128,20 @@ Examples:
   cargo xtask serve --settings test --port 8080";
 
 pub const MANAGE_HELP: &str = "\
-Usage: cargo xtask manage [--settings NAME] -- ARGS...
+Usage: cargo xtask manage [--settings NAME] [--fresh] -- ARGS...
 
 Runs `python manage.py ARGS...` in a throw-away todobackend-dev container composed as for
 `test`: --volumes-from cache, DJANGO_SETTINGS_MODULE=todobackend.settings.NAME, and the
 services those settings need on a private network of the run's own, ready before it starts.
+
+It works on the data `serve` keeps for those settings, as `docker compose run` uses the
+database of `up`: the SQLite file's volume (base settings), the database's volume and its
+passwords (test settings). While a `cargo xtask serve` of this checkout runs with the same
+settings, its database is joined, never started twice: a superuser made here logs in there,
+and what was entered there is here. With --fresh, the data is throw-away instead (fresh
+services on a tmpfs, SQLite in the container), as `test`'s; nothing kept is touched.
+DJANGO_SUPERUSER_* variables (USERNAME, PASSWORD, EMAIL: `createsuperuser --noinput`) reach
+the command, by name, never on a command line.
 On a local engine the checkout's src/ is mounted, and the container runs as the invoking user
 (--user UID:GID, HOME=/tmp), so what the command writes there (a migration of
 `makemigrations`) is yours, not root's. A remote engine cannot see this checkout: the command
@@ -139,36 +150,50 @@ runs on the source baked into a fresh image, and what it writes stays there.
 On a terminal (stdin and stdout) it is interactive (`shell`, `dbshell`, `createsuperuser`:
 docker's -i and -t; Ctrl-C goes to the command); without one (CI, a pipe, output redirected)
 its stdin is empty, so it never waits for input.
-Everything the run made is removed after. Exits with the command's exit code.
+Everything else the run made is removed after. Exits with the command's exit code.
 
 Options:
   --settings NAME   A module of src/todobackend/settings/ [default: base]
+  --fresh           Throw-away data rather than the data `serve` keeps
 
 Examples:
   cargo xtask manage -- makemigrations todo
   cargo xtask manage --settings test -- migrate
-  cargo xtask manage -- check --deploy";
+  DJANGO_SUPERUSER_USERNAME=me DJANGO_SUPERUSER_PASSWORD=... DJANGO_SUPERUSER_EMAIL=me@example.com \
+    cargo xtask manage -- createsuperuser --noinput
+  cargo xtask manage --fresh -- check --deploy";
 
 pub const CLEAN_HELP: &str = "\
-Usage: cargo xtask clean [--all] [--images]
+Usage: cargo xtask clean [--data] [--all] [--images]
 
 Removes what this checkout made and no longer uses, and says what: the containers and
 networks of its runs that are over (runs in progress, in this checkout or another, are left
-alone), its test worker and the worker's network, the data `serve` kept, its dangling build
-images, and the scratch files its runs leave in the checkout.
-Nothing another checkout made, and nothing todobackend did not make, is touched: what it
+alone), its test worker and the worker's network, its dangling build images, and the scratch
+files its runs leave in the checkout. What you entered stays, as compose's `down` keeps its
+volumes: the data `serve` kept (and `manage` uses) goes only with --data, and clean says
+what it kept.
+In any checkout, it also removes what checkouts that are gone left on a local engine (a
+clone or worktree removed or moved: its test worker, the worker's network, its runs'
+containers and networks; with --data, the data `serve` kept for it): those labelled
+`todobackend.checkout=PATH` where PATH no longer exists or is no todobackend checkout.
+Nothing a checkout that exists made, and nothing todobackend did not make, is touched: what it
 removes is found by labels todobackend sets itself (`todobackend.checkout`,
 `todobackend.run`), never by labels a container inherits from an image. Running it again
 removes nothing.
 
 Options:
+  --data       Also remove the data `serve` kept: the SQLite file's volume, the database's
+               volume and its passwords (kept while a run in progress uses them), and
+               that of checkouts that are gone
   --all        Also remove the pip cache: the container `cache` and its volume
-               todobackend-cache (kept while another container uses the volume)
+               todobackend-cache (kept while another container uses the volume); and --data
   --images     Also remove the shared images (todobackend-os, -base, -dev and the service
                images built from docker/), except those a container uses, and the
                requirements' wheels every checkout keeps (volume todobackend-wheels)
 
-Example:
+Examples:
+  cargo xtask clean
+  cargo xtask clean --data
   cargo xtask clean --all";
 
 pub const BUILD_HELP: &str = "\
@@ -188,10 +213,12 @@ Usage: cargo xtask doctor
 
 Checks, one line each, what the tasks need: the docker client, the engine (and which one:
 the local socket, DOCKER_HOST or a docker context), free disk space for its data, the OS,
-base and development images, the pip cache, the test worker, the data `serve` kept, the CA
+base and development images, the pip cache, the test worker, the data `serve` kept (and
+that of checkouts that are gone, which `clean --data` removes), the CA
 bundle trusted for HTTPS inside the images, and the service images of Cargo.toml's [workspace.metadata.todobackend]. Says ok, or
 what to do. Runs of this checkout whose owner is gone (the host went down mid-run) are found,
-reported and their containers and networks removed. Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
+reported and their containers and networks removed, as are the workers, containers and
+networks of checkouts that are gone (removed or moved). Exits 1 when something blocks `cargo xtask test`; what a task makes by itself
 (images, the cache) is not a problem.
 
 Example:

@@ -78,12 +78,17 @@ pub struct Serve {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Manage {
     pub settings: String,
+    /// Throw-away data, as `test`'s, rather than the data `serve` keeps.
+    pub fresh: bool,
     pub args: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Clean {
+    /// The pip cache and the data `serve` kept too.
     pub all: bool,
+    /// Also the data `serve` kept (and that of checkouts that are gone).
+    pub data: bool,
     /// Also the shared images (OS, base, dev, services) no container uses.
     pub images: bool,
 }
@@ -152,6 +157,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "manage" => (
             Task::Manage(Manage {
                 settings: "base".into(),
+                fresh: false,
                 args: Vec::new(),
             }),
             MANAGE_HELP,
@@ -159,6 +165,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
         "clean" => (
             Task::Clean(Clean {
                 all: false,
+                data: false,
                 images: false,
             }),
             CLEAN_HELP,
@@ -198,6 +205,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Cache(Cache { reset }), "--reset") => *reset = true,
             (Task::Clean(Clean { all, .. }), "--all") => *all = true,
             (Task::Clean(Clean { images, .. }), "--images") => *images = true,
+            (Task::Clean(Clean { data, .. }), "--data") => *data = true,
             (Task::Bench(Bench { only, .. }), "--only") => match args.next().as_deref() {
                 Some("loop") => *only = Some(BenchPart::Loop),
                 Some("release") => *only = Some(BenchPart::Release),
@@ -237,6 +245,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
                 *settings = flag["--settings=".len()..].to_string();
             }
             (Task::Test(Test { baked, .. }), "--baked") => *baked = true,
+            (Task::Manage(Manage { fresh, .. }), "--fresh") => *fresh = true,
             (Task::Release(Release { keep, .. }), "--keep") => *keep = true,
             (Task::Publish(Publish { force, .. }), "--force") => *force = true,
             (Task::Publish(Publish { registry, .. }), "--registry") => {

@@ -53,6 +53,7 @@ fn every_task_takes_dry_run() {
         parse_str(&["clean", "--dry-run", "--all"]),
         dry(Task::Clean(Clean {
             all: true,
+            data: false,
             images: false
         }))
     );
@@ -84,18 +85,28 @@ fn every_task_takes_dry_run() {
 }
 
 #[test]
-fn clean_takes_all_and_images() {
+fn clean_takes_all_data_and_images() {
     assert_eq!(
         parse_str(&["clean", "--images"]),
         run(Task::Clean(Clean {
             all: false,
+            data: false,
             images: true
+        }))
+    );
+    assert_eq!(
+        parse_str(&["clean", "--data"]),
+        run(Task::Clean(Clean {
+            all: false,
+            data: true,
+            images: false
         }))
     );
     assert_eq!(
         parse_str(&["clean", "--all", "--images"]),
         run(Task::Clean(Clean {
             all: true,
+            data: false,
             images: true
         }))
     );
@@ -103,13 +114,20 @@ fn clean_takes_all_and_images() {
 
 #[test]
 fn manage_takes_settings_and_passes_on_everything_after_the_separator() {
-    let expected = Task::Manage(Manage {
-        settings: "test".into(),
-        args: vec!["migrate".into(), "-v".into(), "2".into()],
-    });
+    let expected = |fresh| {
+        Task::Manage(Manage {
+            settings: "test".into(),
+            fresh,
+            args: vec!["migrate".into(), "-v".into(), "2".into()],
+        })
+    };
     assert_eq!(
         parse_str(&["manage", "--settings", "test", "--", "migrate", "-v", "2"]),
-        run(expected)
+        run(expected(false))
+    );
+    assert_eq!(
+        parse_str(&["manage", "--fresh", "--settings", "test", "--", "migrate", "-v", "2"]),
+        run(expected(true))
     );
     assert!(
         parse_str(&["manage", "--", "shell", "--settings=x"])

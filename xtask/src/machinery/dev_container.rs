@@ -2,9 +2,10 @@
 //! `serve`): the dev image, pip's cache, the settings, `src/` mounted where the engine can see
 //! this checkout, and the settings' services on a private network of the run's own.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::cache;
+use super::kept;
 use super::dev_image::{self, Beside};
 use super::lifecycle;
 use super::services::{self, Network, Planned, Started};
@@ -76,21 +77,57 @@ fn container(image: &str, run: &RunName, cache: &str, settings: &str, role: &str
         .env("DJANGO_SETTINGS_MODULE", &format!("todobackend.settings.{settings}"))
 }
 
+/// Which data a run's application and services work on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// Throw-away: services start afresh, on a tmpfs (`test`, `release`, `manage --fresh`).
+    Fresh,
+    /// The data `serve` keeps in volumes of the checkout's (`kept`), served by this run: a
+    /// service another run already serves on it is refused, never started twice (`serve`).
+    Kept,
+    /// The same data, and where another run serves it (a `serve` in progress), its services
+    /// joined rather than started (`manage`).
+    Shared,
+}
+
+/// The kept SQLite file's volume (where `settings` keep their data in a directory,
+/// DJANGO_DATA_DIR) mounted into `container`, made if need be.
+pub fn with_kept_data(project: &Project, runner: &Runner, settings: &str, container: Run) -> Result<Run> {
+    let Some(data) = project.config.data_of(settings) else {
+        return Ok(container);
+    };
+    let volume = project.data_volume(settings, None);
+    kept::ensure(runner, &volume)?;
+    Ok(container
+        .volume(&format!("{}:{data}", volume.name))
+        .env("DJANGO_DATA_DIR", data))
+}
+
 /// Starts the services `settings` need on a network of the run's own, and gives `container`
 /// that network and what reaches them (their host names, in its /etc/hosts with their
-/// addresses, and the secrets it may have). With `keep_data`, the services that keep data
-/// keep it in volumes of the checkout's (`kept`).
+/// addresses, and the secrets it may have). Their data as `data` says: joined services are
+/// reached on the network of the run that serves them, and none is started.
 pub fn with_services(
     project: &Project,
     runner: &Runner,
     settings: &str,
-    keep_data: bool,
+    data: Data,
     mut container: Run,
 ) -> Result<Run> {
-    if !project.config.services_for(settings).is_empty() {
-        container = on_the_run_s_network(runner, container)?;
+    let (planned, mut started) = plan_services(project, runner, settings, data, Network::Run)?;
+    let joined: Vec<String> = planned.iter().filter_map(|service| service.joins().map(String::from)).collect();
+    match joined.first() {
+        None if !planned.is_empty() => container = on_the_run_s_network(runner, container)?,
+        None => {}
+        Some(network) if joined.len() == planned.len() => container = container.network(network, None),
+        Some(network) => bail!(
+            "some of the services of todobackend.settings.{settings} run in {network} on the kept data, \
+             others do not: stop that run (Ctrl-C in its terminal), or use `--fresh`"
+        ),
     }
-    let started = start_services(project, runner, settings, keep_data, Network::Run)?;
+    for service in planned {
+        started.hosts.extend(service.start(runner)?);
+    }
     for (key, value) in &started.env {
         container = container.env(key, value);
     }
@@ -104,36 +141,33 @@ pub fn with_services(
     Ok(container)
 }
 
-/// Starts the services `settings` need on `network`: what the application needs to reach
-/// them, all together.
-pub fn start_services(
-    project: &Project,
-    runner: &Runner,
-    settings: &str,
-    keep_data: bool,
-    network: Network,
-) -> Result<Started> {
-    let (planned, mut all) = plan_services(project, runner, settings, keep_data, network)?;
-    for service in planned {
-        all.hosts.extend(service.start(runner)?);
-    }
-    Ok(all)
-}
-
 /// The services `settings` need on `network`, not started yet (`Planned::start`), and what
 /// the application will need to reach them, all together.
 pub fn plan_services(
     project: &Project,
     runner: &Runner,
     settings: &str,
-    keep_data: bool,
+    data: Data,
     network: Network,
 ) -> Result<(Vec<Planned>, Started)> {
     let mut planned = Vec::new();
     let mut all = Started::default();
     for (name, service) in project.config.services_for(settings) {
-        let kept = keep_data.then(|| project.data_volume(settings, Some(name)));
-        let service = services::plan(project, runner, name, service, kept.as_ref(), network)?;
+        let kept = (data != Data::Fresh && service.data.is_some()).then(|| project.data_volume(settings, Some(name)));
+        let serving = match &kept {
+            Some(volume) => services::serving_on(project, runner, name, volume)?,
+            None => None,
+        };
+        let service = match (serving, kept.as_ref()) {
+            (Some(serving), Some(volume)) if data == Data::Shared => services::join(name, service, runner, volume, serving)?,
+            (Some(serving), Some(volume)) => bail!(
+                "{} already serves the data kept in {} (another `cargo xtask serve` or `manage` of this \
+                 checkout): a second server must not open it. Stop that run, or serve on other settings",
+                serving.container,
+                volume.name
+            ),
+            _ => services::plan(project, runner, name, service, kept.as_ref(), network)?,
+        };
         all.env.extend(service.reach.env.iter().cloned());
         all.secrets.extend(service.reach.secrets.iter().cloned());
         all.addresses.extend(service.reach.addresses.iter().cloned());

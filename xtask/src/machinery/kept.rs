@@ -1,5 +1,5 @@
 //! What `serve` keeps between runs: the data entered while serving, in volumes of the
-//! checkout's (`Project::data_volume`), which no run's cleanup removes and `clean` does.
+//! checkout's (`Project::data_volume`), which no run's cleanup removes; `clean --data` does.
 //!
 //! A service's data is useless without the passwords it was initialised with, so they are
 //! kept with it: written into its data directory once the service first proved ready (before
@@ -52,6 +52,28 @@ pub fn secrets(
     if ensure(runner, volume)? {
         return Ok(None);
     }
+    if let Some(secrets) = read_secrets(runner, volume, image, data, keys)? {
+        return Ok(Some(secrets));
+    }
+    say!(
+        "   the volume {} has no record of its passwords (a serve stopped while starting, before \
+         anything was served): making it anew",
+        volume.name
+    );
+    runner.run(&docker::remove_volume(&volume.name))?;
+    ensure(runner, volume)?;
+    Ok(None)
+}
+
+/// The secrets `keys` kept in the existing `volume` (see `secrets`); `None` when it has no
+/// record of them.
+pub fn read_secrets(
+    runner: &Runner,
+    volume: &DataVolume,
+    image: &str,
+    data: &str,
+    keys: &[String],
+) -> Result<Option<Vec<(String, String)>>> {
     if runner.dry_run() {
         // Reading them takes a container: a dry run starts none, and shows secrets as *** anyway.
         return Ok(Some(keys.iter().map(|key| (key.clone(), "kept".into())).collect()));
@@ -71,13 +93,6 @@ pub fn secrets(
                 found.stderr.trim()
             );
         }
-        say!(
-            "   the volume {} has no record of its passwords (a serve stopped while starting, before \
-             anything was served): making it anew",
-            volume.name
-        );
-        runner.run(&docker::remove_volume(&volume.name))?;
-        ensure(runner, volume)?;
         return Ok(None);
     }
     let kept: Vec<(String, String)> = found
@@ -91,7 +106,7 @@ pub fn secrets(
         let Some((_, value)) = kept.iter().find(|(kept, _)| kept == key) else {
             bail!(
                 "the volume {} keeps data made without {key}, which Cargo.toml now declares: \
-                 `cargo xtask clean` removes the volume (and the data in it), then serve again",
+                 `cargo xtask clean --data` removes the volume (and the data in it), then serve again",
                 volume.name
             );
         };
@@ -116,6 +131,18 @@ pub fn volumes(project: &Project, runner: &Runner) -> Result<Vec<String>> {
         &[&checkout, &format!("label={DATA_LABEL}")],
     ))?;
     Ok(kept.unwrap_or_default().lines().map(String::from).collect())
+}
+
+/// Says which volumes of kept data a `clean` without `--data` left, and how to remove them.
+pub fn say_kept(project: &Project, runner: &Runner) -> Result<()> {
+    let volumes = volumes(project, runner)?;
+    if !volumes.is_empty() {
+        runner.step(&format!(
+            "Kept the data `serve` kept ({}); `cargo xtask clean --data` removes it too",
+            volumes.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// Removes the checkout's kept data (`serve` starts afresh without it), but for what a run in

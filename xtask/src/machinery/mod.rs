@@ -1,7 +1,7 @@
 //! What several tasks share: the images (the OS image, the CA bundle, the base and dev
 //! images), the pip cache and the kept wheels, the dev container a run composes, the
-//! settings' services, the warm test worker, the data `serve` keeps, and what a dead run left
-//! (`lifecycle`). Each composes command values and hands them to the runner.
+//! settings' services, the warm test worker, the data `serve` keeps, what a dead run left
+//! (`lifecycle`) and what checkouts that are gone left (`orphans`). Each composes command values and hands them to the runner.
 
 pub mod cache;
 pub mod containers;
@@ -11,6 +11,7 @@ pub mod host;
 pub mod images;
 pub mod kept;
 pub mod lifecycle;
+pub mod orphans;
 pub mod services;
 pub mod wheelhouse;
 pub mod worker;

@@ -12,7 +12,7 @@ use camino::Utf8Path;
 use super::images::{self, BuildBeside, OsImage, State};
 use crate::config::Service;
 use crate::console::say;
-use crate::engine::docker::{self, Build, Run};
+use crate::engine::docker::{self, Build, CHECKOUT_LABEL, Kind, RUN_LABEL, Run};
 use crate::project::{DataVolume, INPUTS_LABEL, Project, random_hex};
 use crate::runner::session::{self, RUNS_DIR};
 use crate::runner::{READ, Runner};
@@ -48,7 +48,8 @@ pub struct Planned {
     name: String,
     image: String,
     container: String,
-    start: Run,
+    /// `None` for a service joined where another run runs it (`join`).
+    start: Option<Run>,
     ready: Option<(String, Duration)>,
     /// Where a service that keeps its data keeps its secrets, when they are new (`kept::remember`).
     remember: Option<(String, Vec<String>)>,
@@ -91,7 +92,7 @@ pub fn plan(
             .map(|key| Ok((key.clone(), random_hex(16)?)))
             .collect::<Result<Vec<_>>>()?,
     };
-    let mut env: Vec<(String, String)> = service.env.clone().into_iter().collect();
+    let env: Vec<(String, String)> = service.env.clone().into_iter().collect();
 
     let mut start = Run::new(&service.image).detach().name(&container).labels(&run.labels);
     let mut port = service.port;
@@ -131,21 +132,11 @@ pub fn plan(
         _ => None,
     };
 
-    env.extend(service.host_env.iter().map(|key| (key.clone(), host.clone())));
-    if let (Some(key), Some(port)) = (&service.port_env, port) {
-        env.push((key.clone(), port.to_string()));
-    }
-    // The service's own (`service_secrets`) stay with it.
-    let secrets = all_secrets
-        .into_iter()
-        .filter(|(key, _)| service.secrets.contains(key))
-        .collect();
-    let addresses = port.map(|port| format!("{host}:{port}")).into_iter().collect();
     Ok(Planned {
         name: name.into(),
         image: service.image.clone(),
         container,
-        start,
+        start: Some(start),
         ready: service
             .ready
             .clone()
@@ -154,23 +145,111 @@ pub fn plan(
         // Only on the run's own network: the worker, on the checkout's, was started before
         // the service, with its /etc/hosts made
         pinned: matches!(network, Network::Run).then(|| (host.clone(), run.name.clone())),
-        reach: Started {
-            env,
-            secrets,
-            addresses,
-            hosts: Vec::new(),
-        },
+        reach: reach(service, env, all_secrets, &host, port),
+    })
+}
+
+/// What the application needs to reach `service` as `host` on `port`: its `env`, the host
+/// and port by the names the service gives them, and the secrets it may see.
+fn reach(service: &Service, mut env: Vec<(String, String)>, secrets: Vec<(String, String)>, host: &str, port: Option<u16>) -> Started {
+    env.extend(service.host_env.iter().map(|key| (key.clone(), host.to_string())));
+    if let (Some(key), Some(port)) = (&service.port_env, port) {
+        env.push((key.clone(), port.to_string()));
+    }
+    // The service's own (`service_secrets`) stay with it.
+    let secrets = secrets
+        .into_iter()
+        .filter(|(key, _)| service.secrets.contains(key))
+        .collect();
+    let addresses = port.map(|port| format!("{host}:{port}")).into_iter().collect();
+    Started {
+        env,
+        secrets,
+        addresses,
+        hosts: Vec::new(),
+    }
+}
+
+/// A service another run of the checkout runs on the data kept in a volume: its container,
+/// and the run's network it answers on by its name.
+pub struct Serving {
+    pub container: String,
+    pub network: String,
+}
+
+/// The running service `name` of another run of this checkout whose data directory is the
+/// volume `kept` (a `serve`'s database), if there is one. Found by the volume and the run's
+/// labels: the service container is `<run>-<name>`, on the run's network `<run>`.
+pub fn serving_on(project: &Project, runner: &Runner, name: &str, kept: &DataVolume) -> Result<Option<Serving>> {
+    let filters = [
+        format!("label={CHECKOUT_LABEL}={}", project.root),
+        format!("volume={}", kept.name),
+        "status=running".to_string(),
+    ];
+    let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+    let found = runner.probe(&docker::names(Kind::Container, &filters))?.unwrap_or_default();
+    let names: Vec<String> = found.lines().map(String::from).collect();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let runs = runner.read(&docker::label_values(Kind::Container, &names, RUN_LABEL), READ)?;
+    Ok(names
+        .into_iter()
+        .zip(runs.stdout.lines().map(str::trim))
+        .find(|(container, run)| !run.is_empty() && *container == format!("{run}-{name}"))
+        .map(|(container, run)| Serving {
+            container,
+            network: run.to_string(),
+        }))
+}
+
+/// `service` as `name` where another run serves it on the data kept in `kept` (`serving_on`),
+/// joined rather than started: a second server must never open the same data directory.
+/// The application reaches it by name on that run's network, with the kept secrets.
+pub fn join(name: &str, service: &Service, runner: &Runner, kept: &DataVolume, serving: Serving) -> Result<Planned> {
+    let data = service.data.as_deref().expect("a kept service has a data directory");
+    let keys: Vec<String> = service.secrets.clone();
+    let Some(secrets) = super::kept::read_secrets(runner, kept, &service.image, data, &keys)? else {
+        bail!(
+            "{} is still starting on the data kept in {} (its passwords are not recorded yet): try again in a moment",
+            serving.container,
+            kept.name
+        );
+    };
+    let env: Vec<(String, String)> = service.env.clone().into_iter().collect();
+    Ok(Planned {
+        name: name.into(),
+        image: service.image.clone(),
+        container: serving.container.clone(),
+        start: None,
+        ready: None,
+        remember: None,
+        pinned: Some((name.to_string(), serving.network.clone())),
+        reach: reach(service, env, secrets, name, service.port),
     })
 }
 
 impl Planned {
+    /// The network of the run whose service this joins (`join`), if it is one.
+    pub fn joins(&self) -> Option<&str> {
+        match (&self.start, &self.pinned) {
+            (None, Some((_, network))) => Some(network),
+            _ => None,
+        }
+    }
+
     /// Starts the service and waits until it is ready; its host name and its address on the
     /// run's own network, where it is on it, for the application's /etc/hosts.
     pub fn start(self, runner: &Runner) -> Result<Option<(String, String)>> {
         let container = &self.container;
+        let Some(start) = self.start else {
+            runner.step(&format!("Joining {} ({container}, running on the kept data)", self.name));
+            let (host, network) = self.pinned.expect("a joined service is on its run's network");
+            return Ok(address_on(runner, container, &network)?.map(|address| (host, address)));
+        };
         runner.step(&format!("Starting {} ({}) as {container}", self.name, self.image));
         let started = Instant::now();
-        runner.make(&self.start.into(), docker::remove_container(container))?;
+        runner.make(&start.into(), docker::remove_container(container))?;
         if let Some((ready, timeout)) = &self.ready {
             wait_until_ready(runner, container, ready, started, *timeout)?;
         }

@@ -10,7 +10,10 @@
 //! Its network is the checkout's: a run whose settings need services starts them on it, under
 //! names of the run's own. (Not `--internal`: Podman 4's then joins no two containers.) Worker and
 //! network are the checkout's: labelled with it, listed by `doctor`, removed by `clean`,
-//! named for the checkout's path so no other checkout ever reaches them.
+//! named for the checkout's path so no other checkout ever reaches them. It ends with its
+//! checkout, as build daemons do: once its mounted `src/` or runs' directory is removed, or
+//! after `worker_idle_secs` without a run (`suite.py serve`), and `--rm` takes its container;
+//! what a checkout that is gone left anyway, `orphans` finds.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -100,7 +103,8 @@ fn ensure(project: &Project, runner: &Runner, image: &str, seen: Option<String>)
     let lock = project.root.join(LOCK);
     let lock = fs::File::create(&lock).with_context(|| format!("cannot create {lock}"))?;
     lock.lock().with_context(|| format!("cannot lock {LOCK}"))?;
-    let inputs = inputs(&[image, &worker.network], &project.root.join("src"), &runs)?;
+    let idle = project.config.worker_idle_secs().to_string();
+    let inputs = inputs(&[image, &worker.network, &idle], &project.root.join("src"), &runs)?;
     let running = |state: &Option<String>| state.as_deref() == Some(&format!("true|{inputs}"));
     if running(&seen) {
         return Ok(worker);
@@ -135,6 +139,7 @@ fn ensure(project: &Project, runner: &Runner, image: &str, seen: Option<String>)
         .volume(&format!("{runs}:{RUNS}"))
         .volumes_from(&project.names.cache_container)
         .env("PATH", PATH)
+        .env("SUITE_IDLE_SECS", &idle)
         .command(["suite.py", "serve"]);
     runner
         .quiet(&start.into())

@@ -1,8 +1,9 @@
 //! `cargo xtask clean`: removes what this checkout made and no longer uses, as the course's
 //! `make clean` did, but scoped: runs over (never one in progress, here or elsewhere), found
-//! by the labels a run sets itself; the test worker; the data `serve` kept; the checkout's dangling build
-//! images; its scratch files.
-//! The pip cache (`--all`) and the shared images (`--images`) only when asked; the Debian OS
+//! by the labels a run sets itself; the test worker; the checkout's dangling build images;
+//! its scratch files; and, in any checkout, what checkouts that are gone left (`orphans`). What the user entered (the data `serve` kept: `--data`), the pip cache
+//! (`--all`, which takes the data too) and the shared images (`--images`) only when asked,
+//! as compose's `down` keeps volumes unless `-v`; the Debian OS
 //! image, which every checkout shares, only in a checkout without a name of its own.
 
 use anyhow::Result;
@@ -10,31 +11,46 @@ use anyhow::Result;
 use crate::engine::cmd::Cmd;
 use crate::engine::docker::{self, BUILT_IN_LABEL, Kind, STAGE_LABEL};
 use crate::flags;
-use crate::machinery::{cache, dev_image, kept, lifecycle, worker};
+use crate::machinery::{cache, dev_image, kept, lifecycle, orphans, worker};
 use crate::project::{DEFAULT_NAME, Project, STAGED_CA_DIR, STAGED_WHEELS_DIR};
 use crate::runner::Runner;
 use crate::runner::session;
 
 impl flags::Clean {
     pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
-        run(project, &Runner::ready(project, dry_run, &[])?, self.all, self.images).map(|()| 0)
+        let what = What {
+            cache: self.all,
+            data: self.all || self.data,
+            images: self.images,
+        };
+        run(project, &Runner::ready(project, dry_run, &[])?, &what).map(|()| 0)
     }
+}
+
+/// What `clean` removes beyond what runs left.
+struct What {
+    cache: bool,
+    data: bool,
+    images: bool,
 }
 
 /// What older versions left in the checkout.
 const OLD_SCRATCH: &[&str] = &["target/xtask-os"];
 
-fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()> {
+fn run(project: &Project, runner: &Runner, what: &What) -> Result<()> {
     let mut removed = !lifecycle::recover(project, runner, true)?.is_empty();
     removed |= lifecycle::remove_kept(project, runner)?;
     // Before the dangling images: it keeps the dev image it was started on
     removed |= worker::remove(project, runner)?;
     // The cache container first: made from a dev image a rebuild has since untagged, it would
     // keep that image.
-    if all {
+    if what.cache {
         removed |= cache::remove(project, runner)?;
     }
-    removed |= kept::remove(project, runner)?;
+    if what.data {
+        removed |= kept::remove(project, runner)?;
+    }
+    removed |= orphans::remove(runner, &orphans::find(runner)?, what.data)?;
     let mut live = session::live_runs(&project.root);
     live.retain(|run| *run != runner.run_name().name);
     if live.is_empty() {
@@ -47,14 +63,17 @@ fn run(project: &Project, runner: &Runner, all: bool, images: bool) -> Result<()
             live.join(", ")
         ));
     }
-    if !all {
+    if !what.data {
+        kept::say_kept(project, runner)?;
+    }
+    if !what.cache {
         let names = &project.names;
         runner.step(&format!(
             "Kept the pip cache (`{}`, volume {}); `cargo xtask clean --all` removes it too",
             names.cache_container, names.cache_volume
         ));
     }
-    if images {
+    if what.images {
         removed |= remove_shared_images(project, runner)?;
     }
     if !removed {

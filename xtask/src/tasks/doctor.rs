@@ -9,7 +9,7 @@ use crate::flags;
 use crate::machinery::containers::image_exists;
 use crate::machinery::host::{free_gib, is_root};
 use crate::machinery::images::{self, State};
-use crate::machinery::{cache, dev_image, kept, lifecycle, worker};
+use crate::machinery::{cache, dev_image, kept, lifecycle, orphans, worker};
 use crate::project::{Names, OS_IMAGE_FROM_REGISTRY, Project};
 use crate::runner::Runner;
 
@@ -163,8 +163,29 @@ fn run(project: &Project, runner: Result<Runner>) -> Result<u8> {
         report(
             true,
             &format!(
-                "data kept by `serve`: {} (`cargo xtask clean` removes it)",
+                "data kept by `serve`: {} (`cargo xtask clean --data` removes it)",
                 kept.join(", ")
+            ),
+        );
+    }
+    let orphans = orphans::find(&runner)?;
+    if !orphans.left.is_empty() {
+        orphans::remove_left(&runner, &orphans)?;
+        let names: Vec<&str> = orphans.left.iter().map(|(_, name)| name.as_str()).collect();
+        report(
+            true,
+            &format!(
+                "checkouts that are gone had left {}: removed (their workers, runs)",
+                names.join(", ")
+            ),
+        );
+    }
+    if !orphans.data.is_empty() {
+        report(
+            true,
+            &format!(
+                "data kept by `serve` for checkouts that are gone: {} (`cargo xtask clean --data` removes it)",
+                orphans.data.join(", ")
             ),
         );
     }

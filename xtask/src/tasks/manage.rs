@@ -1,6 +1,8 @@
 //! Any `manage.py` command in the dev container, composed as `test` composes the suite's:
 //! the dev image, the pip cache, `src/` mounted on a local engine, and the settings' services
-//! on the run's private network. Run as the invoking user, so what it writes into `src/` is
+//! on the run's private network. It works on the data `serve` keeps, as compose's `run` uses
+//! `up`'s database: the kept volumes, and a `serve` in progress's services, joined (`--fresh`:
+//! throw-away data, as `test`'s). Run as the invoking user, so what it writes into `src/` is
 //! theirs; interactive on a terminal, never waiting for input without one.
 
 use anyhow::Result;
@@ -8,7 +10,7 @@ use anyhow::Result;
 use crate::engine::docker::Run;
 use crate::flags;
 use crate::machinery::containers::run_attached;
-use crate::machinery::dev_container;
+use crate::machinery::dev_container::{self, Data};
 use crate::machinery::host::{at_a_terminal, invoking_user};
 use crate::project::Project;
 use crate::runner::Runner;
@@ -20,13 +22,17 @@ impl flags::Manage {
             project,
             &Runner::ready(project, dry_run, &[])?,
             &self.settings,
+            if self.fresh { Data::Fresh } else { Data::Shared },
             &self.args,
         )
     }
 }
 
+/// The host's variables with this prefix reach the command (DJANGO_SUPERUSER_USERNAME, ...).
+const PASSED_ON: &str = "DJANGO_SUPERUSER_";
+
 /// Runs `python manage.py ARGS`; the result is its exit code.
-fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) -> Result<u8> {
+fn run(project: &Project, runner: &Runner, settings: &str, data: Data, args: &[String]) -> Result<u8> {
     let (container, mounted) = dev_container::prepare(project, runner, "manage", settings, false, "running on")?;
     let mut container = container.command(["python", "manage.py"]).command(args);
     if mounted {
@@ -38,7 +44,14 @@ fn run(project: &Project, runner: &Runner, settings: &str, args: &[String]) -> R
     if at_a_terminal() {
         container = container.terminal();
     }
-    let container = dev_container::with_services(project, runner, settings, false, container)?;
+    // `createsuperuser --noinput` reads its answers from these: passed by name, as secrets are.
+    for (key, value) in std::env::vars().filter(|(key, _)| key.starts_with(PASSED_ON)) {
+        container = container.secret(&key, &value);
+    }
+    if data != Data::Fresh {
+        container = dev_container::with_kept_data(project, runner, settings, container)?;
+    }
+    let container = dev_container::with_services(project, runner, settings, data, container)?;
 
     let command = format!("manage.py {}", args.join(" "));
     runner.step(&format!("Running `{command}` with todobackend.settings.{settings}"));

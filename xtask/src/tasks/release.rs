@@ -19,6 +19,7 @@ use crate::engine::docker::{self, BUILT_IN_LABEL, Build, Run};
 use crate::flags;
 use crate::machinery::dev_image::Beside;
 use crate::machinery::lifecycle::KEPT_LABEL;
+use crate::machinery::dev_container::Data;
 use crate::machinery::{dev_container, images, lifecycle, services, wheelhouse};
 use crate::project::{ACCEPTANCE_DIR, ACCEPTED, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex};
 use crate::runner::Runner;
@@ -92,7 +93,7 @@ fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result
     if project.config.services_for(settings).is_empty() {
         app = dev_container::on_the_run_s_network(runner, app)?;
     }
-    let app = dev_container::with_services(project, runner, settings, false, app)?;
+    let app = dev_container::with_services(project, runner, settings, Data::Fresh, app)?;
 
     runner.step("Migrating the database with a one-off container of the release image");
     let migrate = run.container("migrate");

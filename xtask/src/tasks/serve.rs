@@ -15,7 +15,7 @@ use crate::flags;
 use crate::http;
 use crate::machinery::containers::run_attached;
 use crate::machinery::host::at_a_terminal;
-use crate::machinery::{dev_container, kept};
+use crate::machinery::dev_container::{self, Data};
 use crate::project::Project;
 use crate::runner::Runner;
 
@@ -50,15 +50,8 @@ fn run(project: &Project, runner: &Runner, settings: &str, port: u16) -> Result<
     port_is_free(&host, port, engine.is_local())?;
 
     let (container, _) = dev_container::prepare(project, runner, "serve", settings, false, "serving")?;
-    let mut container = container;
-    if let Some(data) = project.config.data_of(settings) {
-        let volume = project.data_volume(settings, None);
-        kept::ensure(runner, &volume)?;
-        container = container
-            .volume(&format!("{}:{data}", volume.name))
-            .env("DJANGO_DATA_DIR", data);
-    }
-    let container = dev_container::with_services(project, runner, settings, true, container)?;
+    let container = dev_container::with_kept_data(project, runner, settings, container)?;
+    let container = dev_container::with_services(project, runner, settings, Data::Kept, container)?;
 
     runner.step(&format!("Applying the migrations with todobackend.settings.{settings}"));
     let migrate = container

@@ -14,6 +14,7 @@ use crate::machinery::containers::{copy_out_staged, put_in_place, run_attached};
 use crate::machinery::dev_image::{self, Beside};
 use crate::machinery::host::{at_a_terminal, invoking_user, user_questions};
 use crate::machinery::services::Network;
+use crate::machinery::dev_container::Data;
 use crate::machinery::{dev_container, worker};
 use crate::project::{Project, REPORTS_DIR};
 use crate::runner::Runner;
@@ -102,7 +103,7 @@ fn in_the_worker(
         network: &worker.network,
         worker: &worker.name,
     };
-    let (services, reach) = dev_container::plan_services(project, runner, settings, false, network)?;
+    let (services, reach) = dev_container::plan_services(project, runner, settings, Data::Fresh, network)?;
     let run = &runner.run_name().name;
     let staged = if runner.dry_run() {
         None
@@ -173,7 +174,7 @@ fn in_a_container(
     if terminal {
         container = container.terminal();
     }
-    let container = dev_container::with_services(project, runner, settings, false, container)?;
+    let container = dev_container::with_services(project, runner, settings, Data::Fresh, container)?;
     running(runner, settings);
     let name = runner.run_name().container("test");
     let code = run_attached(runner, container)?;

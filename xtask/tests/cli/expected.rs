@@ -150,7 +150,7 @@ pub fn worker_run(root: &Path) -> String {
         "run --detach --rm --name {worker} --label application=todobackend --label todobackend.checkout={root} \
          --label todobackend.worker=INPUTS --network todobackend-{RUN_PART}-CHECKOUT-net \
          -v {root}/src:/application -v {root}/target/xtask/runs:/runs --volumes-from cache \
-         -e PATH=/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sha256:built suite.py serve",
+         -e PATH=/appenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin -e SUITE_IDLE_SECS=3600 sha256:built suite.py serve",
         worker = worker(),
         root = root.display()
     )
