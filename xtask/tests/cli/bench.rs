@@ -2,7 +2,7 @@
 //! turns first, `--only release` loading the release image and runserver with wrk, `--only loop`,
 //! and wrk missing said before anything runs.
 
-use crate::expected::shell_words;
+use crate::expected::{shell_quoted, shell_words};
 use crate::fake_docker::{FakeDocker, stderr};
 
 #[test]
@@ -71,9 +71,11 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
         .find("=> First run with no images at all")
         .expect("no first run from nothing")..];
     let at = |what: &str| first.find(what).unwrap_or_else(|| panic!("no {what}:\n{first}"));
+    // The xtask's own runs, as echoed: its path quoted where the checkout's has a space.
+    let xtask = |task: &str| format!("{} {task}\n", shell_quoted(env!("CARGO_BIN_EXE_xtask")));
     assert!(
-        at("/xtask clean\n") < at("$ docker rmi todobackend-bench-os:bookworm\n")
-            && at("$ docker rmi todobackend-bench-os:bookworm\n") < at("/xtask test\n"),
+        at(&xtask("clean")) < at("$ docker rmi todobackend-bench-os:bookworm\n")
+            && at("$ docker rmi todobackend-bench-os:bookworm\n") < at(&xtask("test")),
         "{first}"
     );
     // Each round, from nothing each time: the goal is on a median
@@ -85,7 +87,7 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
         2,
         "{from_nothing}"
     );
-    assert_eq!(from_nothing.matches("/xtask test\n").count(), 2, "{from_nothing}");
+    assert_eq!(from_nothing.matches(&xtask("test")).count(), 2, "{from_nothing}");
     // The native baseline: its script in the copy's src/, in a venv of the bench's own.
     let venv = root.join("target/bench-native-venv").display().to_string();
     assert!(err.contains(&format!(" -m venv '{venv}'\n")), "{err}");
@@ -105,7 +107,7 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     // Timed from a flushed disk, as the cold runs are: the untimed build before it is not
     // billed to it.
     let round = &first[at("back to 0.6.1 (not timed), then 0.6.0")..];
-    assert!(round.contains("/xtask test\n$ sync\n$ CARGO_MANIFEST_DIR="), "{round}");
+    assert!(round.contains(&format!("{}$ sync\n$ CARGO_MANIFEST_DIR=", xtask("test"))), "{round}");
     assert!(err.contains(" test -- --parallel 2\n"), "{err}");
     assert!(err.contains("/target/native/run-tests.sh' --parallel 2\n"), "{err}");
     assert!(

@@ -29,6 +29,19 @@ pub fn shell_words(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// `word` as a run echoes it: bare when a shell reads it so, else in single quotes (what
+/// `shell_words` makes of the result is `word` again).
+pub fn shell_quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c);
+    let quoted = if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    };
+    assert_eq!(shell_words(&quoted), [word], "{quoted}");
+    quoted
+}
+
 /// The docker commands a run echoed (`$ ...` lines), as a shell reads them: their arguments
 /// after `docker`, without the variables set before it.
 pub fn echoed_docker_commands(output: &Output) -> Vec<Vec<String>> {

@@ -1,5 +1,6 @@
 //! `cargo xtask manage` without a terminal: `check`, a failing command's exit code, migrations
-//! written into `src/` as the user who ran it, `migrate` and `dbshell` on the settings' database.
+//! written into `src/` as the user who ran it, `migrate` on a throw-away database (`--fresh`),
+//! `dbshell` on the settings' database.
 
 use std::fs;
 use std::process::Command;
@@ -115,11 +116,13 @@ fn a_user_other_than_root_gets_the_migration_as_their_own_through_docker_run_use
 }
 
 #[test]
-fn manage_migrate_with_the_test_settings_runs_against_a_database_that_is_gone_after() {
+fn manage_fresh_migrate_with_the_test_settings_runs_against_a_database_that_is_gone_after() {
     let Some(_engine) = support::engine() else { return };
     let copy = Checkout::copy("manage-migrate");
     let started = unix_time();
-    let finished = manage(&copy, &["--settings", "test", "--", "migrate", "--noinput"]);
+    // Without --fresh, manage works on the data serve keeps (tests/day.rs): that stays.
+    let args = ["--fresh", "--settings", "test", "--", "migrate", "--noinput"];
+    let finished = manage(&copy, &args);
     let out = finished.output();
     assert_eq!(finished.code(), Some(0), "{}:\n{out}", finished.how());
     assert!(out.contains("Applying todo.0001_initial... OK"), "{out}");
