@@ -187,7 +187,9 @@ impl Config {
             }
         }
         if config.worker_idle_secs == Some(0) {
-            bail!("worker_idle_secs = 0: the test worker would end at once; give 1 or more seconds (default {WORKER_IDLE_SECS})");
+            bail!(
+                "worker_idle_secs = 0: the test worker would end at once; give 1 or more seconds (default {WORKER_IDLE_SECS})"
+            );
         }
         for (name, service) in &config.services {
             // They are passed by name, and written into scripts (`kept`) unquoted.
@@ -272,7 +274,10 @@ mod tests {
         assert_eq!(Config::parse(short).unwrap().worker_idle_secs(), 5);
         let zero = "[workspace.metadata.todobackend]\nworker_idle_secs = 0\n";
         let err = format!("{:#}", Config::parse(zero).unwrap_err());
-        assert!(err.contains("worker_idle_secs = 0") && err.contains("1 or more"), "{err}");
+        assert!(
+            err.contains("worker_idle_secs = 0") && err.contains("1 or more"),
+            "{err}"
+        );
         let words = "[workspace.metadata.todobackend]\nworker_idle_secs = \"an hour\"\n";
         let err = format!("{:#}", Config::parse(words).unwrap_err());
         assert!(err.contains("a number of seconds"), "{err}");

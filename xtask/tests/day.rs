@@ -7,7 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, free_port, http, run_to_end, signal_process};
+use support::{
+    Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, free_port, http, run_to_end, signal_process,
+};
 
 const A_TASK_ENDS_WITHIN: Duration = Duration::from_secs(240);
 
@@ -36,7 +38,13 @@ fn ctrl_c(serving: Running) -> Finished {
 fn xtask_ok(copy: &Checkout, args: &[&str]) -> String {
     let finished = run_to_end(copy.xtask(args), A_TASK_ENDS_WITHIN);
     let out = finished.output();
-    assert_eq!(finished.code(), Some(0), "`xtask {}`: {}:\n{out}", args.join(" "), finished.how());
+    assert_eq!(
+        finished.code(),
+        Some(0),
+        "`xtask {}`: {}:\n{out}",
+        args.join(" "),
+        finished.how()
+    );
     out
 }
 
@@ -93,12 +101,13 @@ fn plain_clean_keeps_what_serve_kept_says_so_and_clean_data_removes_it() {
 // manage works on the data serve keeps
 
 /// A `manage.py shell -c` script that prints the titles of the todos, one `todo: TITLE` a line.
-const LIST_TODOS: &str =
-    "from todo.models import TodoItem\nfor title in TodoItem.objects.values_list('title', flat=True): print('todo:', title)";
+const LIST_TODOS: &str = "from todo.models import TodoItem\nfor title in TodoItem.objects.values_list('title', flat=True): print('todo:', title)";
 
 /// A script that prints whether USER logs in with PASSWORD.
 fn logs_in(user: &str, password: &str) -> String {
-    format!("from django.contrib.auth import authenticate\nprint('logs in:', authenticate(username='{user}', password='{password}') is not None)")
+    format!(
+        "from django.contrib.auth import authenticate\nprint('logs in:', authenticate(username='{user}', password='{password}') is not None)"
+    )
 }
 
 /// `manage [SETTINGS...] -- ARGS` in `copy`, with `env`; asserts it exits 0. All it printed.
@@ -107,7 +116,13 @@ fn manage(copy: &Checkout, settings: &[&str], env: &[(&str, &str)], args: &[&str
     command.envs(env.iter().copied());
     let finished = run_to_end(command, A_TASK_ENDS_WITHIN);
     let out = finished.output();
-    assert_eq!(finished.code(), Some(0), "`manage {}`: {}:\n{out}", args.join(" "), finished.how());
+    assert_eq!(
+        finished.code(),
+        Some(0),
+        "`manage {}`: {}:\n{out}",
+        args.join(" "),
+        finished.how()
+    );
     out
 }
 
@@ -126,10 +141,30 @@ fn create_superuser(copy: &Checkout, settings: &[&str], user: &str, password: &s
 fn in_serve(copy: &Checkout, script: &str) -> String {
     let label = format!("label={}", copy.label());
     let serving = copy
-        .docker_lines(&["container", "ls", "--filter", &label, "--filter", "status=running", "--format", "{{.Names}}"])
+        .docker_lines(&[
+            "container",
+            "ls",
+            "--filter",
+            &label,
+            "--filter",
+            "status=running",
+            "--format",
+            "{{.Names}}",
+        ])
         .unwrap();
-    let server = serving.iter().find(|name| name.ends_with("-serve")).unwrap_or_else(|| panic!("no serve: {serving:?}"));
-    let shell = ["exec", server.as_str(), "/appenv/bin/python", "manage.py", "shell", "-c", script];
+    let server = serving
+        .iter()
+        .find(|name| name.ends_with("-serve"))
+        .unwrap_or_else(|| panic!("no serve: {serving:?}"));
+    let shell = [
+        "exec",
+        server.as_str(),
+        "/appenv/bin/python",
+        "manage.py",
+        "shell",
+        "-c",
+        script,
+    ];
     copy.docker_lines(&shell).unwrap().join("\n")
 }
 
@@ -155,7 +190,10 @@ fn manage_and_serve_share_the_data(name: &str, settings: &[&str], volume_ends: &
     let kept = kept_volumes(&copy);
     assert!(kept.len() == 1 && kept[0].ends_with(volume_ends), "{kept:?}");
     if !settings.is_empty() {
-        assert!(listed.contains("=> Joining db") && !listed.contains("=> Starting db"), "{listed}");
+        assert!(
+            listed.contains("=> Joining db") && !listed.contains("=> Starting db"),
+            "{listed}"
+        );
     }
     let made = create_superuser(&copy, settings, "while-serving", "pw-one-1234");
     assert!(made.contains("Superuser created successfully"), "{made}");
@@ -264,15 +302,30 @@ fn a_removed_checkout_s_worker_ends_and_any_checkout_s_doctor_and_clean_remove_w
         eventually(Duration::from_secs(20), || !all("container").contains(&worker)),
         "the worker of a removed checkout is still there: {worker}"
     );
-    assert!(all("network").contains(&network), "the worker's network went with it already");
+    assert!(
+        all("network").contains(&network),
+        "the worker's network went with it already"
+    );
 
     // Another checkout's doctor lists and removes it; its clean keeps the data unless --data.
     let doctor = run_to_end(other.xtask(&["doctor"]), A_TASK_ENDS_WITHIN).output();
-    assert!(doctor.contains("checkouts that are gone had left") && doctor.contains(&network), "{doctor}");
-    assert!(doctor.contains(&format!("checkouts that are gone: {}", gone_data[0])), "{doctor}");
+    assert!(
+        doctor.contains("checkouts that are gone had left") && doctor.contains(&network),
+        "{doctor}"
+    );
+    assert!(
+        doctor.contains(&format!("checkouts that are gone: {}", gone_data[0])),
+        "{doctor}"
+    );
     assert!(!all("network").contains(&network), "{doctor}");
     let out = xtask_ok(&other, &["clean"]);
-    assert!(out.contains(&format!("Kept the data `serve` kept for checkouts that are gone ({})", gone_data[0])), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Kept the data `serve` kept for checkouts that are gone ({})",
+            gone_data[0]
+        )),
+        "{out}"
+    );
     assert!(all("volume").contains(&gone_data[0]), "{out}");
     let out = xtask_ok(&other, &["clean", "--data"]);
     assert!(!all("volume").contains(&gone_data[0]), "{out}");
@@ -307,5 +360,8 @@ fn the_worker_ends_after_the_idle_time_the_manifest_gives_and_the_next_run_start
     );
     assert!(ran.elapsed() >= Duration::from_secs(3), "it ended before its idle time");
     let out = xtask_ok(&copy, &["test"]);
-    assert!(out.contains("Starting the test worker") && out.lines().any(|line| line == "OK"), "{out}");
+    assert!(
+        out.contains("Starting the test worker") && out.lines().any(|line| line == "OK"),
+        "{out}"
+    );
 }

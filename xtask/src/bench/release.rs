@@ -149,7 +149,8 @@ impl Environment {
         if copy.config.services_for("release").is_empty() {
             bail!("the release settings need no database in Cargo.toml: the load test compares the servers on one");
         }
-        let database = dev_container::with_services(copy, runner, "release", Data::Fresh, Run::new(&names.release_image))?;
+        let database =
+            dev_container::with_services(copy, runner, "release", Data::Fresh, Run::new(&names.release_image))?;
         let release = database
             .clone()
             .env("DJANGO_SETTINGS_MODULE", "todobackend.settings.release")

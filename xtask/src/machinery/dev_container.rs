@@ -5,8 +5,8 @@
 use anyhow::{Result, bail};
 
 use super::cache;
-use super::kept;
 use super::dev_image::{self, Beside};
+use super::kept;
 use super::lifecycle;
 use super::services::{self, Network, Planned, Started};
 use crate::console::say;
@@ -115,7 +115,10 @@ pub fn with_services(
     mut container: Run,
 ) -> Result<Run> {
     let (planned, mut started) = plan_services(project, runner, settings, data, Network::Run)?;
-    let joined: Vec<String> = planned.iter().filter_map(|service| service.joins().map(String::from)).collect();
+    let joined: Vec<String> = planned
+        .iter()
+        .filter_map(|service| service.joins().map(String::from))
+        .collect();
     match joined.first() {
         None if !planned.is_empty() => container = on_the_run_s_network(runner, container)?,
         None => {}
@@ -159,7 +162,9 @@ pub fn plan_services(
             None => None,
         };
         let service = match (serving, kept.as_ref()) {
-            (Some(serving), Some(volume)) if data == Data::Shared => services::join(name, service, runner, volume, serving)?,
+            (Some(serving), Some(volume)) if data == Data::Shared => {
+                services::join(name, service, runner, volume, serving)?
+            }
             (Some(serving), Some(volume)) => bail!(
                 "{} already serves the data kept in {} (another `cargo xtask serve` or `manage` of this \
                  checkout): a second server must not open it. Stop that run, or serve on other settings",

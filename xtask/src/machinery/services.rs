@@ -151,7 +151,13 @@ pub fn plan(
 
 /// What the application needs to reach `service` as `host` on `port`: its `env`, the host
 /// and port by the names the service gives them, and the secrets it may see.
-fn reach(service: &Service, mut env: Vec<(String, String)>, secrets: Vec<(String, String)>, host: &str, port: Option<u16>) -> Started {
+fn reach(
+    service: &Service,
+    mut env: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+    host: &str,
+    port: Option<u16>,
+) -> Started {
     env.extend(service.host_env.iter().map(|key| (key.clone(), host.to_string())));
     if let (Some(key), Some(port)) = (&service.port_env, port) {
         env.push((key.clone(), port.to_string()));
@@ -187,7 +193,9 @@ pub fn serving_on(project: &Project, runner: &Runner, name: &str, kept: &DataVol
         "status=running".to_string(),
     ];
     let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
-    let found = runner.probe(&docker::names(Kind::Container, &filters))?.unwrap_or_default();
+    let found = runner
+        .probe(&docker::names(Kind::Container, &filters))?
+        .unwrap_or_default();
     let names: Vec<String> = found.lines().map(String::from).collect();
     if names.is_empty() {
         return Ok(None);
@@ -243,7 +251,10 @@ impl Planned {
     pub fn start(self, runner: &Runner) -> Result<Option<(String, String)>> {
         let container = &self.container;
         let Some(start) = self.start else {
-            runner.step(&format!("Joining {} ({container}, running on the kept data)", self.name));
+            runner.step(&format!(
+                "Joining {} ({container}, running on the kept data)",
+                self.name
+            ));
             let (host, network) = self.pinned.expect("a joined service is on its run's network");
             return Ok(address_on(runner, container, &network)?.map(|address| (host, address)));
         };

@@ -14,8 +14,8 @@ use crate::console::{paint, say};
 use crate::flags;
 use crate::http;
 use crate::machinery::containers::run_attached;
-use crate::machinery::host::at_a_terminal;
 use crate::machinery::dev_container::{self, Data};
+use crate::machinery::host::at_a_terminal;
 use crate::project::Project;
 use crate::runner::Runner;
 

@@ -107,7 +107,10 @@ fn bench_times_both_flows_with_cold_runs_taking_turns_first() {
     // Timed from a flushed disk, as the cold runs are: the untimed build before it is not
     // billed to it.
     let round = &first[at("back to 0.6.1 (not timed), then 0.6.0")..];
-    assert!(round.contains(&format!("{}$ sync\n$ CARGO_MANIFEST_DIR=", xtask("test"))), "{round}");
+    assert!(
+        round.contains(&format!("{}$ sync\n$ CARGO_MANIFEST_DIR=", xtask("test"))),
+        "{round}"
+    );
     assert!(err.contains(" test -- --parallel 2\n"), "{err}");
     assert!(err.contains("/target/native/run-tests.sh' --parallel 2\n"), "{err}");
     assert!(
