@@ -335,3 +335,27 @@ pub fn succeeded(cmd: &Cmd, code: u8) -> Result<()> {
         code => bail!("`{cmd}` failed with exit code {code}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_missing_from_path_is_named_with_the_package_that_gives_it() {
+        let processes = Processes {
+            sh: Shell::new().unwrap(),
+            docker: "docker".into(),
+        };
+        let cmd = Cmd::new("todobackend-no-such-program", ["--version"]);
+        let err = processes
+            .spawn(&cmd, Stdio::null(), true, Group::Apart(0))
+            .err()
+            .expect("a program that is nowhere does not start");
+        assert_eq!(
+            err.to_string(),
+            "`todobackend-no-such-program` was not found on PATH, and `todobackend-no-such-program --version` \
+             needs it: install it (Debian: `apt-get install todobackend-no-such-program`), then run this again"
+        );
+        assert_eq!(package_of("docker"), "docker.io");
+    }
+}
