@@ -7,32 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{
-    Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, free_port, http, run_to_end, signal_process,
-};
+use support::{Checkout, ctrl_c, free_port, http, run_to_end, serve};
 
 const A_TASK_ENDS_WITHIN: Duration = Duration::from_secs(240);
-
-/// `serve` of `copy` with `args` on `port`, once it says where it serves.
-fn serve(copy: &Checkout, port: u16, args: &[&str]) -> Running {
-    let port = port.to_string();
-    let mut args = args.to_vec();
-    args.extend(["--port", &port]);
-    let mut serving = Running::start(copy.xtask(&[&["serve"][..], &args].concat()));
-    serving.wait_for_line(
-        &format!("=> Serving at http://127.0.0.1:{port}/todos"),
-        DATABASE_READY_WITHIN,
-    );
-    serving
-}
-
-/// Ctrl-C to a serve: it ends as interrupted.
-fn ctrl_c(serving: Running) -> Finished {
-    signal_process(serving.pid(), SIGINT);
-    let finished = serving.finish(Duration::from_secs(30));
-    assert_eq!(finished.code(), Some(130), "{}:\n{}", finished.how(), finished.output());
-    finished
-}
 
 /// Runs the xtask in `copy` with `args`; asserts it exits 0. All it printed.
 fn xtask_ok(copy: &Checkout, args: &[&str]) -> String {

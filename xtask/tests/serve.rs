@@ -8,30 +8,8 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use support::{
-    Checkout, DATABASE_READY_WITHIN, Finished, Running, SIGINT, Tmux, free_port, http, left_on_engine, run_to_end,
-    signal_process, try_http,
+    Checkout, DATABASE_READY_WITHIN, Tmux, ctrl_c, free_port, http, left_on_engine, run_to_end, serve, try_http,
 };
-
-/// `serve` of `copy` with `args` on `port`, once it says where it serves.
-fn serve(copy: &Checkout, port: u16, args: &[&str]) -> Running {
-    let port = port.to_string();
-    let mut args = args.to_vec();
-    args.extend(["--port", &port]);
-    let mut serving = Running::start(copy.xtask(&[&["serve"][..], &args].concat()));
-    serving.wait_for_line(
-        &format!("=> Serving at http://127.0.0.1:{port}/todos"),
-        DATABASE_READY_WITHIN,
-    );
-    serving
-}
-
-/// Ctrl-C to a serve: it ends as interrupted, having removed what it made.
-fn ctrl_c(serving: Running) -> Finished {
-    signal_process(serving.pid(), SIGINT);
-    let finished = serving.finish(Duration::from_secs(30));
-    assert_eq!(finished.code(), Some(130), "{}:\n{}", finished.how(), finished.output());
-    finished
-}
 
 /// The copy's volumes, by name.
 fn volumes(copy: &Checkout) -> Vec<String> {

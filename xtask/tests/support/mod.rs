@@ -14,6 +14,7 @@
 //! - `left`: what a copy's runs left on the engine
 //! - `run`: a process the test started, read line by line; how it ended, what it printed
 //! - `signals`: to one process or to its process group
+//! - `serving`: `serve` started and stopped with Ctrl-C, as a developer does
 //! - `terminal`: a real terminal (tmux)
 //! - `http`: a client of the served API
 #![allow(dead_code, unused_imports)]
@@ -24,6 +25,7 @@ mod http;
 mod layers;
 mod left;
 mod run;
+mod serving;
 mod signals;
 mod terminal;
 mod turn;
@@ -35,6 +37,7 @@ pub use left::{left_on_engine, the_worker, wait_until_nothing_left};
 pub use run::{
     A_RUN_ENDS_WITHIN, DATABASE_READY_WITHIN, Finished, Line, Running, describe, run_name, run_to_end, tests_ran,
 };
+pub use serving::{ctrl_c, serve};
 pub use signals::{SIGHUP, SIGINT, SIGKILL, SIGTERM, signal_group, signal_process};
 pub use terminal::Tmux;
 pub use turn::{EngineTurn, engine, engine_alone};
