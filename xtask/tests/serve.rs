@@ -132,13 +132,8 @@ fn on_a_terminal_a_breakpoint_in_a_view_stops_the_request_in_pdb_and_ctrl_c_ends
         )
     });
     let port = free_port();
-    let script = format!(
-        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' serve --port {port}; \
-         echo \"exit code $?\"; sleep 600",
-        root = copy.root().display(),
-        xtask = env!("CARGO_BIN_EXE_xtask"),
-    );
-    tmux.start("serve", &script);
+    let script = format!(r#""$XTASK" serve --port {port}; echo "exit code $?"; sleep 600"#);
+    tmux.start("serve", &copy, &script);
     // Announced once it answers: the question it asks runs no view, so no breakpoint stops it.
     tmux.wait_for("serve", |line| line.contains("=> Serving at "), DATABASE_READY_WITHIN);
     let request = std::thread::spawn(move || http(port, "GET", "/todos", None));

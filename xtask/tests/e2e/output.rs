@@ -35,8 +35,9 @@ fn on_a_terminal(copy: &Checkout, no_color: bool) -> String {
     let mut command = copy.command("script");
     command
         .args(["--quiet", "--return", "--command"])
-        .arg(format!("{} test", env!("CARGO_BIN_EXE_xtask")))
+        .arg(r#""$XTASK" test"#)
         .arg("/dev/null")
+        .env("XTASK", env!("CARGO_BIN_EXE_xtask"))
         .env_remove("NO_COLOR");
     if no_color {
         command.env("NO_COLOR", "1");

@@ -17,13 +17,8 @@ fn manage_shell_on_a_terminal_is_interactive() {
     };
     let copy = Checkout::copy("manage-shell");
     // The run, then its exit code, on a real terminal; the pane stays to be read.
-    let script = format!(
-        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' manage -- shell; \
-         echo \"exit code $?\"; sleep 600",
-        root = copy.root().display(),
-        xtask = env!("CARGO_BIN_EXE_xtask"),
-    );
-    tmux.start("manage", &script);
+    let script = r#""$XTASK" manage -- shell; echo "exit code $?"; sleep 600"#;
+    tmux.start("manage", &copy, script);
     tmux.wait_for("manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
     let keys = |keys: &str| tmux.keys("manage", &[keys, "Enter"]);
     keys("print(6*7)");
@@ -52,14 +47,9 @@ fn sigterm_during_manage_shell_ends_the_run_puts_the_terminal_back_and_leaves_no
     let copy = Checkout::copy("manage-shell-sigterm");
     let pid_file = copy.root().join("xtask.pid");
     // The xtask's pid, then its exit code and whether the terminal is back in cooked mode.
-    let script = format!(
-        "cd '{root}' && CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 sh -c 'echo $$ > \"$0\"; exec \"$1\" manage -- shell' \
-         '{pid}' '{xtask}'; echo \"exit code $?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
-        root = copy.root().display(),
-        pid = pid_file.display(),
-        xtask = env!("CARGO_BIN_EXE_xtask"),
-    );
-    tmux.start("manage", &script);
+    let script = "sh -c 'echo $$ > xtask.pid; exec \"$XTASK\" manage -- shell'; echo \"exit code $?\"; \
+                  stty -a | tr ' ' '\\n' | grep -x -- '-\\{0,1\\}icanon'; sleep 600";
+    tmux.start("manage", &copy, script);
     tmux.wait_for("manage", |line| line.starts_with(">>>"), A_RUN_ENDS_WITHIN);
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     signal_process(pid, SIGTERM);
@@ -126,13 +116,9 @@ fn a_breakpoint_in_a_test_on_a_terminal_stops_in_pdb_and_continuing_finishes_the
     let copy = Checkout::copy("test-pdb").env("CI", "false");
     add_a_test_with_a_breakpoint(&copy);
     // The run, then its exit code and whether the terminal is back in cooked mode.
-    let script = format!(
-        "cd '{root}' && CI=false CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Debugged; \
-         echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
-        root = copy.root().display(),
-        xtask = env!("CARGO_BIN_EXE_xtask"),
-    );
-    tmux.start("pdb", &script);
+    let script = "CI=false \"$XTASK\" test -- todo.tests.Debugged; echo \"EXIT=$?\"; \
+                  stty -a | tr ' ' '\\n' | grep -x -- '-\\{0,1\\}icanon'; sleep 600";
+    tmux.start("pdb", &copy, script);
     tmux.wait_for("pdb", |line| line.starts_with("(Pdb)"), A_RUN_ENDS_WITHIN);
     let keys = |keys: &str| tmux.keys("pdb", &[keys, "Enter"]);
     keys("p answer");
@@ -188,13 +174,9 @@ fn ctrl_c_during_a_test_run_on_a_terminal_stops_the_suite_and_the_run_cleans_up(
              import time\n        print('sleeping', flush=True)\n        time.sleep(600)\n"
         )
     });
-    let script = format!(
-        "cd '{root}' && CI=false CARGO_MANIFEST_DIR='{root}/xtask' NO_COLOR=1 '{xtask}' test -- todo.tests.Slow; \
-         echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; sleep 600",
-        root = copy.root().display(),
-        xtask = env!("CARGO_BIN_EXE_xtask"),
-    );
-    tmux.start("slow", &script);
+    let script = "CI=false \"$XTASK\" test -- todo.tests.Slow; echo \"EXIT=$?\"; \
+                  stty -a | tr ' ' '\\n' | grep -x -- '-\\{0,1\\}icanon'; sleep 600";
+    tmux.start("slow", &copy, script);
     tmux.wait_for("slow", |line| line.trim() == "sleeping", A_RUN_ENDS_WITHIN);
     // Ctrl-C is the suite's, through the terminal, as Django has it: the first lets the
     // running test finish, the second stops the suite at once. The run then reports and

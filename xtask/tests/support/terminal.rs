@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::checkout::Checkout;
 use super::engine::here;
 
 /// A tmux server of the test's own, killed when dropped: a terminal a test types into and
@@ -21,8 +22,19 @@ impl Tmux {
         .then(|| Tmux(format!("{name}-{}", std::process::id())))
     }
 
-    /// Runs `script` in a new session `session` of its own, on a terminal of 200 by 50.
-    pub fn start(&self, session: &str, script: &str) {
+    /// Runs `script` in a new session `session` of its own, on a terminal of 200 by 50, in
+    /// `copy`'s root with its environment, `NO_COLOR=1` and `$XTASK` the built xtask: paths
+    /// reach the script as variables, never spliced into it, whatever characters they hold.
+    pub fn start(&self, session: &str, copy: &Checkout, script: &str) {
+        let mut env = vec![
+            (
+                "CARGO_MANIFEST_DIR".to_string(),
+                copy.root().join("xtask").display().to_string(),
+            ),
+            ("NO_COLOR".into(), "1".into()),
+            ("XTASK".into(), env!("CARGO_BIN_EXE_xtask").into()),
+        ];
+        env.extend(copy.env.iter().cloned());
         let started = Command::new("tmux")
             .args([
                 "-L",
@@ -35,7 +47,13 @@ impl Tmux {
                 "200",
                 "-y",
                 "50",
+                "-c",
             ])
+            .arg(copy.root())
+            .args(
+                env.iter()
+                    .flat_map(|(key, value)| ["-e".to_string(), format!("{key}={value}")]),
+            )
             .arg(script)
             .env_remove("TMUX")
             .status()
