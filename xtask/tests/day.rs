@@ -116,19 +116,7 @@ fn create_superuser(copy: &Checkout, settings: &[&str], user: &str, password: &s
 /// What `script` prints run by `manage.py shell` inside the running serve's own container,
 /// with its settings and its database: what the server itself sees.
 fn in_serve(copy: &Checkout, script: &str) -> String {
-    let label = format!("label={}", copy.label());
-    let serving = copy
-        .docker_lines(&[
-            "container",
-            "ls",
-            "--filter",
-            &label,
-            "--filter",
-            "status=running",
-            "--format",
-            "{{.Names}}",
-        ])
-        .unwrap();
+    let serving = support::running_containers(copy);
     let server = serving
         .iter()
         .find(|name| name.ends_with("-serve"))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support;
 use crate::support::{
     A_RUN_ENDS_WITHIN, Checkout, DATABASE_READY_WITHIN, Running, SIGKILL, docker_lines, docker_ok, left_on_engine,
-    run_to_end, signal_process, wait_until_nothing_left,
+    run_to_end, running_containers, signal_process, wait_until_nothing_left,
 };
 use crate::{TEN_S, a_run_with_its_database_ready, assert_nothing_left};
 
@@ -50,20 +50,9 @@ impl Drop for Stranger {
 /// Waits until `copy`'s run has its test container running (its database, where it runs the
 /// suite in the checkout's worker): its name.
 fn test_container_running(copy: &Checkout, run: &mut Running, within: Duration) -> String {
-    let label = format!("label={}", copy.label());
     let deadline = Instant::now() + within;
     loop {
-        let running = docker_lines(&[
-            "ps",
-            "--filter",
-            &label,
-            "--filter",
-            "status=running",
-            "--format",
-            "{{.Names}}",
-        ])
-        .unwrap_or_default();
-        if let Some(name) = running
+        if let Some(name) = running_containers(copy)
             .into_iter()
             .find(|name| name.ends_with("-test") || name.ends_with("-db"))
         {

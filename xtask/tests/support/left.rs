@@ -43,6 +43,15 @@ pub fn left_on_engine(checkout: &Checkout) -> Vec<String> {
     left
 }
 
+/// The names of the checkout's running containers (none when the engine cannot say).
+pub fn running_containers(checkout: &Checkout) -> Vec<String> {
+    let label = format!("label={}", checkout.label());
+    let filters = ["--filter", &label, "--filter", "status=running"];
+    checkout
+        .docker_lines(&[&["container", "ls"][..], &filters, &["--format", "{{.Names}}"]].concat())
+        .unwrap_or_default()
+}
+
 /// The checkout's test worker and its network, where they are.
 pub fn the_worker(checkout: &Checkout) -> Vec<String> {
     let label = format!("label={}", checkout.label());
