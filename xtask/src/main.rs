@@ -71,6 +71,8 @@ fn run(Invocation { task, dry_run }: Invocation) -> anyhow::Result<u8> {
         Task::Clean(task) => task.run(&project, dry_run),
         Task::Release(task) => task.run(&project, dry_run),
         Task::Publish(task) => task.run(&project, dry_run),
+        Task::Deploy(task) => task.run(&project, dry_run),
+        Task::Undeploy(task) => task.run(&project, dry_run),
         Task::Bench(task) => task.run(&project, dry_run),
         Task::Watchdog(task) => task.run(&project, dry_run),
     }

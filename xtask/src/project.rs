@@ -32,6 +32,8 @@ pub const WHEELS_DIR: &str = "target/wheels";
 /// Where a release records the id of the release image that passed its acceptance tests,
 /// relative to the root: `publish` pushes that image and no other.
 pub const ACCEPTED: &str = "target/xtask/release-accepted";
+/// What `publish` pushed last, for `deploy`: `REFERENCE@DIGEST IMAGE_ID VERSION`.
+pub const PUBLISHED: &str = "target/xtask/published";
 
 const SETTINGS_DIR: &str = "src/todobackend/settings";
 

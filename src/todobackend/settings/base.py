@@ -4,7 +4,22 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', 'django-insecure-dev-only-change-me')
+
+
+def from_env(name, default=None):
+    """The value of the environment variable NAME, or else the contents of the file that
+    NAME_FILE names (a swarm secret mounted as a file: `cargo xtask deploy`), or else
+    `default`. Both set is an error, as in the database image."""
+    value, path = os.environ.get(name), os.environ.get(f'{name}_FILE')
+    if value is not None and path is not None:
+        raise RuntimeError(f'both {name} and {name}_FILE are set: give one')
+    if path is not None:
+        with open(path, encoding='utf-8') as file:
+            return file.read().rstrip('\n')
+    return default if value is None else value
+
+
+SECRET_KEY = from_env('DJANGO_SECRET_KEY', 'django-insecure-dev-only-change-me')
 
 DEBUG = os.environ.get('DEBUG', 'true').lower() in ('1', 'true', 'yes')
 

@@ -1,13 +1,16 @@
 """Release settings: the release image runs these (docker/release/). Nothing insecure has a
-default: SECRET_KEY and ALLOWED_HOSTS come from the environment and the app refuses to start
-without them; the database is MySQL from MYSQL_*, as in the test settings."""
+default: SECRET_KEY (DJANGO_SECRET_KEY, or the file DJANGO_SECRET_KEY_FILE names) and
+ALLOWED_HOSTS come from the environment and the app refuses to start without them; the
+database is MySQL from MYSQL_*, as in the test settings."""
 import os
 
 from .test import *  # noqa: F401,F403
 
 DEBUG = False
 
-SECRET_KEY = os.environ['DJANGO_SECRET_KEY']
+SECRET_KEY = from_env('DJANGO_SECRET_KEY')
+if not SECRET_KEY:
+    raise RuntimeError('DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE, a file holding it) is required')
 
 # Comma-separated host names the app answers to, e.g. `todos.example.com,app`.
 ALLOWED_HOSTS = [host.strip() for host in os.environ['DJANGO_ALLOWED_HOSTS'].split(',') if host.strip()]

@@ -1,4 +1,5 @@
-"""Test settings: MySQL, configured from the environment."""
+"""Test settings: MySQL, configured from the environment (the password from a file with
+MYSQL_PASSWORD_FILE)."""
 import os
 
 from .base import *  # noqa: F401,F403
@@ -8,7 +9,7 @@ DATABASES = {
         'ENGINE': 'django.db.backends.mysql',
         'NAME': os.environ.get('MYSQL_DATABASE', 'todobackend'),
         'USER': os.environ.get('MYSQL_USER', 'todo'),
-        'PASSWORD': os.environ.get('MYSQL_PASSWORD', 'password'),
+        'PASSWORD': from_env('MYSQL_PASSWORD', 'password'),
         'HOST': os.environ.get('MYSQL_HOST', 'localhost'),
         'PORT': os.environ.get('MYSQL_PORT', '3306'),
         'OPTIONS': {'init_command': "SET sql_mode='STRICT_TRANS_TABLES'"},

@@ -18,6 +18,8 @@ Tasks:
   clean        Remove what this checkout's runs left (keeps serve's data, the pip cache and the images)
   release      Build the release image and run the acceptance tests against it
   publish      Push the release image that passed its acceptance tests to a registry
+  deploy       Deploy the published release to a Docker Swarm, with no failed request
+  undeploy     Remove the deployment from the swarm (--yes); its data and secrets stay
   bench        Time this flow against the lab's and a native run, and load the release image; check the goals
 
 Options for every task:
@@ -308,3 +310,47 @@ Options:
 
 Example:
   cargo xtask publish --registry 127.0.0.1:5000";
+
+pub const DEPLOY_HELP: &str = "\
+Usage: cargo xtask deploy [--replicas N] [--version V] [--port P] [--hosts NAMES]
+       cargo xtask deploy --rollback [--version V] | --status | --logs [SERVICE]
+
+Deploys the release image that `publish` pushed last (by digest; refused when it is not the
+image whose acceptance tests passed) to the Docker Swarm that the docker endpoint manages (the
+local engine, DOCKER_HOST, a context, ssh://), as the stack `todobackend`: the app (gunicorn,
+N replicas spread over the nodes, healthy once /health answers, updated one at a time, the
+new before the old, rolled back by the swarm itself when the new one is not healthy), the
+database (MariaDB, on a node labelled once, its data in a volume there), and the edge (HAProxy
+on every node, publishing P and sending each request to a healthy app task, retried on
+another when one goes away). Before anything changes: the engine must be a manager, no node
+down, and every node must pull the image. The secrets (the database's passwords, Django's
+key) are made once from random values as swarm secrets and reach the containers as files;
+the migrations run as a one-off job before the app is updated: a failed one stops the deploy
+with its log, the running version serving on. The stack file is target/deploy/todobackend.yml.
+Exits non-zero, naming the task that failed, when the swarm rolled the update back.
+
+Options:
+  --replicas N      The app's replicas [default: 3]
+  --version V       A published tag (the registry's REPOSITORY:V) instead of the last push
+  --port P          The HTTP port on every node [default: 8080]
+  --hosts NAMES     The host names the app answers to, comma-separated [default: *]
+  --rollback        Back to the version that ran before (or --version V)
+  --status          Each service's version, healthy/wanted replicas, each task's node, the last update
+  --logs [SERVICE]  The last log lines of each service, or of one: app, db or edge
+
+Example:
+  cargo xtask deploy --replicas 3";
+
+pub const UNDEPLOY_HELP: &str = "\
+Usage: cargo xtask undeploy --yes
+
+Removes the stack `todobackend` from the swarm: its services and its network. The database's
+volume (on its node), the secrets and the node's label stay, so a later deploy finds its data:
+`docker volume rm todobackend_db-data` on that node and `docker secret rm` remove them. Nothing
+is removed without --yes. `clean` never touches a deployment.
+
+Options:
+  --yes     Confirm the removal
+
+Example:
+  cargo xtask undeploy --yes";

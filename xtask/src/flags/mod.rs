@@ -45,6 +45,8 @@ pub enum Task {
     Build(Build),
     Publish(Publish),
     Release(Release),
+    Deploy(Deploy),
+    Undeploy(Undeploy),
     Watchdog(Watchdog),
 }
 
@@ -123,6 +125,37 @@ pub struct Release {
     pub keep: bool,
 }
 
+/// What `deploy` does: a deploy, or one of its questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployAction {
+    Deploy,
+    /// Back to the version that ran before (or `--version`'s).
+    Rollback,
+    Status,
+    Logs,
+}
+
+/// The published release, deployed as a stack on the swarm the docker endpoint manages.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Deploy {
+    pub action: DeployAction,
+    pub replicas: u32,
+    /// A published version (a tag), rather than the image `publish` pushed last.
+    pub version: Option<String>,
+    /// The HTTP port the edge publishes on each node.
+    pub port: u16,
+    /// The host names the app answers to (Django's ALLOWED_HOSTS).
+    pub hosts: String,
+    /// `--logs SERVICE`: one service's.
+    pub service: Option<String>,
+}
+
+/// Removes the deployment: explicit, with a confirmation flag.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Undeploy {
+    pub yes: bool,
+}
+
 /// Internal: the watchdog of run `run` (see `session`); not for people.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Watchdog {
@@ -195,6 +228,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             }),
             RELEASE_HELP,
         ),
+        "deploy" => (
+            Task::Deploy(Deploy {
+                action: DeployAction::Deploy,
+                replicas: 3,
+                version: None,
+                port: 8080,
+                hosts: "*".into(),
+                service: None,
+            }),
+            DEPLOY_HELP,
+        ),
+        "undeploy" => (Task::Undeploy(Undeploy { yes: false }), UNDEPLOY_HELP),
         other => return Err(format!("unknown task `{other}`")),
     };
     let mut dry_run = false;
@@ -248,6 +293,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Manage(Manage { fresh, .. }), "--fresh") => *fresh = true,
             (Task::Release(Release { keep, .. }), "--keep") => *keep = true,
             (Task::Publish(Publish { force, .. }), "--force") => *force = true,
+            (Task::Undeploy(Undeploy { yes }), "--yes") => *yes = true,
+            (Task::Deploy(deploy), flag) if flag.starts_with("--") => deploy_flag(deploy, flag, &mut args)?,
+            (
+                Task::Deploy(Deploy {
+                    action: DeployAction::Logs,
+                    service: service @ None,
+                    ..
+                }),
+                name,
+            ) if ["app", "db", "edge"].contains(&name) => {
+                *service = Some(name.into());
+            }
             (Task::Publish(Publish { registry, .. }), "--registry") => {
                 *registry = args
                     .next()
@@ -300,7 +357,63 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
     {
         return Err("`publish` needs `--registry HOST[:PORT]`".into());
     }
+    if let Task::Deploy(Deploy {
+        action,
+        service: Some(_),
+        ..
+    }) = &task
+        && *action != DeployAction::Logs
+    {
+        return Err("a SERVICE is for `--logs SERVICE` only".into());
+    }
     Ok(Flags::Run(Invocation { task, dry_run }))
+}
+
+/// One of `deploy`'s options.
+fn deploy_flag(deploy: &mut Deploy, flag: &str, args: &mut impl Iterator<Item = String>) -> Result<(), String> {
+    let mut action = |action: DeployAction| {
+        if deploy.action != DeployAction::Deploy {
+            return Err("give one of `--rollback`, `--status` and `--logs`".to_string());
+        }
+        deploy.action = action;
+        Ok(())
+    };
+    match flag {
+        "--rollback" => action(DeployAction::Rollback)?,
+        "--status" => action(DeployAction::Status)?,
+        "--logs" => action(DeployAction::Logs)?,
+        "--replicas" => {
+            deploy.replicas = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .filter(|&n| (1..=20).contains(&n))
+                .ok_or("`--replicas` needs a number from 1 to 20 (the edge knows 20 tasks at most)")?;
+        }
+        "--port" => {
+            deploy.port = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .filter(|&n| n > 0)
+                .ok_or("`--port` needs a port number, 1 to 65535")?;
+        }
+        "--version" => {
+            deploy.version = Some(
+                args.next()
+                    .filter(|value| {
+                        !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                    })
+                    .ok_or("`--version` needs a published tag (letters, digits, `_`, `.`, `-`), e.g. v1.2.0")?,
+            );
+        }
+        "--hosts" => {
+            deploy.hosts = args
+                .next()
+                .filter(|value| !value.is_empty() && !value.starts_with('-'))
+                .ok_or("`--hosts` needs the host names the app answers to, comma-separated")?;
+        }
+        other => return Err(format!("unexpected argument `{other}` for `deploy`")),
+    }
+    Ok(())
 }
 
 /// `HOST` or `HOST:PORT`, as docker names a registry in an image reference.

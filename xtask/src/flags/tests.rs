@@ -247,7 +247,7 @@ fn help_is_given_for_the_tool_and_for_each_task() {
 #[test]
 fn bad_input_is_refused_with_what_was_wrong() {
     assert_eq!(parse_str(&[]), Err("no task given".into()));
-    assert_eq!(parse_str(&["deploy"]), Err("unknown task `deploy`".into()));
+    assert_eq!(parse_str(&["nosuch"]), Err("unknown task `nosuch`".into()));
     assert_eq!(
         parse_str(&["cache", "--rest"]),
         Err("unexpected argument `--rest` for `cache`".into())
@@ -273,4 +273,53 @@ fn bad_input_is_refused_with_what_was_wrong() {
         parse_str(&["dev-image", "--reset"]),
         Err("unexpected argument `--reset` for `dev-image`".into())
     );
+}
+
+#[test]
+fn deploy_takes_its_options_one_action_and_a_service_for_its_logs_only() {
+    let deploy = |args: &[&str]| match parse(
+        std::iter::once("deploy")
+            .chain(args.iter().copied())
+            .map(OsString::from),
+    ) {
+        Ok(Flags::Run(Invocation {
+            task: Task::Deploy(deploy),
+            ..
+        })) => Ok(deploy),
+        Ok(other) => panic!("{other:?}"),
+        Err(err) => Err(err),
+    };
+    let plain = deploy(&[]).unwrap();
+    assert_eq!(
+        (plain.action, plain.replicas, plain.port, plain.hosts.as_str()),
+        (DeployAction::Deploy, 3, 8080, "*")
+    );
+    let chosen = deploy(&[
+        "--replicas",
+        "5",
+        "--version",
+        "v1.2.0",
+        "--port",
+        "80",
+        "--hosts",
+        "todo.example.com",
+    ])
+    .unwrap();
+    assert_eq!(
+        (chosen.replicas, chosen.version.as_deref(), chosen.port),
+        (5, Some("v1.2.0"), 80)
+    );
+    assert_eq!(deploy(&["--logs", "db"]).unwrap().service.as_deref(), Some("db"));
+    assert_eq!(deploy(&["--rollback"]).unwrap().action, DeployAction::Rollback);
+    for (bad, says) in [
+        (&["--replicas", "0"][..], "--replicas"),
+        (&["--replicas", "21"], "--replicas"),
+        (&["--version", "a/b"], "--version"),
+        (&["--status", "--logs"], "one of"),
+        (&["--status", "db"], "unexpected argument `db`"),
+        (&["--logs", "nosuch"], "unexpected argument `nosuch`"),
+    ] {
+        let err = deploy(bad).unwrap_err();
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
 }

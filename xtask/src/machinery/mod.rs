@@ -13,5 +13,7 @@ pub mod kept;
 pub mod lifecycle;
 pub mod orphans;
 pub mod services;
+pub mod stack;
+pub mod swarm;
 pub mod wheelhouse;
 pub mod worker;

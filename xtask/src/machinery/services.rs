@@ -329,11 +329,18 @@ pub fn address_on(runner: &Runner, container: &str, network: &str) -> Result<Opt
 /// Builds the service's image from its Dockerfile when the engine lacks it, or has one made
 /// of another OS image or another version of the Dockerfile's directory.
 fn ensure_image(project: &Project, runner: &Runner, service: &Service) -> Result<()> {
-    let Some(dockerfile) = to_build(project, runner, service)? else {
+    ensure_built(project, runner, &service.image, service.dockerfile.as_deref())
+}
+
+/// Builds `image` from `dockerfile` (on the OS image) when the engine lacks it or has it
+/// older than the Dockerfile's directory or the OS image; an image with no Dockerfile is
+/// left to docker (pulled).
+pub fn ensure_built(project: &Project, runner: &Runner, image: &str, dockerfile: Option<&str>) -> Result<()> {
+    let Some(dockerfile) = to_build(project, runner, image, dockerfile)? else {
         return Ok(());
     };
     let os = images::os_image(project, runner)?;
-    let build = image_build(project, service, dockerfile, &os)?;
+    let build = image_build(project, image, dockerfile, &os)?;
     images::build_on_os(project, runner, "the image", build, &os, None).map(drop)
 }
 
@@ -347,8 +354,8 @@ pub fn build_beside(
 ) -> Result<Vec<BuildBeside>> {
     let mut started = Vec::new();
     for service in services {
-        if let Some(dockerfile) = to_build(project, runner, service)? {
-            let build = image_build(project, service, dockerfile, os)?;
+        if let Some(dockerfile) = to_build(project, runner, &service.image, service.dockerfile.as_deref())? {
+            let build = image_build(project, &service.image, dockerfile, os)?;
             started.push(images::build_on_os_beside(
                 project,
                 runner,
@@ -362,29 +369,34 @@ pub fn build_beside(
     Ok(started)
 }
 
-/// `service`'s Dockerfile, where its image is to be built: the engine lacks it, or has it
-/// older than the Dockerfile's directory or the OS image.
-fn to_build<'a>(project: &Project, runner: &Runner, service: &'a Service) -> Result<Option<&'a str>> {
-    let Some(dockerfile) = service.dockerfile.as_deref() else {
+/// `image`'s Dockerfile, where it is to be built: the engine lacks it, or has it older than
+/// the Dockerfile's directory or the OS image.
+fn to_build<'a>(
+    project: &Project,
+    runner: &Runner,
+    image: &str,
+    dockerfile: Option<&'a str>,
+) -> Result<Option<&'a str>> {
+    let Some(dockerfile) = dockerfile else {
         return Ok(None);
     };
-    if runner.made(&service.image) {
+    if runner.made(image) {
         return Ok(None);
     }
     let context = image_context(dockerfile);
     let inputs = |os_image_id: &str| project.image_inputs(&[context], os_image_id, None);
-    match images::image_state(project, runner, &service.image, inputs)? {
+    match images::image_state(project, runner, image, inputs)? {
         State::Current(_) => return Ok(None),
-        State::Stale => say!("   {} is older than {context}: rebuilding it", service.image),
+        State::Stale => say!("   {image} is older than {context}: rebuilding it"),
         State::Missing => {}
     }
     Ok(Some(dockerfile))
 }
 
-/// The build of `service`'s image from `dockerfile` on `os`, labelled with what it is made of.
-fn image_build(project: &Project, service: &Service, dockerfile: &str, os: &OsImage) -> Result<Build> {
+/// The build of `image` from `dockerfile` on `os`, labelled with what it is made of.
+fn image_build(project: &Project, image: &str, dockerfile: &str, os: &OsImage) -> Result<Build> {
     let inputs = project.image_inputs(&[image_context(dockerfile)], &os.id, None)?;
-    Ok(Build::new(&service.image, dockerfile).label(INPUTS_LABEL, &inputs))
+    Ok(Build::new(image, dockerfile).label(INPUTS_LABEL, &inputs))
 }
 
 /// The directory of `dockerfile`: what its image is made of, with the OS image.

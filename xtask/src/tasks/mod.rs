@@ -6,6 +6,7 @@ mod base_image;
 mod build;
 mod cache;
 mod clean;
+mod deploy;
 mod dev_image;
 mod doctor;
 mod manage;

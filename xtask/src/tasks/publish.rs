@@ -3,12 +3,14 @@
 //! its version (`git describe` when it was built), its short commit, and `latest`; then prints
 //! the digest the registry gave it. Pushing the same image again changes nothing.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::console::{say, show};
 use crate::engine::cmd::Cmd;
 use crate::engine::docker;
-use crate::project::{ACCEPTED, Project};
+use crate::machinery::services;
+use crate::machinery::stack::{EDGE, EDGE_DOCKERFILE, RELEASE_SETTINGS};
+use crate::project::{ACCEPTED, PUBLISHED, Project};
 use crate::runner::Runner;
 
 use crate::flags;
@@ -65,22 +67,74 @@ fn run(project: &Project, runner: &Runner, registry: &str, repository: &str, for
         )?;
         runner.run(&docker::push(&reference))?;
     }
+    let digest = digest_of(runner, &name, &tags[0])?;
+    runner.step(&format!("Pushed {} as {}", tags.join(", "), digest));
+    let mut record = format!("release {digest} {id} {version}\n");
+    for (role, image) in stack_images(project, runner, &name)? {
+        record.push_str(&format!("{role} {image}\n"));
+    }
     if runner.dry_run() {
         return Ok(0);
     }
-    let digests = runner.probe(&docker::repo_digests(&format!("{name}:{}", tags[0])))?;
+    // What `deploy` deploys: this push, the image it was (to check it passed), and the stack's
+    // other images
+    let published = project.root.join(PUBLISHED);
+    std::fs::write(&published, record).with_context(|| format!("cannot write {published}"))?;
+    show!("{digest}");
+    Ok(0)
+}
+
+/// The images a deployment runs beside the release (`deploy`): the release settings'
+/// services' (the database) and the edge's, built where the engine lacks them, pushed as
+/// `NAME-ROLE:ID` (the first 12 of the image's id), each as `(role, NAME-ROLE@DIGEST)`.
+fn stack_images(project: &Project, runner: &Runner, name: &str) -> Result<Vec<(String, String)>> {
+    let edge = format!("{}-edge", project.names.prefix);
+    let mut images: Vec<(String, String, Option<String>)> = project
+        .config
+        .services_for(RELEASE_SETTINGS)
+        .into_iter()
+        .map(|(role, service)| (role.to_string(), service.image.clone(), service.dockerfile.clone()))
+        .collect();
+    images.push((EDGE.into(), edge, Some(EDGE_DOCKERFILE.into())));
+    let mut pushed = Vec::new();
+    for (role, image, dockerfile) in images {
+        services::ensure_built(project, runner, &image, dockerfile.as_deref())?;
+        let id = runner.probe(&docker::image_id(&image))?.unwrap_or_default();
+        // The image's own id names it: a new build, a new tag. (A dry run may have none yet.)
+        let tag: String = id
+            .strip_prefix("sha256:")
+            .unwrap_or("latest")
+            .chars()
+            .take(12)
+            .collect();
+        let repository = format!("{name}-{role}");
+        runner.step(&format!(
+            "Publishing {image}, the deployment's {role}, as {repository}:{tag}"
+        ));
+        let reference = format!("{repository}:{tag}");
+        runner.make(
+            &docker::tag(&image, &reference),
+            docker::remove_all(docker::Kind::Image, std::slice::from_ref(&reference)),
+        )?;
+        runner.run(&docker::push(&reference))?;
+        pushed.push((role, digest_of(runner, &repository, &tag)?));
+    }
+    Ok(pushed)
+}
+
+/// `name@sha256:...`, the digest the registry gave `name:tag` (`name:tag` itself in a dry run).
+fn digest_of(runner: &Runner, name: &str, tag: &str) -> Result<String> {
+    if runner.dry_run() {
+        return Ok(format!("{name}:{tag}"));
+    }
+    let digests = runner.probe(&docker::repo_digests(&format!("{name}:{tag}")))?;
     let prefix = format!("{name}@");
-    let Some(digest) = digests
+    digests
         .unwrap_or_default()
         .lines()
         .find(|line| line.starts_with(&prefix))
         .map(String::from)
-    else {
-        bail!("the registry gave {name} no digest: see docker's output above");
-    };
-    runner.step(&format!("Pushed {} as {}", tags.join(", "), digest));
-    show!("{digest}");
-    Ok(0)
+        .with_context(|| format!("the registry gave {name} no digest: see docker's output above"))
 }
 
 /// The tags an image of `version` built from commit `revision` is pushed under: the version,

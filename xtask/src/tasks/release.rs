@@ -20,7 +20,7 @@ use crate::flags;
 use crate::machinery::dev_container::Data;
 use crate::machinery::dev_image::Beside;
 use crate::machinery::lifecycle::KEPT_LABEL;
-use crate::machinery::{dev_container, images, lifecycle, services, wheelhouse};
+use crate::machinery::{dev_container, images, lifecycle, services, stack, wheelhouse};
 use crate::project::{ACCEPTANCE_DIR, ACCEPTED, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex};
 use crate::runner::Runner;
 
@@ -47,10 +47,6 @@ const ACCEPTANCE_REPORT: &str = "acceptance.xml";
 /// How long the app may take from `docker run` to a healthy answer: the goal is 2 s; this is
 /// only the bound after which the run fails with the app's log.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
-/// Run inside the app's container (no curl there): succeeds once `/health` answers 200, that
-/// is once the app serves and its database answers.
-const HEALTHY: &str = "/appenv/bin/python -c \"import urllib.request; \
-                       urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)\"";
 
 /// Runs the release; the result is the acceptance tests' exit code.
 fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result<u8> {
@@ -112,7 +108,7 @@ fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result
     }
     let started = Instant::now();
     runner.make(&serving.into(), docker::remove_container(&name))?;
-    services::wait_until_ready(runner, &name, HEALTHY, started, HEALTHY_WITHIN)?;
+    services::wait_until_ready(runner, &name, stack::APP_HEALTHY, started, HEALTHY_WITHIN)?;
 
     runner.step("Running the acceptance tests against the app over HTTP");
     let tests = run.container("acceptance");

@@ -112,12 +112,28 @@ fn publish_dry_run_prints_the_tags_and_pushes_and_runs_none_and_an_unaccepted_im
     );
     assert!(fake.changes().is_empty(), "{:?}", fake.changes());
     // Built without git history, the image's version is `unknown`: tagged so, and latest.
+    // Then the deployment's other images (`deploy` runs them beside it), each built where the
+    // engine lacks it and pushed beside the release, tagged with its id (the fake's: `sha256:todobackend-db`).
     let echoed: Vec<Vec<String>> = echoed_docker_commands(&output);
+    let built: Vec<&Vec<String>> = echoed.iter().filter(|argv| argv[0] == "build").collect();
+    assert!(
+        built
+            .iter()
+            .any(|argv| argv.contains(&"docker/edge/Dockerfile".to_string())),
+        "{echoed:?}"
+    );
+    let echoed: Vec<Vec<String>> = echoed.iter().filter(|argv| argv[0] != "build").cloned().collect();
     let expected: Vec<Vec<String>> = [
         "tag todobackend-release 127.0.0.1:5000/team/todo:unknown",
         "push 127.0.0.1:5000/team/todo:unknown",
         "tag todobackend-release 127.0.0.1:5000/team/todo:latest",
         "push 127.0.0.1:5000/team/todo:latest",
+        "tag todobackend-db 127.0.0.1:5000/team/todo-db:todobackend-",
+        "push 127.0.0.1:5000/team/todo-db:todobackend-",
+        "tag todobackend-edge 127.0.0.1:5000/team/todo-edge:latest",
+        "push 127.0.0.1:5000/team/todo-edge:latest",
+        "rmi 127.0.0.1:5000/team/todo-edge:latest",
+        "rmi 127.0.0.1:5000/team/todo-db:todobackend-",
         "rmi 127.0.0.1:5000/team/todo:latest",
         "rmi 127.0.0.1:5000/team/todo:unknown",
     ]

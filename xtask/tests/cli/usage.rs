@@ -10,7 +10,7 @@ use crate::support;
 #[test]
 fn bad_usage_exits_2_with_the_usage_and_help_exits_0() {
     let fake = FakeDocker::new("usage");
-    for args in [&[][..], &["deploy"], &["cache", "--force"], &["test", "todo.tests"]] {
+    for args in [&[][..], &["nosuch"], &["cache", "--force"], &["test", "todo.tests"]] {
         let output = fake.xtask(fake.root(), args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(stderr(&output).contains("Usage: cargo xtask <TASK>"), "{args:?}");

@@ -7,12 +7,14 @@ mod images;
 mod inspect;
 mod labels;
 mod objects;
+mod swarm;
 
 pub use containers::*;
 pub use images::*;
 pub use inspect::*;
 pub use labels::*;
 pub use objects::*;
+pub use swarm::*;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,306 @@
+//! A swarm as `deploy` sees it: the engine's role, the nodes, the tasks of a service, and
+//! following a job or an update to its end. Questions only, asked of the manager; the tasks
+//! change the swarm through the runner's verbs with `engine::docker`'s commands.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::console::say;
+use crate::engine::docker;
+use crate::runner::{READ, Runner};
+use crate::signals;
+
+/// How often a job or an update is looked at while it runs.
+const LOOK_EVERY: Duration = Duration::from_millis(500);
+
+/// The manager's node id; fails with what to do unless the docker endpoint is a swarm's
+/// manager.
+pub fn check_manager(runner: &Runner) -> Result<String> {
+    let role = runner.probe(&docker::swarm_role())?.unwrap_or_default();
+    let endpoint = runner.endpoint();
+    let mut fields = role.split(' ');
+    let (state, manager, node) = (fields.next(), fields.next(), fields.next().unwrap_or_default());
+    match state.zip(manager) {
+        Some(("active", "true")) => Ok(node.to_string()),
+        Some(("active", _)) => bail!(
+            "the engine at {endpoint} is a swarm worker: deploys go through a manager.\n\
+             Point DOCKER_HOST (or `docker context use`) at a manager, e.g. DOCKER_HOST=ssh://user@manager"
+        ),
+        Some(("inactive", _)) => bail!(
+            "the engine at {endpoint} is not in swarm mode.\n\
+             On one machine: `docker swarm init`; on a cluster: point DOCKER_HOST at a manager \
+             (`docker swarm init` on it, `docker swarm join` on the others)"
+        ),
+        Some(("locked", _)) => bail!("the swarm manager at {endpoint} is locked: `docker swarm unlock`"),
+        _ => bail!(
+            "the engine at {endpoint} is not a working swarm manager (its swarm state: {role:?}): see `docker info`"
+        ),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub id: String,
+    pub address: String,
+    /// `ready`, `down`, `unknown`, `disconnected`.
+    pub state: String,
+    /// `active`, `pause`, `drain`.
+    pub availability: String,
+    /// Whether it has the label asked for.
+    pub labelled: bool,
+}
+
+/// Every node, with whether it has `label` (`KEY` = `true`).
+pub fn nodes(runner: &Runner, label: &str) -> Result<Vec<Node>> {
+    let ids = runner.probe(&docker::node_ids())?.unwrap_or_default();
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let mut cmd = docker::nodes(label);
+    cmd.args.extend(ids.iter().map(|id| id.to_string()));
+    let lines = runner.probe(&cmd)?.unwrap_or_default();
+    Ok(lines.lines().filter_map(parse_node).collect())
+}
+
+fn parse_node(line: &str) -> Option<Node> {
+    let mut fields = line.split(' ');
+    Some(Node {
+        id: fields.next()?.into(),
+        address: fields.next()?.into(),
+        state: fields.next()?.into(),
+        availability: fields.next()?.into(),
+        labelled: fields.next() == Some("true"),
+    })
+}
+
+/// A task of a service, as the swarm reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub node: String,
+    pub desired: String,
+    /// `new` ... `preparing`, `starting`, `running`, `complete`, `failed`, `rejected`, `shutdown`.
+    pub state: String,
+    pub image: String,
+    pub error: String,
+}
+
+impl Task {
+    pub fn failed(&self) -> bool {
+        matches!(self.state.as_str(), "failed" | "rejected")
+    }
+}
+
+/// The tasks the swarm keeps of `service` (its history too), none if it does not exist.
+pub fn tasks(runner: &Runner, service: &str) -> Result<Vec<Task>> {
+    let Some(ids) = runner.probe(&docker::task_ids(service))? else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<String> = ids.split_whitespace().map(String::from).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lines = runner.read(&docker::tasks(&ids), READ)?.stdout;
+    Ok(lines.lines().filter_map(parse_task).collect())
+}
+
+fn parse_task(line: &str) -> Option<Task> {
+    let fields: Vec<&str> = line.splitn(8, '|').collect();
+    let [id, _service, node, _slot, desired, state, image, error] = fields[..] else {
+        return None;
+    };
+    Some(Task {
+        id: id.into(),
+        node: node.into(),
+        desired: desired.into(),
+        state: state.into(),
+        image: image.into(),
+        error: error.trim().into(),
+    })
+}
+
+/// The address of `node`'s id among `nodes`, for messages (every node of a swarm may have
+/// the same host name).
+pub fn address_of<'a>(nodes: &'a [Node], node: &'a str) -> &'a str {
+    nodes.iter().find(|n| n.id == node).map_or(node, |n| n.address.as_str())
+}
+
+/// Waits until every task of the job `name` completed: `Ok(None)`, or the first that failed.
+/// `expected` tasks (one, or one per node for a global job). Fails after `within`.
+pub fn follow_job(runner: &Runner, name: &str, expected: usize, within: Duration) -> Result<Option<Task>> {
+    let started = Instant::now();
+    loop {
+        let tasks = tasks(runner, name)?;
+        if let Some(failed) = tasks.iter().find(|task| task.failed()) {
+            return Ok(Some(failed.clone()));
+        }
+        if tasks.len() >= expected && tasks.iter().all(|task| task.state == "complete") {
+            say!("   {name}: done in {:.1} s", started.elapsed().as_secs_f64());
+            return Ok(None);
+        }
+        if started.elapsed() > within {
+            let states: Vec<String> = tasks.iter().map(|task| task.state.clone()).collect();
+            bail!(
+                "{name} did not finish in {} s (its tasks: {}): `docker service ps --no-trunc {name}` shows why",
+                within.as_secs(),
+                states.join(", ")
+            );
+        }
+        std::thread::sleep(LOOK_EVERY);
+        signals::check()?;
+    }
+}
+
+/// How an update of a service ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Updated {
+    /// Every task wanted runs `image`, healthy.
+    Done,
+    /// The swarm rolled it back (`message`): a task of the new spec failed.
+    RolledBack { message: String, failed: Option<Task> },
+}
+
+/// What an update of a service looks like: its state and message, and the replicas wanted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceState {
+    pub name: String,
+    pub replicas: Option<u32>,
+    pub version: String,
+    pub update: String,
+    pub message: String,
+}
+
+pub fn service_states(runner: &Runner, names: &[String]) -> Result<Vec<ServiceState>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lines = runner.read(&docker::services(names), READ)?.stdout;
+    Ok(lines.lines().filter_map(parse_service).collect())
+}
+
+fn parse_service(line: &str) -> Option<ServiceState> {
+    let fields: Vec<&str> = line.splitn(5, '|').collect();
+    let [name, replicas, version, update, message] = fields[..] else {
+        return None;
+    };
+    Some(ServiceState {
+        name: name.into(),
+        replicas: replicas.parse().ok(),
+        version: if version == "<no value>" {
+            String::new()
+        } else {
+            version.into()
+        },
+        update: update.into(),
+        message: message.trim().into(),
+    })
+}
+
+/// Follows the update of `service` to `image` (as its tasks name it: `REF@sha256:...`)
+/// until every replica wanted runs it (`Done`) or the swarm has rolled it back. Fails after
+/// `within`, saying what the swarm goes on doing.
+pub fn follow_update(runner: &Runner, service: &str, image: &str, within: Duration) -> Result<Updated> {
+    let started = Instant::now();
+    let mut said = String::new();
+    loop {
+        let state = service_states(runner, &[service.to_string()])?
+            .pop()
+            .unwrap_or_default();
+        let tasks = tasks(runner, service)?;
+        let new = |task: &&Task| same_image(&task.image, image);
+        let running = tasks
+            .iter()
+            .filter(new)
+            .filter(|task| task.desired == "running" && task.state == "running")
+            .count();
+        let wanted = state.replicas.unwrap_or(1) as usize;
+        let progress = format!(
+            "{running}/{wanted} on the new version, update {}",
+            or_none(&state.update)
+        );
+        if progress != said {
+            say!("   {service}: {progress} ({:.0} s)", started.elapsed().as_secs_f64());
+            said = progress.clone();
+        }
+        match state.update.as_str() {
+            "rollback_completed" | "rollback_paused" => {
+                let failed = tasks
+                    .iter()
+                    .filter(new)
+                    .find(|task| task.failed() || !task.error.is_empty());
+                return Ok(Updated::RolledBack {
+                    message: state.message,
+                    failed: failed.cloned(),
+                });
+            }
+            // No update under way (a new service has none), or the last one done: done once
+            // the tasks are there, no older one left running.
+            "" | "completed" => {
+                let old_running = tasks
+                    .iter()
+                    .filter(|task| !same_image(&task.image, image))
+                    .any(|task| task.state == "running");
+                if running >= wanted && !old_running {
+                    return Ok(Updated::Done);
+                }
+            }
+            _ => {}
+        }
+        if started.elapsed() > within {
+            bail!(
+                "{service} is not on its new version after {} s ({progress}): the swarm goes on with it; \
+                 `cargo xtask deploy --status` shows where it is",
+                within.as_secs()
+            );
+        }
+        std::thread::sleep(LOOK_EVERY);
+        signals::check()?;
+    }
+}
+
+/// Whether a task's image (`REF:TAG@sha256:...`, as the swarm pins it) is `image`, given
+/// by digest or by tag.
+fn same_image(task_image: &str, image: &str) -> bool {
+    task_image == image
+        || task_image.split_once('@').map(|(_, digest)| digest) == image.split_once('@').map(|(_, digest)| digest)
+            && image.contains('@')
+        || task_image.split_once('@').map(|(name, _)| name) == Some(image)
+}
+
+fn or_none(state: &str) -> &str {
+    if state.is_empty() { "none" } else { state }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_line_gives_its_node_state_image_and_error() {
+        let task = parse_task("t1|s1|n1|2|shutdown|failed|r/app:v2@sha256:cd|task: non-zero exit (1)").unwrap();
+        assert_eq!(task.node, "n1");
+        assert!(task.failed());
+        assert_eq!(task.error, "task: non-zero exit (1)");
+        assert!(same_image(&task.image, "r/app:v2"));
+        assert!(same_image(&task.image, "r/app@sha256:cd"));
+        assert!(!same_image(&task.image, "r/app:v1"));
+        assert!(!same_image("r/app:v1@sha256:ab", "r/app@sha256:cd"));
+    }
+
+    #[test]
+    fn a_node_line_gives_its_address_state_and_label() {
+        let node = parse_node("abc 10.0.0.2 ready active true").unwrap();
+        assert_eq!(
+            (node.address.as_str(), node.state.as_str(), node.labelled),
+            ("10.0.0.2", "ready", true)
+        );
+        assert!(!parse_node("abc 10.0.0.2 down active <no value>").unwrap().labelled);
+    }
+
+    #[test]
+    fn a_service_line_gives_replicas_version_and_update() {
+        let state = parse_service("s_app|3|v2|rollback_completed|rollback completed").unwrap();
+        assert_eq!(state.replicas, Some(3));
+        assert_eq!(state.update, "rollback_completed");
+        assert_eq!(parse_service("s_edge||<no value>||").unwrap().replicas, None);
+    }
+}

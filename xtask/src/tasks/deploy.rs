@@ -1,0 +1,563 @@
+//! `cargo xtask deploy`: the published release onto the swarm the docker endpoint manages, as
+//! a stack (`machinery::stack`), in an order that never leaves it half-changed:
+//! 1. what must hold before anything changes: a manager, every node up, the release passed
+//!    its acceptance tests, and every node able to pull every image (a global job each);
+//! 2. the secrets, made once from random values; the database's node, labelled once;
+//! 3. the database (`STACK-services.yml`), then the migrations as a one-off job: a failure
+//!    stops here, its log shown, the running version serving on;
+//! 4. the whole stack (`STACK.yml`), the app rolled by the swarm, followed to its end: every
+//!    replica on the new version, or rolled back by the swarm, named and non-zero.
+//! `--rollback`, `--status` and `--logs` ask or tell the same services.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8PathBuf;
+
+use crate::config::Service as Configured;
+use crate::console::{say, show};
+
+use crate::engine::docker::{self, Job};
+use crate::flags::{self, DeployAction};
+use crate::machinery::stack::{APP, APP_HEALTHY, EDGE, Health, Mode, RELEASE_SETTINGS, Service, Stack};
+use crate::machinery::swarm::{self, Updated};
+use crate::project::{ACCEPTED, PUBLISHED, Project, random_hex};
+use crate::runner::{READ, Runner};
+use crate::signals;
+
+/// Where the app listens.
+const APP_PORT: u16 = 8000;
+/// Where each task's secrets are mounted: /run/secrets/VAR, told as VAR_FILE.
+const SECRETS_DIR: &str = "/run/secrets";
+/// What marks the stack's secrets as its own.
+const STACK_LABEL: &str = "todobackend.stack";
+/// How long each part may take before the deploy stops waiting (the swarm goes on).
+const PULLED_WITHIN: Duration = Duration::from_secs(180);
+const MIGRATED_WITHIN: Duration = Duration::from_secs(300);
+const UPDATED_WITHIN: Duration = Duration::from_secs(300);
+
+impl flags::Deploy {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        let runner = Runner::ready(project, dry_run, &[])?;
+        let manager = swarm::check_manager(&runner)?;
+        let stack = project.names.prefix.clone();
+        match self.action {
+            DeployAction::Status => status(&runner, &stack),
+            DeployAction::Logs => logs(&runner, &stack, self.service.as_deref()),
+            DeployAction::Rollback if self.version.is_none() => rollback(&runner, &stack),
+            DeployAction::Deploy | DeployAction::Rollback => deploy(project, &runner, &manager, &stack, &self),
+        }
+    }
+}
+
+impl flags::Undeploy {
+    pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
+        let stack = &project.names.prefix;
+        if !self.yes {
+            bail!(
+                "`undeploy` removes the stack {stack} from the swarm, its services and network (its data and \
+                 secrets stay): say so with `cargo xtask undeploy --yes`"
+            );
+        }
+        let runner = Runner::ready(project, dry_run, &[])?;
+        swarm::check_manager(&runner)?;
+        if runner
+            .probe(&docker::stack_services(stack))?
+            .unwrap_or_default()
+            .is_empty()
+        {
+            say!("   nothing of the stack {stack} is deployed here");
+            return Ok(0);
+        }
+        runner.step(&format!("Removing the stack {stack}"));
+        runner.run(&docker::stack_remove(stack))?;
+        say!(
+            "   kept: the volumes of {stack}'s stateful services on their nodes, its secrets ({STACK_LABEL}={stack}) \
+             and the nodes' labels, for the next deploy"
+        );
+        Ok(0)
+    }
+}
+
+/// What `deploy` deploys, from `publish`'s record: the release and the stack's other images.
+struct Release {
+    image: String,
+    version: String,
+    /// `(role, NAME-ROLE@DIGEST)`: the release settings' services' images, and the edge's.
+    others: Vec<(String, String)>,
+}
+
+impl Release {
+    fn other(&self, role: &str) -> Result<&str> {
+        self.others
+            .iter()
+            .find(|(name, _)| name == role)
+            .map(|(_, image)| image.as_str())
+            .with_context(|| format!("`publish` pushed no image for the {role}: `cargo xtask publish` again"))
+    }
+}
+
+/// The release to deploy: `publish`'s last push, by digest, when it is still the image that
+/// passed its acceptance tests; or the published tag `version` of the same repository.
+fn release(project: &Project, version: Option<&str>) -> Result<Release> {
+    let path = project.root.join(PUBLISHED);
+    let record = fs::read_to_string(&path).unwrap_or_default();
+    let mut release = None;
+    let mut others = Vec::new();
+    for line in record.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            ["release", image, id, version] => release = Some((image, id, version)),
+            [role, image] => others.push((role.to_string(), image.to_string())),
+            _ => {}
+        }
+    }
+    let Some((image, id, published)) = release else {
+        bail!(
+            "nothing was published from this checkout ({path} is missing): `cargo xtask release`, then \
+             `cargo xtask publish --registry HOST[:PORT]` with a registry every node of the swarm reaches"
+        );
+    };
+    if let Some(version) = version {
+        let repository = image.split_once('@').map_or(image, |(repository, _)| repository);
+        let image = format!("{repository}:{version}");
+        return Ok(Release {
+            image,
+            version: version.into(),
+            others,
+        });
+    }
+    let accepted = fs::read_to_string(project.root.join(ACCEPTED)).unwrap_or_default();
+    if accepted.trim() != id {
+        bail!(
+            "{image} ({published}) is not the image whose acceptance tests passed last: `cargo xtask release` \
+             and `cargo xtask publish` again, or deploy a published tag with --version V"
+        );
+    }
+    Ok(Release {
+        image: image.into(),
+        version: published.into(),
+        others,
+    })
+}
+
+fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: &flags::Deploy) -> Result<u8> {
+    let release = release(project, flags.version.as_deref())?;
+    let configured = project.config.services_for(RELEASE_SETTINGS);
+    let db_label = |service: &str| format!("{name}.{service}");
+    let nodes = swarm::nodes(runner, &db_label("db"))?;
+    if let Some(down) = nodes.iter().find(|node| node.state != "ready") {
+        bail!(
+            "node {} ({}) is {}: nothing was changed. Bring it back, or `docker node rm --force {}` if it is \
+             gone for good; the swarm has moved its tasks to the other nodes meanwhile",
+            down.address,
+            down.id,
+            down.state,
+            down.id
+        );
+    }
+
+    let mut images = Vec::new();
+    for (service, _) in &configured {
+        images.push((service.to_string(), release.other(service)?.to_string()));
+    }
+    let edge_image = release.other(EDGE)?.to_string();
+
+    runner.step(&format!(
+        "Checking that every node pulls the images ({} nodes)",
+        nodes.len()
+    ));
+    let all: Vec<&str> = std::iter::once(release.image.as_str())
+        .chain(images.iter().map(|(_, image)| image.as_str()))
+        .chain([edge_image.as_str()])
+        .collect();
+    pull_everywhere(runner, name, &all, &nodes)?;
+
+    let stack = stack_of(name, &release, flags, &configured, &images, &edge_image);
+    make_secrets(runner, name, &stack)?;
+    for (service, _) in configured.iter().filter(|(_, config)| config.data.is_some()) {
+        let label = db_label(service);
+        if !swarm::nodes(runner, &label)?.iter().any(|node| node.labelled) {
+            say!("   {service} is kept on the manager's node from now on (label {label}=true)");
+            runner.run(&docker::label_node(manager, &label, "true"))?;
+        }
+    }
+
+    let dir = project.root.join("target/deploy");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot make {dir}"))?;
+    let services_only = stack.only(|service| service.name != APP && service.name != EDGE);
+    let first = write(&dir, &format!("{name}-services.yml"), &services_only)?;
+    let file = write(&dir, &format!("{name}.yml"), &stack)?;
+
+    runner.step("Deploying the stack's services, the app's version unchanged");
+    runner.run(&docker::stack_deploy_part(first.as_str(), name))?;
+    for service in &services_only.services {
+        follow(runner, &format!("{name}_{}", service.name), &service.image, &nodes)?;
+    }
+    migrate(runner, name, &stack)?;
+
+    runner.step(&format!("Deploying {} ({}) as {name}", release.version, release.image));
+    runner.run(&docker::stack_deploy(file.as_str(), name))?;
+    follow(runner, &format!("{name}_{APP}"), &release.image, &nodes)?;
+    follow(runner, &format!("{name}_{EDGE}"), &edge_image, &nodes)?;
+    runner.step(&format!(
+        "Deployed {}: {} replicas, on http://{}:{}/todos (any node's address)",
+        release.version,
+        flags.replicas,
+        nodes.first().map_or("NODE", |node| node.address.as_str()),
+        flags.port
+    ));
+    Ok(0)
+}
+
+/// A global job per image, each task pulling it on its node and exiting: a node that cannot
+/// pull one is named before anything of the stack changes.
+fn pull_everywhere(runner: &Runner, stack: &str, images: &[&str], nodes: &[swarm::Node]) -> Result<()> {
+    let jobs: Vec<(String, &str)> = images
+        .iter()
+        .enumerate()
+        .map(|(n, image)| (format!("{stack}_pull-{n}"), *image))
+        .collect();
+    for (job, image) in &jobs {
+        let _ = runner.probe(&docker::remove_services(std::slice::from_ref(job)));
+        let check = Job {
+            name: job.clone(),
+            image: image.to_string(),
+            global: true,
+            network: None,
+            secrets: vec![],
+            env: vec![],
+            labels: vec![format!("{STACK_LABEL}={stack}")],
+            entrypoint: Some("true".into()),
+            command: vec![],
+        };
+        runner.make(&check.into(), docker::remove_services(std::slice::from_ref(job)))?;
+    }
+    if runner.dry_run() {
+        return Ok(());
+    }
+    for (job, image) in &jobs {
+        if let Some(failed) = swarm::follow_job(runner, job, nodes.len(), PULLED_WITHIN)? {
+            bail!(
+                "node {} cannot pull {image}: {}.\nNothing was changed. Every node must reach the registry under \
+                 that name (`docker pull {image}` on the node says more), and the image must be published there \
+                 (`cargo xtask publish`)",
+                swarm::address_of(nodes, &failed.node),
+                failed.error
+            );
+        }
+        runner.unmake(&docker::remove_services(std::slice::from_ref(job)))?;
+    }
+    Ok(())
+}
+
+/// The stack: the configured services of the release settings, the app, and the edge.
+fn stack_of(
+    name: &str,
+    release: &Release,
+    flags: &flags::Deploy,
+    configured: &[(&str, &Configured)],
+    images: &[(String, String)],
+    edge_image: &str,
+) -> Stack {
+    let secret = |var: &str| (format!("{name}_{}", var.to_lowercase()), var.to_string());
+    let as_files = |vars: &[&String]| -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let secrets = vars.iter().map(|var| secret(var)).collect();
+        let env = vars
+            .iter()
+            .map(|var| (format!("{var}_FILE"), format!("{SECRETS_DIR}/{var}")))
+            .collect();
+        (secrets, env)
+    };
+    let mut services = Vec::new();
+    let mut app_env: Vec<(String, String)> = vec![
+        (
+            "DJANGO_RELEASE_SETTINGS_MODULE".into(),
+            format!("todobackend.settings.{RELEASE_SETTINGS}"),
+        ),
+        ("DJANGO_ALLOWED_HOSTS".into(), flags.hosts.clone()),
+    ];
+    let (mut app_secrets, key_env) = as_files(&[&"DJANGO_SECRET_KEY".to_string()]);
+    app_env.extend(key_env);
+    for ((service, config), (_, image)) in configured.iter().zip(images) {
+        let vars: Vec<&String> = config.secrets.iter().chain(&config.service_secrets).collect();
+        let (secrets, files) = as_files(&vars);
+        let mut env: Vec<(String, String)> = config.env.clone().into_iter().collect();
+        env.extend(files);
+        // Its readiness check, the secrets it reads from their files first
+        let health = config.ready.as_ref().map(|ready| Health {
+            test: vars
+                .iter()
+                .map(|var| format!("{var}=\"$(cat \"${var}_FILE\")\" "))
+                .collect::<String>()
+                + ready,
+            start_secs: config.ready_timeout_secs as u32,
+        });
+        services.push(Service {
+            name: service.to_string(),
+            image: image.clone(),
+            env,
+            secrets,
+            health,
+            mode: Mode::Single,
+            volumes: config
+                .data
+                .iter()
+                .map(|path| (format!("{service}-data"), path.clone()))
+                .collect(),
+            pinned_to: config.data.as_ref().map(|_| format!("{name}.{service}")),
+            ports: vec![],
+            labels: vec![],
+        });
+        // The app reaches it by name, with the same values and secrets
+        app_env.extend(config.env.clone());
+        app_env.extend(config.host_env.iter().map(|var| (var.clone(), service.to_string())));
+        app_env.extend(
+            config
+                .port_env
+                .iter()
+                .zip(config.port)
+                .map(|(var, port)| (var.clone(), port.to_string())),
+        );
+        let (secrets, files) = as_files(&config.secrets.iter().collect::<Vec<_>>());
+        app_secrets.extend(secrets);
+        app_env.extend(files);
+    }
+    let version_label = vec![("todobackend.version".to_string(), release.version.clone())];
+    services.push(Service {
+        name: APP.into(),
+        image: release.image.clone(),
+        env: app_env,
+        secrets: app_secrets,
+        health: Some(Health {
+            test: APP_HEALTHY.into(),
+            start_secs: 30,
+        }),
+        mode: Mode::Rolling(flags.replicas),
+        volumes: vec![],
+        pinned_to: None,
+        ports: vec![],
+        labels: version_label,
+    });
+    services.push(Service {
+        name: EDGE.into(),
+        image: edge_image.into(),
+        env: vec![
+            ("APP_HOST".into(), APP.into()),
+            ("APP_PORT".into(), APP_PORT.to_string()),
+        ],
+        secrets: vec![],
+        health: None,
+        mode: Mode::PerNode,
+        volumes: vec![],
+        pinned_to: None,
+        ports: vec![(flags.port, 8080)],
+        labels: vec![],
+    });
+    Stack {
+        name: name.into(),
+        services,
+    }
+}
+
+/// Makes each secret the stack mounts that the swarm lacks, from a random value handed to
+/// docker on standard input; an existing one is kept (the database's data was made with it).
+fn make_secrets(runner: &Runner, stack: &str, spec: &Stack) -> Result<()> {
+    let label = format!("{STACK_LABEL}={stack}");
+    let existing = runner.probe(&docker::secret_names(&label))?.unwrap_or_default();
+    let missing: Vec<&str> = spec
+        .secrets()
+        .into_iter()
+        .filter(|secret| !existing.lines().any(|line| line == *secret))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    runner.step(&format!("Making the secrets {} from random values", missing.join(", ")));
+    for secret in missing {
+        runner.run(&docker::create_secret(secret, &label, &random_hex(24)?))?;
+    }
+    Ok(())
+}
+
+fn write(dir: &Utf8PathBuf, file: &str, stack: &Stack) -> Result<Utf8PathBuf> {
+    let path = dir.join(file);
+    fs::write(&path, stack.compose()).with_context(|| format!("cannot write {path}"))?;
+    say!("   wrote {path}");
+    Ok(path)
+}
+
+/// The migrations, as a job of the app's new image on the stack's network: before the app
+/// is updated, and a failure stops the deploy with the job's log.
+fn migrate(runner: &Runner, stack: &str, spec: &Stack) -> Result<()> {
+    let app = spec
+        .services
+        .iter()
+        .find(|service| service.name == APP)
+        .context("the stack has no app")?;
+    let job = format!("{stack}_migrate");
+    runner.step("Migrating the database with a one-off job of the new version");
+    let _ = runner.probe(&docker::remove_services(std::slice::from_ref(&job)));
+    let migration = Job {
+        name: job.clone(),
+        image: app.image.clone(),
+        global: false,
+        network: Some(format!("{stack}_default")),
+        secrets: app.secrets.clone(),
+        env: app.env.clone(),
+        labels: vec![format!("{STACK_LABEL}={stack}")],
+        entrypoint: None,
+        command: ["django-admin", "migrate", "--noinput"].map(String::from).into(),
+    };
+    let remove = docker::remove_services(std::slice::from_ref(&job));
+    runner.make(&migration.into(), remove.clone())?;
+    if runner.dry_run() {
+        return Ok(());
+    }
+    if let Some(failed) = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)? {
+        let log = runner.read(&docker::service_logs(&job, 40), READ)?;
+        bail!(
+            "the migrations failed ({}); nothing else was changed, the running version serves on. Their log:\n{}{}",
+            failed.error,
+            log.stdout,
+            log.stderr
+        );
+    }
+    runner.unmake(&remove)
+}
+
+/// Follows `service`'s update to `image` to its end; an update the swarm rolled back is an
+/// error naming the task that failed, with its log. Ctrl-C meanwhile says what goes on.
+fn follow(runner: &Runner, service: &str, image: &str, nodes: &[swarm::Node]) -> Result<()> {
+    if runner.dry_run() {
+        return Ok(());
+    }
+    let outcome = swarm::follow_update(runner, service, image, UPDATED_WITHIN).map_err(|err| {
+        if err.downcast_ref::<signals::Interrupted>().is_some() {
+            say!(
+                "   the swarm goes on updating {service} by itself (rolling it back if the new tasks are not \
+                 healthy): `cargo xtask deploy --status` shows where it is"
+            );
+        }
+        err
+    })?;
+    let Updated::RolledBack { message, failed } = outcome else {
+        return Ok(());
+    };
+    let Some(task) = failed else {
+        bail!("the swarm rolled {service} back ({message}): `cargo xtask deploy --status` and `--logs` say why");
+    };
+    let log = runner.read(&docker::service_logs(&task.id, 20), READ)?;
+    bail!(
+        "the swarm rolled {service} back to the version before, which serves on: its new task {} on node {} \
+         did not become healthy ({}). Its last log lines:\n{}{}",
+        task.id,
+        swarm::address_of(nodes, &task.node),
+        if task.error.is_empty() { &message } else { &task.error },
+        log.stdout,
+        log.stderr
+    )
+}
+
+/// `--rollback`: the app back on the spec it had before its last update, followed to the end.
+fn rollback(runner: &Runner, stack: &str) -> Result<u8> {
+    let service = format!("{stack}_{APP}");
+    let before = swarm::service_states(runner, std::slice::from_ref(&service))?;
+    let Some(before) = before.first() else {
+        bail!("there is no {service} to roll back: `cargo xtask deploy` first");
+    };
+    runner.step(&format!("Rolling {service} back from {}", before.version));
+    runner.run(&docker::service_rollback(&service))?;
+    if runner.dry_run() {
+        return Ok(0);
+    }
+    let started = Instant::now();
+    loop {
+        let state = swarm::service_states(runner, std::slice::from_ref(&service))?
+            .pop()
+            .unwrap_or_default();
+        match state.update.as_str() {
+            "rollback_completed" => {
+                runner.step(&format!("{service} is back on {}", state.version));
+                return Ok(0);
+            }
+            "rollback_paused" => bail!("the rollback of {service} stopped: {}", state.message),
+            _ if started.elapsed() > UPDATED_WITHIN => {
+                bail!("{service} is still rolling back: `cargo xtask deploy --status` shows where it is")
+            }
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+        signals::check()?;
+    }
+}
+
+/// `--status`: each service's version, its healthy and wanted tasks, each task's node, and
+/// its last update.
+fn status(runner: &Runner, stack: &str) -> Result<u8> {
+    let names = runner.probe(&docker::stack_services(stack))?.unwrap_or_default();
+    let names: Vec<String> = names.lines().map(String::from).collect();
+    if names.is_empty() {
+        show!("nothing of the stack {stack} is deployed on this swarm: `cargo xtask deploy`");
+        return Ok(0);
+    }
+    let nodes = swarm::nodes(runner, "")?;
+    let ready = nodes.iter().filter(|node| node.state == "ready").count();
+    show!(
+        "{:<22} {:<16} {:>8}  {}",
+        "SERVICE",
+        "VERSION",
+        "HEALTHY",
+        "LAST UPDATE"
+    );
+    for state in swarm::service_states(runner, &names)? {
+        let tasks = swarm::tasks(runner, &state.name)?;
+        let running: Vec<&swarm::Task> = tasks
+            .iter()
+            .filter(|task| task.desired == "running" && task.state == "running")
+            .collect();
+        let wanted = state.replicas.map_or(ready, |n| n as usize);
+        let update = match (state.update.as_str(), state.message.as_str()) {
+            ("", _) => "none".to_string(),
+            (update, "") => update.to_string(),
+            (update, message) => format!("{update}: {message}"),
+        };
+        let version = if state.version.is_empty() { "-" } else { &state.version };
+        show!(
+            "{:<22} {:<16} {:>8}  {update}",
+            state.name,
+            version,
+            format!("{}/{wanted}", running.len())
+        );
+        for task in running {
+            show!(
+                "  task {} on node {}",
+                &task.id[..task.id.len().min(12)],
+                swarm::address_of(&nodes, &task.node)
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// `--logs`: the last lines of each service's log, or of one.
+fn logs(runner: &Runner, stack: &str, service: Option<&str>) -> Result<u8> {
+    let names: Vec<String> = match service {
+        Some(service) => vec![format!("{stack}_{service}")],
+        None => runner
+            .probe(&docker::stack_services(stack))?
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect(),
+    };
+    if names.is_empty() {
+        bail!("nothing of the stack {stack} is deployed on this swarm: `cargo xtask deploy`");
+    }
+    let mut code = 0;
+    for name in names {
+        runner.step(&format!("The last lines of {name}'s log"));
+        code = code.max(runner.status(&docker::service_logs(&name, 100))?);
+    }
+    Ok(code)
+}
