@@ -221,11 +221,14 @@ impl Service {
     }
 }
 
-/// `text` as a double-quoted YAML scalar (YAML's double quotes take JSON's escapes).
+/// `text` as a double-quoted YAML scalar (YAML's double quotes take JSON's escapes), with
+/// `$` doubled: `docker stack deploy` would otherwise fill `$VAR` from the client's
+/// environment, where a health check means the container's.
 fn quoted(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {
+            '$' => out.push_str("$$"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -316,5 +319,7 @@ mod tests {
     #[test]
     fn a_value_cannot_break_out_of_its_string() {
         assert_eq!(quoted("a\"b\\c\nd: e"), "\"a\\\"b\\\\c\\nd: e\"");
+        // The container's variable, not the deploying client's
+        assert_eq!(quoted("-u \"$USER\""), "\"-u \\\"$$USER\\\"\"");
     }
 }

@@ -13,6 +13,9 @@ use crate::signals;
 
 /// How often a job or an update is looked at while it runs.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
+/// Tasks of the new spec that may end before an update that the swarm does not roll back
+/// (a service with nothing to roll back to, or one stopped first) counts as failing.
+const ENDED_BEFORE_FAILING: usize = 3;
 
 /// The manager's node id; fails with what to do unless the docker endpoint is a swarm's
 /// manager.
@@ -157,6 +160,8 @@ pub enum Updated {
     Done,
     /// The swarm rolled it back (`message`): a task of the new spec failed.
     RolledBack { message: String, failed: Option<Task> },
+    /// Its new tasks keep ending (the last one given): nothing to roll back to, or not yet.
+    KeepsFailing(Task),
 }
 
 /// What an update of a service looks like: its state and message, and the replicas wanted.
@@ -196,9 +201,10 @@ fn parse_service(line: &str) -> Option<ServiceState> {
 }
 
 /// Follows the update of `service` to `image` (as its tasks name it: `REF@sha256:...`)
-/// until every replica wanted runs it (`Done`) or the swarm has rolled it back. Fails after
-/// `within`, saying what the swarm goes on doing.
-pub fn follow_update(runner: &Runner, service: &str, image: &str, within: Duration) -> Result<Updated> {
+/// until every replica wanted (one per node of `nodes` for a global service) runs it
+/// (`Done`) or the swarm has rolled it back. Fails after `within`, saying what the swarm goes
+/// on doing.
+pub fn follow_update(runner: &Runner, service: &str, image: &str, nodes: usize, within: Duration) -> Result<Updated> {
     let started = Instant::now();
     let mut said = String::new();
     loop {
@@ -212,7 +218,7 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, within: Durati
             .filter(new)
             .filter(|task| task.desired == "running" && task.state == "running")
             .count();
-        let wanted = state.replicas.unwrap_or(1) as usize;
+        let wanted = state.replicas.map_or(nodes, |n| n as usize);
         let progress = format!(
             "{running}/{wanted} on the new version, update {}",
             or_none(&state.update)
@@ -244,6 +250,14 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, within: Durati
                 }
             }
             _ => {}
+        }
+        let ended: Vec<&Task> = tasks
+            .iter()
+            .filter(new)
+            .filter(|task| task.desired == "shutdown" && task.state != "running")
+            .collect();
+        if ended.len() >= ENDED_BEFORE_FAILING {
+            return Ok(Updated::KeepsFailing(ended[0].clone()));
         }
         if started.elapsed() > within {
             bail!(

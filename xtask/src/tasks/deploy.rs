@@ -289,7 +289,7 @@ fn stack_of(
         let health = config.ready.as_ref().map(|ready| Health {
             test: vars
                 .iter()
-                .map(|var| format!("{var}=\"$(cat \"${var}_FILE\")\" "))
+                .map(|var| format!("{var}=\"$(cat \"${var}_FILE\")\"; export {var}; "))
                 .collect::<String>()
                 + ready,
             start_secs: config.ready_timeout_secs as u32,
@@ -433,7 +433,7 @@ fn follow(runner: &Runner, service: &str, image: &str, nodes: &[swarm::Node]) ->
     if runner.dry_run() {
         return Ok(());
     }
-    let outcome = swarm::follow_update(runner, service, image, UPDATED_WITHIN).map_err(|err| {
+    let outcome = swarm::follow_update(runner, service, image, nodes.len(), UPDATED_WITHIN).map_err(|err| {
         if err.downcast_ref::<signals::Interrupted>().is_some() {
             say!(
                 "   the swarm goes on updating {service} by itself (rolling it back if the new tasks are not \
@@ -442,8 +442,21 @@ fn follow(runner: &Runner, service: &str, image: &str, nodes: &[swarm::Node]) ->
         }
         err
     })?;
-    let Updated::RolledBack { message, failed } = outcome else {
-        return Ok(());
+    let (message, failed) = match outcome {
+        Updated::Done => return Ok(()),
+        Updated::RolledBack { message, failed } => (message, failed),
+        Updated::KeepsFailing(task) => {
+            let log = runner.read(&docker::service_logs(&task.id, 20), READ)?;
+            bail!(
+                "{service}'s new tasks keep failing (the last, {}, on node {}: {}); the swarm goes on trying. \
+                 Its last log lines:\n{}{}",
+                task.id,
+                swarm::address_of(nodes, &task.node),
+                if task.error.is_empty() { "it ended" } else { &task.error },
+                log.stdout,
+                log.stderr
+            );
+        }
     };
     let Some(task) = failed else {
         bail!("the swarm rolled {service} back ({message}): `cargo xtask deploy --status` and `--logs` say why");
