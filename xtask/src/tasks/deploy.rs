@@ -7,10 +7,12 @@
 //!    stops here, its log shown, the running version serving on;
 //! 4. the whole stack (`STACK.yml`), the app rolled by the swarm, followed to its end: every
 //!    replica on the new version, or rolled back by the swarm, named and non-zero.
-//! `--rollback`, `--status` and `--logs` ask or tell the same services.
+//!
+//! `--rollback` deploys what ran before (a label on the app says which); `--status` and
+//! `--logs` ask the same services.
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use camino::Utf8PathBuf;
@@ -45,7 +47,6 @@ impl flags::Deploy {
         match self.action {
             DeployAction::Status => status(&runner, &stack),
             DeployAction::Logs => logs(&runner, &stack, self.service.as_deref()),
-            DeployAction::Rollback if self.version.is_none() => rollback(&runner, &stack),
             DeployAction::Deploy | DeployAction::Rollback => deploy(project, &runner, &manager, &stack, &self),
         }
     }
@@ -99,8 +100,9 @@ impl Release {
 }
 
 /// The release to deploy: `publish`'s last push, by digest, when it is still the image that
-/// passed its acceptance tests; or the published tag `version` of the same repository.
-fn release(project: &Project, version: Option<&str>) -> Result<Release> {
+/// passed its acceptance tests; or the published tag `version` of the same repository; or,
+/// rolling back, what ran before (`previous`), which passed when it was deployed.
+fn release(project: &Project, version: Option<&str>, previous: Option<(String, String)>) -> Result<Release> {
     let path = project.root.join(PUBLISHED);
     let record = fs::read_to_string(&path).unwrap_or_default();
     let mut release = None;
@@ -119,6 +121,9 @@ fn release(project: &Project, version: Option<&str>) -> Result<Release> {
              `cargo xtask publish --registry HOST[:PORT]` with a registry every node of the swarm reaches"
         );
     };
+    if let Some((image, version)) = previous {
+        return Ok(Release { image, version, others });
+    }
     if let Some(version) = version {
         let repository = image.split_once('@').map_or(image, |(repository, _)| repository);
         let image = format!("{repository}:{version}");
@@ -143,7 +148,19 @@ fn release(project: &Project, version: Option<&str>) -> Result<Release> {
 }
 
 fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: &flags::Deploy) -> Result<u8> {
-    let release = release(project, flags.version.as_deref())?;
+    let running = running(runner, name)?;
+    let mut previous = None;
+    if flags.action == DeployAction::Rollback && flags.version.is_none() {
+        let Some(Running {
+            previous: Some(before), ..
+        }) = running.clone()
+        else {
+            bail!("{name} has no version before the one it runs to go back to: `cargo xtask deploy --version V`");
+        };
+        say!("   rolling back to {}, the version that ran before", before.1);
+        previous = Some(before);
+    }
+    let release = release(project, flags.version.as_deref(), previous)?;
     let configured = project.config.services_for(RELEASE_SETTINGS);
     let db_label = |service: &str| format!("{name}.{service}");
     let nodes = swarm::nodes(runner, &db_label("db"))?;
@@ -174,7 +191,8 @@ fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: 
         .collect();
     pull_everywhere(runner, name, &all, &nodes)?;
 
-    let stack = stack_of(name, &release, flags, &configured, &images, &edge_image);
+    let labels = version_labels(&release, running.as_ref());
+    let stack = stack_of(name, &release, flags, &configured, &images, &edge_image, labels);
     make_secrets(runner, name, &stack)?;
     for (service, _) in configured.iter().filter(|(_, config)| config.data.is_some()) {
         let label = db_label(service);
@@ -260,9 +278,12 @@ fn stack_of(
     configured: &[(&str, &Configured)],
     images: &[(String, String)],
     edge_image: &str,
+    app_labels: Vec<(String, String)>,
 ) -> Stack {
     let secret = |var: &str| (format!("{name}_{}", var.to_lowercase()), var.to_string());
-    let as_files = |vars: &[&String]| -> (Vec<(String, String)>, Vec<(String, String)>) {
+    // `(secrets to mount, VAR_FILE variables)` of the variables `vars`
+    type Pairs = Vec<(String, String)>;
+    let as_files = |vars: &[&String]| -> (Pairs, Pairs) {
         let secrets = vars.iter().map(|var| secret(var)).collect();
         let env = vars
             .iter()
@@ -324,7 +345,6 @@ fn stack_of(
         app_secrets.extend(secrets);
         app_env.extend(files);
     }
-    let version_label = vec![("todobackend.version".to_string(), release.version.clone())];
     services.push(Service {
         name: APP.into(),
         image: release.image.clone(),
@@ -338,7 +358,7 @@ fn stack_of(
         volumes: vec![],
         pinned_to: None,
         ports: vec![],
-        labels: version_label,
+        labels: app_labels,
     });
     services.push(Service {
         name: EDGE.into(),
@@ -359,6 +379,52 @@ fn stack_of(
         name: name.into(),
         services,
     }
+}
+
+/// What the app runs now, and what it ran before (the labels `deploy` gave it).
+#[derive(Clone)]
+struct Running {
+    image: String,
+    version: String,
+    previous: Option<(String, String)>,
+}
+
+fn running(runner: &Runner, stack: &str) -> Result<Option<Running>> {
+    let Some(line) = runner.probe(&docker::service_release(&format!("{stack}_{APP}")))? else {
+        return Ok(None);
+    };
+    let value = |field: &str| (!field.is_empty() && field != "<no value>").then(|| field.to_string());
+    let fields: Vec<&str> = line.split('|').collect();
+    let [image, version, previous_image, previous_version] = fields[..] else {
+        return Ok(None);
+    };
+    Ok(Some(Running {
+        image: image.into(),
+        version: value(version).unwrap_or_else(|| "unknown".into()),
+        previous: value(previous_image).zip(Some(value(previous_version).unwrap_or_else(|| "unknown".into()))),
+    }))
+}
+
+/// The app's labels: its version, and the version it replaces (what `--rollback` goes back
+/// to), kept as it was when the same image is deployed again.
+fn version_labels(release: &Release, running: Option<&Running>) -> Vec<(String, String)> {
+    let mut labels = vec![("todobackend.version".to_string(), release.version.clone())];
+    let previous = running.and_then(|running| {
+        // The swarm pins `REF@DIGEST`: the same image, by tag or by digest, is no new version.
+        let digest = |image: &str| image.rsplit_once('@').map(|(_, digest)| digest.to_string());
+        let same = running.image == release.image
+            || digest(&running.image).is_some() && digest(&running.image) == digest(&release.image);
+        if same {
+            running.previous.clone()
+        } else {
+            Some((running.image.clone(), running.version.clone()))
+        }
+    });
+    if let Some((image, version)) = previous {
+        labels.push(("todobackend.previous-image".into(), image));
+        labels.push(("todobackend.previous-version".into(), version));
+    }
+    labels
 }
 
 /// Makes each secret the stack mounts that the swarm lacks, from a random value handed to
@@ -433,14 +499,13 @@ fn follow(runner: &Runner, service: &str, image: &str, nodes: &[swarm::Node]) ->
     if runner.dry_run() {
         return Ok(());
     }
-    let outcome = swarm::follow_update(runner, service, image, nodes.len(), UPDATED_WITHIN).map_err(|err| {
+    let outcome = swarm::follow_update(runner, service, image, nodes.len(), UPDATED_WITHIN).inspect_err(|err| {
         if err.downcast_ref::<signals::Interrupted>().is_some() {
             say!(
                 "   the swarm goes on updating {service} by itself (rolling it back if the new tasks are not \
                  healthy): `cargo xtask deploy --status` shows where it is"
             );
         }
-        err
     })?;
     let (message, failed) = match outcome {
         Updated::Done => return Ok(()),
@@ -463,46 +528,19 @@ fn follow(runner: &Runner, service: &str, image: &str, nodes: &[swarm::Node]) ->
     };
     let log = runner.read(&docker::service_logs(&task.id, 20), READ)?;
     bail!(
-        "the swarm rolled {service} back to the version before, which serves on: its new task {} on node {} \
-         did not become healthy ({}). Its last log lines:\n{}{}",
+        "the swarm rolled {service} back to the version before, which serves on ({message}): its new task {} \
+         on node {} did not become healthy (it ended {}{}). Its last log lines:\n{}{}",
         task.id,
         swarm::address_of(nodes, &task.node),
-        if task.error.is_empty() { &message } else { &task.error },
+        task.state,
+        if task.error.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", task.error)
+        },
         log.stdout,
         log.stderr
     )
-}
-
-/// `--rollback`: the app back on the spec it had before its last update, followed to the end.
-fn rollback(runner: &Runner, stack: &str) -> Result<u8> {
-    let service = format!("{stack}_{APP}");
-    let before = swarm::service_states(runner, std::slice::from_ref(&service))?;
-    let Some(before) = before.first() else {
-        bail!("there is no {service} to roll back: `cargo xtask deploy` first");
-    };
-    runner.step(&format!("Rolling {service} back from {}", before.version));
-    runner.run(&docker::service_rollback(&service))?;
-    if runner.dry_run() {
-        return Ok(0);
-    }
-    let started = Instant::now();
-    loop {
-        let state = swarm::service_states(runner, std::slice::from_ref(&service))?
-            .pop()
-            .unwrap_or_default();
-        match state.update.as_str() {
-            "rollback_completed" => {
-                runner.step(&format!("{service} is back on {}", state.version));
-                return Ok(0);
-            }
-            "rollback_paused" => bail!("the rollback of {service} stopped: {}", state.message),
-            _ if started.elapsed() > UPDATED_WITHIN => {
-                bail!("{service} is still rolling back: `cargo xtask deploy --status` shows where it is")
-            }
-            _ => std::thread::sleep(Duration::from_millis(500)),
-        }
-        signals::check()?;
-    }
 }
 
 /// `--status`: each service's version, its healthy and wanted tasks, each task's node, and

@@ -110,6 +110,19 @@ pub fn services(names: &[String]) -> Cmd {
     )
 }
 
+/// What a service runs now: `IMAGE|VERSION|PREVIOUS_IMAGE|PREVIOUS_VERSION`, from its spec and
+/// the labels `deploy` gives it (`todobackend.version`, `todobackend.previous-*`).
+pub fn service_release(service: &str) -> Cmd {
+    docker([
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}|{{index .Spec.Labels \"todobackend.version\"}}|\
+         {{index .Spec.Labels \"todobackend.previous-image\"}}|{{index .Spec.Labels \"todobackend.previous-version\"}}",
+        service,
+    ])
+}
+
 /// The ids of a service's tasks, as many as the swarm keeps of its history.
 pub fn task_ids(service: &str) -> Cmd {
     docker(["service", "ps", "--quiet", "--no-trunc", service])
@@ -139,12 +152,6 @@ pub fn service_logs(service: &str, lines: u32) -> Cmd {
         &lines.to_string(),
         service,
     ])
-}
-
-/// Puts the service back on the spec it had before its last update, and returns at once:
-/// `deploy` follows the rollback itself.
-pub fn service_rollback(service: &str) -> Cmd {
-    docker(["service", "rollback", "--detach", service])
 }
 
 pub fn remove_services(names: &[String]) -> Cmd {
