@@ -86,6 +86,8 @@ pub struct Names {
     pub tools_image: String,
     /// What `cargo xtask release` builds: the application from its wheels, on the base image.
     pub release_image: String,
+    /// The edge a deployment puts on each node (`publish`, `deploy`).
+    pub edge_image: String,
     /// The lab's volume container, and the named volume that holds its data.
     pub cache_container: String,
     pub cache_volume: String,
@@ -102,6 +104,7 @@ impl Names {
             dev_image: format!("{prefix}-dev"),
             tools_image: format!("{prefix}-tools"),
             release_image: format!("{prefix}-release"),
+            edge_image: format!("{prefix}-edge"),
             // The lab's own name, in the project's own set.
             cache_container: if prefix == DEFAULT_NAME {
                 "cache".into()

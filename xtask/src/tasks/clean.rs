@@ -234,6 +234,7 @@ fn remove_shared_images(project: &Project, runner: &Runner) -> Result<bool> {
             &names.dev_image,
             &names.tools_image,
             &names.release_image,
+            &names.edge_image,
         ])
         .chain(services)
     {

@@ -88,14 +88,13 @@ fn run(project: &Project, runner: &Runner, registry: &str, repository: &str, for
 /// services' (the database) and the edge's, built where the engine lacks them, pushed as
 /// `NAME-ROLE:ID` (the first 12 of the image's id), each as `(role, NAME-ROLE@DIGEST)`.
 fn stack_images(project: &Project, runner: &Runner, name: &str) -> Result<Vec<(String, String)>> {
-    let edge = format!("{}-edge", project.names.prefix);
     let mut images: Vec<(String, String, Option<String>)> = project
         .config
         .services_for(RELEASE_SETTINGS)
         .into_iter()
         .map(|(role, service)| (role.to_string(), service.image.clone(), service.dockerfile.clone()))
         .collect();
-    images.push((EDGE.into(), edge, Some(EDGE_DOCKERFILE.into())));
+    images.push((EDGE.into(), project.names.edge_image.clone(), Some(EDGE_DOCKERFILE.into())));
     let mut pushed = Vec::new();
     for (role, image, dockerfile) in images {
         services::ensure_built(project, runner, &image, dockerfile.as_deref())?;
