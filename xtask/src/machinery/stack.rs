@@ -27,6 +27,9 @@ pub const EDGE_DOCKERFILE: &str = "docker/edge/Dockerfile";
 pub const APP_HEALTHY: &str = "/appenv/bin/python -c \"import urllib.request; \
                                urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)\"";
 
+/// The edge's health check (docker/edge/ready.sh): it has an app task to send requests to.
+pub const EDGE_READY: &str = "edge-ready";
+
 /// A service of the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {

@@ -229,10 +229,13 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, nodes: usize, 
         }
         match state.update.as_str() {
             "rollback_completed" | "rollback_paused" => {
+                // The one that failed; else one the rollback stopped before the swarm said
+                // so (unhealthy, or a second try of its slot)
                 let failed = tasks
                     .iter()
                     .filter(new)
-                    .find(|task| task.failed() || !task.error.is_empty());
+                    .find(|task| task.failed() || !task.error.is_empty())
+                    .or_else(|| tasks.iter().find(new));
                 return Ok(Updated::RolledBack {
                     message: state.message,
                     failed: failed.cloned(),

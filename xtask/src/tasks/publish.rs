@@ -94,7 +94,11 @@ fn stack_images(project: &Project, runner: &Runner, name: &str) -> Result<Vec<(S
         .into_iter()
         .map(|(role, service)| (role.to_string(), service.image.clone(), service.dockerfile.clone()))
         .collect();
-    images.push((EDGE.into(), project.names.edge_image.clone(), Some(EDGE_DOCKERFILE.into())));
+    images.push((
+        EDGE.into(),
+        project.names.edge_image.clone(),
+        Some(EDGE_DOCKERFILE.into()),
+    ));
     let mut pushed = Vec::new();
     for (role, image, dockerfile) in images {
         services::ensure_built(project, runner, &image, dockerfile.as_deref())?;
