@@ -243,8 +243,10 @@ impl Lab {
         build.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
         let output = build.wait_with_output().unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        // By tag and by id (what `--quiet` prints): the id goes even if the tag moved on
+        // By tag and by id (what `--quiet` prints), and the release as the build pulled it
+        // (by the registry's digest, a name of the copy's image the copy's clean does not know)
         self.built.push(image.clone());
+        self.built.push(release.clone());
         self.built
             .push(String::from_utf8_lossy(&output.stdout).trim().to_string());
         self.docker(None, &["push", &image]);
