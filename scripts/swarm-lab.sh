@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+set -euo pipefail
 # A real Docker Swarm on this one machine, for the end-to-end tests, the benchmark and anyone who
 # wants to try `cargo xtask deploy` on a cluster: N nodes (default 3: one manager, the others
 # workers), each a dockerd with its own containerd in its own network namespace on one bridge, and
@@ -29,7 +30,6 @@
 #
 # Needs root and iproute2, iptables, util-linux, docker.io (dockerd, containerd, runc, the CLI)
 # and docker-registry.
-set -euo pipefail
 
 readonly BRIDGE=tblab0
 readonly NET=10.231.0

@@ -20,11 +20,23 @@ pub fn http(port: u16, method: &str, path: &str, json: Option<&str>) -> (u16, St
 /// `http`, or `None` when nothing answers (while the server restarts, docker's proxy accepts
 /// a connection and closes it unanswered).
 pub fn try_http(port: u16, method: &str, path: &str, json: Option<&str>) -> Option<(u16, String, String)> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    try_http_at("127.0.0.1", port, method, path, json)
+}
+
+/// `try_http` to `host:port`, giving up on a connection not made in 5 s.
+pub fn try_http_at(
+    host: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> Option<(u16, String, String)> {
+    let socket = format!("{host}:{port}").parse().ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&socket, Duration::from_secs(5)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = json.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.0\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     );

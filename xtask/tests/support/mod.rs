@@ -32,7 +32,7 @@ mod turn;
 
 pub use checkout::{Checkout, repository};
 pub use engine::{docker_lines, docker_ok, engine_answers, here};
-pub use http::{free_port, http, try_http};
+pub use http::{free_port, http, try_http, try_http_at};
 pub use left::{left_on_engine, running_containers, the_worker, wait_until_nothing_left};
 pub use run::{
     A_RUN_ENDS_WITHIN, DATABASE_READY_WITHIN, Finished, Line, Running, describe, run_name, run_to_end, tests_ran,

@@ -1,8 +1,6 @@
 //! Requests through the edges, as a deploy's users send them, counted at the client.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -13,20 +11,7 @@ use crate::PORT;
 /// An HTTP/1.0 request to `address:PORT`: the status and the head, or `None` when nothing
 /// answered in time.
 pub fn request(address: &str, method: &str, path: &str, json: Option<&str>) -> Option<(u16, String, String)> {
-    let socket = format!("{address}:{PORT}").parse().ok()?;
-    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(5)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = json.unwrap_or("");
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {address}:{PORT}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, head.to_string(), body.to_string()))
+    crate::support::try_http_at(address, PORT, method, path, json)
 }
 
 /// Steady requests through the edges of `addresses`, two clients, each waiting for its answer:
@@ -56,6 +41,11 @@ impl Counted {
     /// How many of this load's items `list` (the body of `GET /todos`) holds.
     pub fn written_in(&self, list: &str) -> usize {
         list.matches(&format!("\"{}", self.written)).count()
+    }
+
+    /// Each write the writer was told of is in `list` once: none lost, none made twice.
+    pub fn assert_every_write_kept(&self, list: &str) {
+        assert_eq!(self.written_in(list), self.created, "writes lost or made twice: {list}");
     }
 }
 
