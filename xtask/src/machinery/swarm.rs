@@ -91,6 +91,11 @@ impl Task {
     pub fn failed(&self) -> bool {
         matches!(self.state.as_str(), "failed" | "rejected")
     }
+
+    /// Whether it runs `image` and is meant to.
+    fn runs(&self, image: &str) -> bool {
+        same_image(&self.image, image) && self.desired == "running" && self.state == "running"
+    }
 }
 
 /// The tasks the swarm keeps of `service` (its history too), none if it does not exist.
@@ -212,13 +217,8 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, nodes: usize, 
             .pop()
             .unwrap_or_default();
         let tasks = tasks(runner, service)?;
-        let new = |task: &&Task| same_image(&task.image, image);
-        let running = tasks
-            .iter()
-            .filter(new)
-            .filter(|task| task.desired == "running" && task.state == "running")
-            .count();
         let wanted = state.replicas.map_or(nodes, |n| n as usize);
+        let running = tasks.iter().filter(|task| task.runs(image)).count();
         let progress = format!(
             "{running}/{wanted} on the new version, update {}",
             or_none(&state.update)
@@ -227,40 +227,8 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, nodes: usize, 
             say!("   {service}: {progress} ({:.0} s)", started.elapsed().as_secs_f64());
             said = progress.clone();
         }
-        match state.update.as_str() {
-            "rollback_completed" | "rollback_paused" => {
-                // The one that failed; else one the rollback stopped before the swarm said
-                // so (unhealthy, or a second try of its slot)
-                let failed = tasks
-                    .iter()
-                    .filter(new)
-                    .find(|task| task.failed() || !task.error.is_empty())
-                    .or_else(|| tasks.iter().find(new));
-                return Ok(Updated::RolledBack {
-                    message: state.message,
-                    failed: failed.cloned(),
-                });
-            }
-            // No update under way (a new service has none), or the last one done: done once
-            // the tasks are there, no older one left running.
-            "" | "completed" => {
-                let old_running = tasks
-                    .iter()
-                    .filter(|task| !same_image(&task.image, image))
-                    .any(|task| task.state == "running");
-                if running >= wanted && !old_running {
-                    return Ok(Updated::Done);
-                }
-            }
-            _ => {}
-        }
-        let ended: Vec<&Task> = tasks
-            .iter()
-            .filter(new)
-            .filter(|task| task.desired == "shutdown" && task.state != "running")
-            .collect();
-        if ended.len() >= ENDED_BEFORE_FAILING {
-            return Ok(Updated::KeepsFailing(ended[0].clone()));
+        if let Some(outcome) = judge(&state, &tasks, image, wanted) {
+            return Ok(outcome);
         }
         if started.elapsed() > within {
             bail!(
@@ -272,6 +240,47 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, nodes: usize, 
         std::thread::sleep(LOOK_EVERY);
         signals::check()?;
     }
+}
+
+/// How an update to `image` has ended, given the service's state and its tasks; `None`
+/// while it goes on (a rollback under way included: it stops the new tasks on purpose).
+fn judge(state: &ServiceState, tasks: &[Task], image: &str, wanted: usize) -> Option<Updated> {
+    let new = |task: &&Task| same_image(&task.image, image);
+    match state.update.as_str() {
+        "rollback_completed" | "rollback_paused" => {
+            // The one that failed; else one the rollback stopped before the swarm said so
+            // (unhealthy, or a second try of its slot)
+            let failed = tasks
+                .iter()
+                .filter(new)
+                .find(|task| task.failed() || !task.error.is_empty())
+                .or_else(|| tasks.iter().find(new));
+            return Some(Updated::RolledBack {
+                message: state.message.clone(),
+                failed: failed.cloned(),
+            });
+        }
+        update if update.starts_with("rollback") => return None,
+        // No update under way (a new service has none), or the last one done: done once the
+        // tasks are there, no older one left running.
+        "" | "completed" => {
+            let running = tasks.iter().filter(|task| task.runs(image)).count();
+            let old_running = tasks
+                .iter()
+                .filter(|task| !same_image(&task.image, image))
+                .any(|task| task.state == "running");
+            if running >= wanted && !old_running {
+                return Some(Updated::Done);
+            }
+        }
+        _ => {}
+    }
+    let ended: Vec<&Task> = tasks
+        .iter()
+        .filter(new)
+        .filter(|task| task.desired == "shutdown" && task.state != "running")
+        .collect();
+    (ended.len() >= ENDED_BEFORE_FAILING).then(|| Updated::KeepsFailing(ended[0].clone()))
 }
 
 /// Whether a task's image (`REF:TAG@sha256:...`, as the swarm pins it) is `image`, given
@@ -301,6 +310,36 @@ mod tests {
         assert!(same_image(&task.image, "r/app@sha256:cd"));
         assert!(!same_image(&task.image, "r/app:v1"));
         assert!(!same_image("r/app:v1@sha256:ab", "r/app@sha256:cd"));
+    }
+
+    fn task(id: &str, desired: &str, state: &str, image: &str) -> Task {
+        parse_task(&format!("{id}|s|n1|1|{desired}|{state}|{image}@sha256:cd|")).unwrap()
+    }
+
+    fn update(update: &str) -> ServiceState {
+        parse_service(&format!("s_app|3|v2|{update}|")).unwrap()
+    }
+
+    #[test]
+    fn new_tasks_a_rollback_stops_are_no_failure_until_it_completes() {
+        let stopped: Vec<Task> = (0..3).map(|i| task(&format!("t{i}"), "shutdown", "shutdown", "r/app:v2")).collect();
+        assert_eq!(judge(&update("rollback_started"), &stopped, "r/app:v2", 3), None);
+        assert!(matches!(
+            judge(&update("rollback_completed"), &stopped, "r/app:v2", 3),
+            Some(Updated::RolledBack { failed: Some(_), .. })
+        ));
+        assert!(matches!(
+            judge(&update("updating"), &stopped, "r/app:v2", 3),
+            Some(Updated::KeepsFailing(_))
+        ));
+    }
+
+    #[test]
+    fn an_update_is_done_once_every_task_runs_the_new_image_and_no_old_one_runs() {
+        let mut tasks: Vec<Task> = (0..3).map(|i| task(&format!("t{i}"), "running", "running", "r/app:v2")).collect();
+        assert_eq!(judge(&update("completed"), &tasks, "r/app:v2", 3), Some(Updated::Done));
+        tasks.push(task("old", "shutdown", "running", "r/app:v1"));
+        assert_eq!(judge(&update("completed"), &tasks, "r/app:v2", 3), None);
     }
 
     #[test]
