@@ -1,6 +1,6 @@
 //! The few HTTP questions the xtask asks a server it started (is `serve`'s up, is the release
-//! image healthy): one HTTP/1.0 request on a connection of its own, its status back. Two
-//! callers and a status line do not earn a client library.
+//! image healthy, are the bench's items still there): one HTTP/1.0 request on a connection of
+//! its own, its status (and body) back. Three callers do not earn a client library.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -19,14 +19,38 @@ pub fn connect(address: SocketAddr) -> Option<TcpStream> {
 /// The status `address` answers `METHOD PATH` with `headers` (`Name: value`, `Host` among
 /// them), if it answers within two seconds.
 pub fn status(address: SocketAddr, method: &str, path: &str, headers: &[&str]) -> Option<u16> {
-    let mut stream = connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let headers: String = headers.iter().map(|header| format!("{header}\r\n")).collect();
-    let request = format!("{method} {path} HTTP/1.0\r\n{headers}\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
+    let mut stream = send(address, method, path, headers, "")?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     status_of(&head)
+}
+
+/// The status and the body `address` answers `METHOD PATH` with, `body` sent as JSON (none
+/// if empty), if it answers within two seconds.
+pub fn exchange(address: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    let length = format!("Content-Length: {}", body.len());
+    let headers: &[&str] = if body.is_empty() {
+        &[]
+    } else {
+        &["Content-Type: application/json", &length]
+    };
+    let mut stream = send(address, method, path, headers, body)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    Some((status_of(head.as_bytes())?, body.to_string()))
+}
+
+/// A connection on which `METHOD PATH` (HTTP/1.0: the server closes it after its answer)
+/// was sent, its answer due within two seconds.
+fn send(address: SocketAddr, method: &str, path: &str, headers: &[&str], body: &str) -> Option<TcpStream> {
+    let mut stream = connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let headers: String = headers.iter().map(|header| format!("{header}\r\n")).collect();
+    let request = format!("{method} {path} HTTP/1.0\r\n{headers}\r\n{body}");
+    stream.write_all(request.as_bytes()).ok()?;
+    Some(stream)
 }
 
 /// The status code of an HTTP status line's start: `HTTP/1.1 200`.

@@ -9,6 +9,7 @@
 //! `cargo xtask test` does.
 
 mod copy;
+mod deploy;
 mod edits;
 mod figures;
 mod names;
@@ -37,7 +38,7 @@ impl flags::Bench {
     }
 }
 
-/// Runs the bench: every part, or one alone (`--only loop|release`).
+/// Runs the bench: every part but the deploy, or one alone (`--only loop|release|deploy`).
 fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart>) -> Result<()> {
     if only != Some(BenchPart::Loop) {
         release::check_wrk(runner)?;
@@ -52,12 +53,20 @@ fn run(project: &Project, runner: &Runner, rounds: usize, only: Option<BenchPart
         copy: &copy,
         xtask: std::env::current_exe().context("cannot find the xtask's own executable")?,
     };
+    if only == Some(BenchPart::Deploy) {
+        let figures = bench.deploy();
+        bench.remove_all();
+        if let Some(figures) = figures? {
+            deploy::report(&figures);
+        }
+        return Ok(());
+    }
     let mut results = Results::default();
     results.load.0 = release::load_average();
     let outcome = match only {
         None => bench.all(project, rounds, &mut results),
         Some(BenchPart::Loop) => bench.warm_loop(project, rounds, &mut results),
-        Some(BenchPart::Release) => Ok(()),
+        Some(BenchPart::Release | BenchPart::Deploy) => Ok(()),
     };
     results.load.1 = release::load_average();
     let release = outcome.and_then(|()| match only {

@@ -262,9 +262,14 @@ impl Bench<'_> {
 
     /// `cargo xtask ARGS` in the copy: this very executable, told where the copy is.
     pub fn xtask(&self, args: &[&str]) -> Result<String> {
+        self.quiet(&self.xtask_cmd(args))
+    }
+
+    /// The xtask run on the copy, as its user would from there.
+    pub fn xtask_cmd(&self, args: &[&str]) -> Cmd {
         let manifest_dir = self.copy.root.join("xtask");
         let xtask = self.xtask.to_string_lossy();
-        self.quiet(&Cmd::new(xtask, args.iter().copied()).env("CARGO_MANIFEST_DIR", manifest_dir.as_str()))
+        Cmd::new(xtask, args.iter().copied()).env("CARGO_MANIFEST_DIR", manifest_dir.as_str())
     }
 
     /// A first run from nothing but the OS image, of the lab's flow or of `cargo xtask test`.

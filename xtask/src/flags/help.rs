@@ -227,7 +227,7 @@ Example:
   cargo xtask doctor";
 
 pub const BENCH_HELP: &str = "\
-Usage: cargo xtask bench [--rounds N] [--only loop|release]
+Usage: cargo xtask bench [--rounds N] [--only loop|release|deploy]
 
 Times `cargo xtask test` against two baselines on a copy of the checkout (target/bench/, under
 names of its own, todobackend-bench-*, its OS image too): the lab's own flow (its Dockerfiles
@@ -253,16 +253,28 @@ gunicorn in the release image, then `manage.py runserver` in the dev image on th
 database. Prints requests/s, p99 latency, errors, the ratio, and whether each goal is met.
 Needs a local engine.
 
+`--only deploy`, on its own (it needs root): a 3-node swarm on this machine (scripts/swarm-lab.sh:
+a dockerd per network namespace, a registry on loopback), the copy's release published to it
+and deployed with 3 replicas, then under wrk through the manager's edge all along (4
+connections, in 2 s windows): a rolling update to a new version (errors, p99 beside the p99
+before it, the time to every replica on it), a release whose health fails (errors, deploy's
+exit and time, the old version serving on), the database's task restarted, and a worker lost
+(the time until its app tasks run elsewhere, errors in the first 5 s and after). Items made
+first must be listed after each. Prints the figures and whether each goal is met; removes the
+deployment, the swarm and the images it made.
+
 Options:
   --rounds N       Rounds per scenario [default: 3]
   --only loop      Only the warm loop beside the native run, `--settings test` and the floor
                    (on the shared OS image: a minute or so)
   --only release   Only the release image's section
+  --only deploy    Only the deploy onto a 3-node swarm on this machine (root; rounds unused)
 
 Examples:
   cargo xtask bench --rounds 1
   cargo xtask bench --only loop --rounds 5
-  cargo xtask bench --only release";
+  cargo xtask bench --only release
+  sudo -E cargo xtask bench --only deploy";
 
 pub const RELEASE_HELP: &str = "\
 Usage: cargo xtask release [--settings NAME] [--keep]

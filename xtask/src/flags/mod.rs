@@ -28,6 +28,8 @@ pub enum BenchPart {
     Loop,
     /// The release image: size, start, stop, load.
     Release,
+    /// `deploy` on a 3-node swarm built on this machine: an update, a rollback, a lost node.
+    Deploy,
 }
 
 /// A task a user types, with its options: each task's module gives it a `run`.
@@ -254,7 +256,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Flags, String> 
             (Task::Bench(Bench { only, .. }), "--only") => match args.next().as_deref() {
                 Some("loop") => *only = Some(BenchPart::Loop),
                 Some("release") => *only = Some(BenchPart::Release),
-                _ => return Err("`--only` takes `loop` or `release`".into()),
+                Some("deploy") => *only = Some(BenchPart::Deploy),
+                _ => return Err("`--only` takes `loop`, `release` or `deploy`".into()),
             },
             (Task::Bench(Bench { rounds, .. }), "--rounds") => {
                 *rounds = args

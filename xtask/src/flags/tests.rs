@@ -75,6 +75,13 @@ fn every_task_takes_dry_run() {
             only: Some(BenchPart::Loop)
         }))
     );
+    assert_eq!(
+        parse_str(&["bench", "--only", "deploy"]),
+        run(Task::Bench(Bench {
+            rounds: 3,
+            only: Some(BenchPart::Deploy)
+        }))
+    );
     assert!(parse_str(&["bench", "--only", "cold"]).is_err());
     let test = Task::Test(Test {
         settings: "base".into(),

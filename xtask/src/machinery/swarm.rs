@@ -322,7 +322,9 @@ mod tests {
 
     #[test]
     fn new_tasks_a_rollback_stops_are_no_failure_until_it_completes() {
-        let stopped: Vec<Task> = (0..3).map(|i| task(&format!("t{i}"), "shutdown", "shutdown", "r/app:v2")).collect();
+        let stopped: Vec<Task> = (0..3)
+            .map(|i| task(&format!("t{i}"), "shutdown", "shutdown", "r/app:v2"))
+            .collect();
         assert_eq!(judge(&update("rollback_started"), &stopped, "r/app:v2", 3), None);
         assert!(matches!(
             judge(&update("rollback_completed"), &stopped, "r/app:v2", 3),
@@ -336,7 +338,9 @@ mod tests {
 
     #[test]
     fn an_update_is_done_once_every_task_runs_the_new_image_and_no_old_one_runs() {
-        let mut tasks: Vec<Task> = (0..3).map(|i| task(&format!("t{i}"), "running", "running", "r/app:v2")).collect();
+        let mut tasks: Vec<Task> = (0..3)
+            .map(|i| task(&format!("t{i}"), "running", "running", "r/app:v2"))
+            .collect();
         assert_eq!(judge(&update("completed"), &tasks, "r/app:v2", 3), Some(Updated::Done));
         tasks.push(task("old", "shutdown", "running", "r/app:v1"));
         assert_eq!(judge(&update("completed"), &tasks, "r/app:v2", 3), None);

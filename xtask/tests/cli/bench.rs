@@ -212,7 +212,7 @@ fn bench_only_release_starts_the_release_image_each_round_and_loads_it_and_runse
 }
 
 #[test]
-fn bench_only_takes_loop_or_release_alone() {
+fn bench_only_takes_loop_release_or_deploy_alone() {
     let fake = FakeDocker::new("bench-only");
     let output = fake.xtask_ok(fake.root(), &["bench", "--only", "loop", "--rounds", "1", "--dry-run"]);
     let err = stderr(&output);
@@ -232,11 +232,29 @@ fn bench_only_takes_loop_or_release_alone() {
     let output = fake.xtask(fake.root(), &["bench", "--only", "lab", "--dry-run"]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("`--only` takes `loop` or `release`"),
+        stderr(&output).contains("`--only` takes `loop`, `release` or `deploy`"),
         "{}",
         stderr(&output)
     );
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
+#[test]
+fn bench_only_deploy_releases_the_copy_onto_a_swarm_lab_it_removes_and_runs_no_other_part() {
+    let fake = FakeDocker::new("bench-deploy");
+    let output = fake.xtask_ok(fake.root(), &["bench", "--only", "deploy", "--dry-run"]);
+    let err = stderr(&output);
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("no {what:?} in:\n{err}"));
+    assert!(at(" release\n") < at("/scripts/swarm-lab.sh' up "), "{err}");
+    assert!(
+        at("/scripts/swarm-lab.sh' up ") < at("/scripts/swarm-lab.sh' down "),
+        "{err}"
+    );
+    assert!(err.contains("SWARM_LAB_OWNER="), "{err}");
+    assert!(
+        !err.contains("Round 1") && !err.contains("wrk ") && !err.contains("rmi todobackend-bench-os"),
+        "{err}"
+    );
 }
 
 #[test]

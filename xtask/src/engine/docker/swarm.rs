@@ -141,6 +141,26 @@ pub fn tasks(ids: &[String]) -> Cmd {
     )
 }
 
+/// A service's tasks meant to run, one line each: `NODE|IMAGE|CURRENT STATE` (the node by
+/// its host name).
+pub fn running_tasks(service: &str) -> Cmd {
+    docker([
+        "service",
+        "ps",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}}|{{.Image}}|{{.CurrentState}}",
+        service,
+    ])
+}
+
+/// Replaces a service's tasks with new ones of the same spec, returning once they run.
+pub fn restart_service(service: &str) -> Cmd {
+    docker(["service", "update", "--force", "--detach=false", "--quiet", service])
+}
+
 /// The last `lines` lines of a service's (or a task's) log, each with its time and task.
 pub fn service_logs(service: &str, lines: u32) -> Cmd {
     docker([
