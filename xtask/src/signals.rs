@@ -82,10 +82,19 @@ pub fn kill_group(pgid: u32, signum: i32) {
 
 /// Asks the process `pid` to end (SIGTERM).
 pub fn terminate(pid: u32) {
+    send(pid, SIGTERM);
+}
+
+/// Asks the process `pid` to end as on Ctrl-C (SIGINT).
+pub fn interrupt(pid: u32) {
+    send(pid, SIGINT);
+}
+
+fn send(pid: u32, signum: i32) {
     if let Ok(pid) = i32::try_from(pid) {
         // SAFETY: kill(2) on one process; no memory involved.
         unsafe {
-            kill(pid, SIGTERM);
+            kill(pid, signum);
         }
     }
 }

@@ -335,6 +335,14 @@ impl Runner {
         })
     }
 
+    /// Asks what `beside` started to end now, as on Ctrl-C: a program that reports then
+    /// (wrk) still prints its report, for `finish`.
+    pub fn interrupt(&self, background: &Background) {
+        if let Some((_, running, _)) = &background.child {
+            signals::interrupt(running.child.id());
+        }
+    }
+
     /// The exit code of what `background` started, once it ends.
     pub fn wait(&self, background: Background) -> Result<u8> {
         Ok(self.finish(background)?.map_or(0, |finished| finished.code()))

@@ -1,17 +1,16 @@
 //! The bench's deploy section (`--only deploy`): `cargo xtask deploy` of the copy's release
 //! onto a real 3-node swarm built on this machine (`scripts/swarm-lab.sh`, hence root), under
-//! wrk through the manager's edge all along, in windows of a few seconds each, so a window's
-//! p99 and errors say when they happened. A rolling update (its errors, its worst window's p99
-//! beside the worst before it, the time to every replica on the new version), a release whose
-//! health fails (errors, deploy's exit and time, the old version serving on), the database's
-//! task restarted, and a worker lost (when its app tasks run elsewhere, errors in the first
-//! 5 s and after). Items made first are counted after each. All of it goes at the end.
+//! wrk through the manager's edge, one wrk run per step, stopped when the step ends. A rolling
+//! update (its errors, its p99 beside the p99 before it, the time to every replica on the new
+//! version), a release whose health fails (errors, deploy's exit and time, the old version
+//! serving on), the database's task restarted, and a worker lost (when its app tasks run
+//! elsewhere, errors in the first 5 s and after). Items made first are counted after each.
+//! All of it goes at the end.
 
 mod report;
 
 pub use report::report;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -24,18 +23,20 @@ use crate::engine::cmd::Cmd;
 use crate::engine::docker::{self, Build};
 use crate::http;
 use crate::project::random_hex;
-use crate::runner::{LONG, READ, Runner};
+use crate::runner::{Finished, LONG, READ, Runner};
 use crate::signals;
 
 /// The port the edge publishes on every node (`deploy`'s default).
 const PORT: u16 = 8080;
 const REPLICAS: usize = 3;
 const CONNECTIONS: u32 = 4;
-/// One wrk run: short, so the windows place what they saw in time.
-const WINDOW_SECONDS: u64 = 2;
+/// A bound on one wrk run: each is stopped when its step ends.
+const LOAD_BOUND_SECONDS: u64 = 600;
+/// The name wrk asks the app for (`deploy` allows any).
+const HOST: &str = "todobackend";
 /// The load before the update, the baseline of its p99.
 const BEFORE_SECONDS: u64 = 10;
-/// A lost node's first window: the goal allows failures in it, none after.
+/// A lost node's first seconds: the goal allows failures in them, none after.
 const CUT_SECONDS: u64 = 5;
 /// The load goes on after the lost node's tasks run elsewhere, to see the edge answer.
 const AFTER_SECONDS: u64 = 10;
@@ -57,16 +58,18 @@ const VARIANTS: [(&str, &str); 2] = [
 /// What the section measured.
 #[derive(Default)]
 pub struct Figures {
-    pub before: Vec<Load>,
-    pub update: Vec<Load>,
+    pub before: Option<Load>,
+    pub update: Option<Load>,
     pub update_took: Duration,
-    pub rollback: Vec<Load>,
+    pub rollback: Option<Load>,
     pub rollback_took: Duration,
     pub rollback_code: u8,
     /// The app's running images after the rollback are the ones before the failed release.
     pub old_serves: bool,
     pub db_restarted_in: Duration,
-    pub lost: Vec<Load>,
+    /// What wrk saw in the first `CUT_SECONDS` after the cut, and after them.
+    pub cut: Option<Load>,
+    pub after_cut: Option<Load>,
     /// From the cut until every app task runs on the other nodes.
     pub rescheduled_in: Option<Duration>,
     /// The items made first that were listed after each step.
@@ -176,6 +179,7 @@ impl Bench<'_> {
             .context("`publish` recorded no release")?
             .to_string();
         let scratch = self.runner.scratch("variants")?;
+        std::fs::create_dir_all(&scratch).with_context(|| format!("cannot make {scratch}"))?;
         let mut made = vec![release.clone()];
         for (tag, lines) in VARIANTS {
             let dockerfile = scratch.join(format!("{tag}.Dockerfile"));
@@ -222,27 +226,28 @@ impl Bench<'_> {
         };
 
         runner.step(&format!(
-            "The load through the manager's edge, {BEFORE_SECONDS} s: wrk -c{CONNECTIONS} in {WINDOW_SECONDS} s windows"
+            "The load through the manager's edge, {BEFORE_SECONDS} s: wrk -c{CONNECTIONS}, GET /todos"
         ));
-        figures.before = self
-            .under_load(&url, WINDOW_SECONDS, || {
+        figures.before = Some(
+            self.under_load(&url, || {
                 std::thread::sleep(Duration::from_secs(BEFORE_SECONDS));
                 Ok(())
             })?
-            .1;
+            .1,
+        );
 
         runner.step("A rolling update to v2 under that load");
-        let (took, loads) = self.under_load(&url, WINDOW_SECONDS, || {
+        let (took, load) = self.under_load(&url, || {
             let started = Instant::now();
             self.quiet(&deploy(&["deploy", "--version", "v2"])?)?;
             Ok(started.elapsed())
         })?;
-        (figures.update_took, figures.update) = (took, loads);
+        (figures.update_took, figures.update) = (took, Some(load));
         count_kept(&mut figures, "the update")?;
 
         runner.step("A release whose /health never answers, under that load");
         let before = self.app_images(lab, &app)?;
-        let ((code, took), loads) = self.under_load(&url, WINDOW_SECONDS, || {
+        let ((code, took), load) = self.under_load(&url, || {
             let cmd = deploy(&["deploy", "--version", "broken"])?;
             say!("$ {cmd}");
             let started = Instant::now();
@@ -250,7 +255,7 @@ impl Bench<'_> {
             say!("{}", finished.stderr.lines().last().unwrap_or_default());
             Ok((finished.code(), started.elapsed()))
         })?;
-        (figures.rollback_code, figures.rollback_took, figures.rollback) = (code, took, loads);
+        (figures.rollback_code, figures.rollback_took, figures.rollback) = (code, took, Some(load));
         figures.old_serves = self.app_images(lab, &app)? == before;
         count_kept(&mut figures, "the rollback")?;
 
@@ -278,55 +283,56 @@ impl Bench<'_> {
         runner.step(&format!(
             "Worker {lost} lost (its link cut, its engine killed) under that load"
         ));
-        let (rescheduled, loads) = self.under_load(&url, CUT_SECONDS, || {
-            let cut = Instant::now();
-            self.quiet(&lab.lab(&["kill-node", lab.dir.as_str(), &n.to_string()]))?;
-            loop {
-                let tasks = self.app_tasks(lab, &app)?;
-                if tasks.len() == REPLICAS && tasks.iter().all(|(node, _)| *node != lost) {
-                    break;
-                }
-                if cut.elapsed() > RESCHEDULED_WITHIN {
-                    return Ok(None);
-                }
-                std::thread::sleep(Duration::from_millis(500));
-                signals::check()?;
+        // A wrk run of its own for the first seconds, another after them, both from the cut
+        let first = runner.beside(&wrk::command(&url, HOST, CONNECTIONS, CUT_SECONDS))?;
+        let cut = Instant::now();
+        self.quiet(&lab.lab(&["kill-node", lab.dir.as_str(), &n.to_string()]))?;
+        let mut first = Some(first);
+        let mut after = None;
+        loop {
+            if cut.elapsed() >= Duration::from_secs(CUT_SECONDS)
+                && let Some(first) = first.take()
+            {
+                figures.cut = Some(wrk_report(runner.finish(first)?)?);
+                after = Some(runner.beside(&wrk::command(&url, HOST, CONNECTIONS, LOAD_BOUND_SECONDS))?);
             }
-            let again = cut.elapsed();
-            say!(
-                "   its app tasks run on the other nodes {:.1} s after the cut",
-                again.as_secs_f64()
-            );
-            std::thread::sleep(Duration::from_secs(AFTER_SECONDS));
-            Ok(Some(again))
-        })?;
-        (figures.rescheduled_in, figures.lost) = (rescheduled, loads);
+            match figures.rescheduled_in {
+                Some(again) if after.is_some() && cut.elapsed() > again + Duration::from_secs(AFTER_SECONDS) => break,
+                Some(_) => {}
+                None => {
+                    let tasks = self.app_tasks(lab, &app)?;
+                    if tasks.len() == REPLICAS && tasks.iter().all(|(node, _)| *node != lost) {
+                        figures.rescheduled_in = Some(cut.elapsed());
+                        say!(
+                            "   its app tasks run on the other nodes {:.1} s after the cut",
+                            cut.elapsed().as_secs_f64()
+                        );
+                    } else if cut.elapsed() > RESCHEDULED_WITHIN {
+                        break;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+            signals::check()?;
+        }
+        if let Some(after) = after {
+            runner.interrupt(&after);
+            figures.after_cut = Some(wrk_report(runner.finish(after)?)?);
+        }
         count_kept(&mut figures, "the lost node")?;
         Ok(figures)
     }
 
-    /// `what` run under wrk through `url`, in windows (the first `first` seconds long) until
-    /// it ends: what it gave, and what each window saw. wrk runs on a thread with a runner of
-    /// its own (a runner serves one thread).
-    fn under_load<T: Send>(&self, url: &str, first: u64, what: impl FnOnce() -> Result<T>) -> Result<(T, Vec<Load>)> {
-        let done = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            let load = scope.spawn(|| -> Result<Vec<Load>> {
-                let runner = Runner::new(self.copy, false)?;
-                let mut loads = Vec::new();
-                let mut seconds = first;
-                while !done.load(Ordering::Relaxed) {
-                    let report = runner.read(&wrk::command(url, "todobackend", CONNECTIONS, seconds), READ)?;
-                    loads.push(Load::parse(&report.stdout).with_context(|| format!("wrk: {}", report.stderr))?);
-                    seconds = WINDOW_SECONDS;
-                }
-                Ok(loads)
-            });
-            let outcome = what();
-            done.store(true, Ordering::Relaxed);
-            let loads = load.join().map_err(|_| anyhow::anyhow!("the load's thread panicked"))?;
-            Ok((outcome?, loads?))
-        })
+    /// `what` run under wrk through `url`, which starts before it and is stopped (SIGINT:
+    /// wrk still reports) once it ends: what it gave, and what wrk saw.
+    fn under_load<T>(&self, url: &str, what: impl FnOnce() -> Result<T>) -> Result<(T, Load)> {
+        let load = self
+            .runner
+            .beside(&wrk::command(url, HOST, CONNECTIONS, LOAD_BOUND_SECONDS))?;
+        let outcome = what();
+        self.runner.interrupt(&load);
+        let finished = self.runner.finish(load)?;
+        Ok((outcome?, wrk_report(finished)?))
     }
 
     /// The node (host name) and image of each running task of `service`.
@@ -357,6 +363,12 @@ impl Bench<'_> {
         images.sort();
         Ok(images)
     }
+}
+
+/// What a wrk run measured, from its report (there is one: the section has no dry run).
+fn wrk_report(finished: Option<Finished>) -> Result<Load> {
+    let finished = finished.context("wrk did not run")?;
+    Load::parse(&finished.stdout).with_context(|| format!("wrk: {}", finished.stderr.trim()))
 }
 
 /// A port nothing listens on now, for the lab's registry.

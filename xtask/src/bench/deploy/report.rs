@@ -1,53 +1,39 @@
-//! What the deploy section measured, and its goals: the windows' worst p99 and errors.
+//! What the deploy section measured, and its goals.
 
 use std::time::Duration;
 
-use super::{CONNECTIONS, Figures, ITEMS, REPLICAS, WINDOW_SECONDS};
+use super::{CONNECTIONS, Figures, ITEMS, REPLICAS};
 use crate::bench::wrk::Load;
 use crate::console::show;
 
-/// The worst p99 of `loads`' windows, and all their errors.
-fn worst(loads: &[Load]) -> (f64, u64, u64) {
-    let p99 = loads
-        .iter()
-        .map(|load| load.p99.as_secs_f64() * 1e3)
-        .fold(0.0, f64::max);
-    let errors = loads.iter().map(Load::errors).sum();
-    let requests = loads.iter().map(|load| load.requests).sum();
-    (p99, errors, requests)
+/// A wrk run's requests, errors and p99 (ms); nothing for one that did not run.
+fn seen(load: &Option<Load>) -> (u64, u64, f64) {
+    load.as_ref().map_or((0, 0, f64::NAN), |load| {
+        (load.requests, load.errors(), load.p99.as_secs_f64() * 1e3)
+    })
 }
 
 /// The section's figures, and whether each goal is met.
 pub fn report(figures: &Figures) {
-    let (before_p99, before_errors, before_requests) = worst(&figures.before);
-    let (update_p99, update_errors, update_requests) = worst(&figures.update);
-    let (_, rollback_errors, rollback_requests) = worst(&figures.rollback);
-    let cut = figures.lost.first().map_or(0, Load::errors);
-    let (_, after_cut, lost_requests) = worst(figures.lost.get(1..).unwrap_or_default());
+    let (_, _, before_p99) = seen(&figures.before);
+    let (update_requests, update_errors, update_p99) = seen(&figures.update);
+    let (_, rollback_errors, _) = seen(&figures.rollback);
+    let (_, cut, _) = seen(&figures.cut);
+    let (_, after_cut, _) = seen(&figures.after_cut);
     show!(
         "\ndeploy on a 3-node swarm on this machine, {REPLICAS} replicas; GET /todos through the manager's edge, \
-         wrk -c{CONNECTIONS} in {WINDOW_SECONDS} s windows"
+         wrk -c{CONNECTIONS} (timeout 2 s) during each step"
     );
-    show!("{:<44} {:>9} {:>9} {:>12}", "", "requests", "errors", "worst p99");
-    for (what, requests, errors, p99) in [
-        ("before the update", before_requests, before_errors, Some(before_p99)),
-        (
-            "during the rolling update",
-            update_requests,
-            update_errors,
-            Some(update_p99),
-        ),
-        ("during the failed release", rollback_requests, rollback_errors, None),
-        (
-            "first 5 s after a worker is cut",
-            figures.lost.first().map_or(0, |l| l.requests),
-            cut,
-            None,
-        ),
-        ("after those 5 s", lost_requests, after_cut, None),
+    show!("{:<44} {:>9} {:>9} {:>12}", "", "requests", "errors", "p99");
+    for (what, load) in [
+        ("before the update", &figures.before),
+        ("during the rolling update", &figures.update),
+        ("during the failed release", &figures.rollback),
+        ("first 5 s after a worker is cut", &figures.cut),
+        ("after those 5 s", &figures.after_cut),
     ] {
-        let p99 = p99.map_or("-".to_string(), |p99| format!("{p99:.1} ms"));
-        show!("{what:<44} {requests:>9} {errors:>9} {p99:>12}");
+        let (requests, errors, p99) = seen(load);
+        show!("{what:<44} {requests:>9} {errors:>9} {p99:>9.1} ms");
     }
     let ratio = update_p99 / before_p99;
     show!("{:<44} {ratio:>32.2}", "p99 during / before");
@@ -127,19 +113,17 @@ pub fn report(figures: &Figures) {
 mod tests {
     use super::*;
 
-    fn window(p99_ms: u64, requests: u64, non_2xx: u64) -> Load {
-        Load {
-            requests_per_sec: 0.0,
-            p99: Duration::from_millis(p99_ms),
-            requests,
-            socket_errors: 1,
-            non_2xx,
-        }
-    }
-
     #[test]
-    fn the_windows_give_their_worst_p99_and_every_request_and_error() {
-        assert_eq!(worst(&[window(30, 100, 0), window(90, 50, 2)]), (90.0, 4, 150));
-        assert_eq!(worst(&[]), (0.0, 0, 0));
+    fn a_run_gives_its_requests_errors_and_p99_in_ms_and_a_missing_one_nothing() {
+        let load = Load {
+            requests_per_sec: 0.0,
+            p99: Duration::from_millis(90),
+            requests: 150,
+            socket_errors: 1,
+            non_2xx: 2,
+        };
+        assert_eq!(seen(&Some(load)), (150, 3, 90.0));
+        let (requests, errors, p99) = seen(&None);
+        assert!((requests, errors) == (0, 0) && p99.is_nan());
     }
 }

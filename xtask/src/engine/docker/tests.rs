@@ -406,3 +406,28 @@ fn import_labels_the_os_image() {
         ]
     );
 }
+
+#[test]
+fn a_stack_is_deployed_with_the_registry_s_login_and_its_tasks_asked_of_the_manager() {
+    assert_eq!(
+        argv(stack_deploy("target/deploy/s.yml", "s")),
+        [
+            "docker",
+            "stack",
+            "deploy",
+            "--with-registry-auth",
+            "--prune",
+            "--compose-file",
+            "target/deploy/s.yml",
+            "s"
+        ]
+    );
+    assert_eq!(
+        running_tasks("s_app").to_string(),
+        "docker service ps --no-trunc --filter desired-state=running --format '{{.Node}}|{{.Image}}|{{.CurrentState}}' s_app"
+    );
+    assert_eq!(
+        restart_service("s_db").to_string(),
+        "docker service update --force --detach=false --quiet s_db"
+    );
+}
