@@ -22,7 +22,7 @@ use crate::console::say;
 use crate::engine::cmd::Cmd;
 use crate::engine::docker::{self, Build};
 use crate::http;
-use crate::project::random_hex;
+use crate::project::{PUBLISHED, random_hex};
 use crate::runner::{Finished, LONG, READ, Runner};
 use crate::signals;
 
@@ -170,7 +170,7 @@ impl Bench<'_> {
     /// The variants, built `FROM` the release as `publish` pushed it and pushed beside it:
     /// every name they add to this engine, for their removal.
     fn publish_variants(&self, registry: &str) -> Result<Vec<String>> {
-        let published = std::fs::read_to_string(self.copy.root.join("target/xtask/published"))
+        let published = std::fs::read_to_string(self.copy.root.join(PUBLISHED))
             .context("`publish` left no record of what it pushed")?;
         let release = published
             .lines()
