@@ -11,8 +11,11 @@ use crate::engine::docker;
 use crate::runner::{READ, Runner};
 use crate::signals;
 
-/// How often a job or an update is looked at while it runs.
+/// How often a job is looked at while it runs.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
+/// How often an update is: each look is three docker clients, whose CPU the serving tasks
+/// share on a small cluster, for an update that takes tens of seconds.
+const LOOK_AT_AN_UPDATE_EVERY: Duration = Duration::from_secs(1);
 /// Tasks of the new spec that may end before an update that the swarm does not roll back
 /// (a service with nothing to roll back to, or one stopped first) counts as failing.
 const ENDED_BEFORE_FAILING: usize = 3;
@@ -237,7 +240,7 @@ pub fn follow_update(runner: &Runner, service: &str, image: &str, nodes: usize, 
                 within.as_secs()
             );
         }
-        std::thread::sleep(LOOK_EVERY);
+        std::thread::sleep(LOOK_AT_AN_UPDATE_EVERY);
         signals::check()?;
     }
 }

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use lab::{Lab, lab};
 use load::{Load, request};
+use support::{Running, SIGINT, signal_group};
 
 /// The scenarios of this file: the last of them to finish tears the lab down.
-const SCENARIOS: usize = 4;
+const SCENARIOS: usize = 5;
 /// The port the edge publishes on every node.
 const PORT: u16 = 8080;
 /// Bounds only, so a broken run fails instead of hanging.
@@ -146,6 +147,51 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
     );
     let (_, _, todos) = request(&node, "GET", "/todos", None).unwrap();
     assert!(todos.contains("kept through the update"), "{todos}");
+    counted.assert_every_write_kept(&todos);
+}
+
+#[test]
+fn ctrl_c_during_an_update_says_the_swarm_goes_on_and_the_swarm_finishes_it_with_no_failed_request() {
+    let Some(mut lab) = lab() else { return };
+    lab.publish_variant("v3", "ENV APP_VERSION=v3\nLABEL todobackend.version=v3");
+    let load = Load::start(&lab.nodes());
+    let mut command = lab.copy.xtask(&["deploy", "--version", "v3"]);
+    command.env("DOCKER_HOST", lab.var("DOCKER_HOST"));
+    let mut update = Running::start(command);
+    update.wait_for_line("Deploying v3", A_DEPLOY_ENDS_WITHIN);
+    // The swarm has started the first new task, as a user who changed their mind sees it.
+    std::thread::sleep(Duration::from_secs(4));
+    signal_group(update.pid(), SIGINT);
+    let interrupted = update.finish(Duration::from_secs(30));
+    let out = interrupted.output();
+    assert_eq!(interrupted.code(), Some(130), "{}:\n{out}", interrupted.how());
+    assert!(
+        out.contains("the swarm goes on updating") && out.contains("cargo xtask deploy --status"),
+        "{out}"
+    );
+
+    // What it said: the swarm takes the update to its end by itself, and no request fails.
+    let asked = Instant::now();
+    while !lab.app_tasks().iter().all(|(image, _)| image.contains(":v3@")) || lab.app_tasks().len() != 3 {
+        assert!(
+            asked.elapsed() < Duration::from_secs(120),
+            "the swarm did not finish the update: {:?}",
+            lab.app_tasks()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let counted = load.stop();
+    assert!(counted.failed.is_empty(), "failed requests: {:?}", counted.failed);
+    let status = lab.xtask(&["deploy", "--status"]);
+    assert!(
+        status
+            .output()
+            .lines()
+            .any(|line| line.contains("_app") && line.contains(" 3/3 ") && line.contains("v3")),
+        "{}",
+        status.output()
+    );
+    let (_, _, todos) = request(&lab.nodes()[0], "GET", "/todos", None).unwrap();
     counted.assert_every_write_kept(&todos);
 }
 

@@ -24,7 +24,13 @@ pub fn report(figures: &Figures) {
         "\ndeploy on a 3-node swarm on this machine, {REPLICAS} replicas; GET /todos through the manager's edge, \
          wrk -c{CONNECTIONS} (timeout 2 s) during each step"
     );
-    show!("{:<44} {:>9} {:>9} {:>12}", "", "requests", "errors", "p99");
+    show!(
+        "{:<44} {:>9} {:>9} {:>12}  errors: socket (timeout 2 s included) + non-2xx",
+        "",
+        "requests",
+        "errors",
+        "p99"
+    );
     for (what, load) in [
         ("before the update", &figures.before),
         ("during the rolling update", &figures.update),
@@ -33,7 +39,10 @@ pub fn report(figures: &Figures) {
         ("after those 5 s", &figures.after_cut),
     ] {
         let (requests, errors, p99) = seen(load);
-        show!("{what:<44} {requests:>9} {errors:>9} {p99:>9.1} ms");
+        let kinds = load.as_ref().map_or(String::new(), |load| {
+            format!("{} + {}", load.socket_errors, load.non_2xx)
+        });
+        show!("{what:<44} {requests:>9} {errors:>9} {p99:>9.1} ms  {kinds}");
     }
     let ratio = update_p99 / before_p99;
     show!("{:<44} {ratio:>32.2}", "p99 during / before");
