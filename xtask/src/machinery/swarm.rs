@@ -95,6 +95,11 @@ impl Task {
         matches!(self.state.as_str(), "failed" | "rejected")
     }
 
+    /// Whether it is over, one way or another (a job's tasks are never desired `running`).
+    pub fn ended(&self) -> bool {
+        self.failed() || matches!(self.state.as_str(), "complete" | "shutdown" | "orphaned" | "remove")
+    }
+
     /// Whether it runs `image` and is meant to.
     fn runs(&self, image: &str) -> bool {
         same_image(&self.image, image) && self.desired == "running" && self.state == "running"
@@ -365,5 +370,16 @@ mod tests {
         assert_eq!(state.replicas, Some(3));
         assert_eq!(state.update, "rollback_completed");
         assert_eq!(parse_service("s_edge||<no value>||").unwrap().replicas, None);
+    }
+
+    #[test]
+    fn a_job_s_task_goes_on_until_it_completes_fails_or_is_shut_down() {
+        // A job's tasks are desired `complete` from the start: only their state tells.
+        for state in ["pending", "preparing", "starting", "running"] {
+            assert!(!task("t", "complete", state, "r/app:v2").ended(), "{state}");
+        }
+        for state in ["complete", "failed", "rejected", "shutdown", "orphaned"] {
+            assert!(task("t", "complete", state, "r/app:v2").ended(), "{state}");
+        }
     }
 }

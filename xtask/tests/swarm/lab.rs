@@ -191,8 +191,16 @@ impl Lab {
 
     /// The copy's xtask, talking to the swarm's manager.
     pub fn xtask(&self, args: &[&str]) -> Finished {
+        self.xtask_at(Some(&self.var("DOCKER_HOST")), args)
+    }
+
+    /// The copy's xtask, talking to the engine at `host` (a node's socket), or the host's own.
+    pub fn xtask_at(&self, host: Option<&str>, args: &[&str]) -> Finished {
         let mut command = self.copy.xtask(args);
-        command.env("DOCKER_HOST", self.var("DOCKER_HOST"));
+        match host {
+            Some(host) => command.env("DOCKER_HOST", host),
+            None => command.env_remove("DOCKER_HOST"),
+        };
         run_to_end(command, A_DEPLOY_ENDS_WITHIN)
     }
 

@@ -25,7 +25,7 @@ use load::{Load, request};
 use support::{Running, SIGINT, signal_group};
 
 /// The scenarios of this file: the last of them to finish tears the lab down.
-const SCENARIOS: usize = 5;
+const SCENARIOS: usize = 6;
 /// The port the edge publishes on every node.
 const PORT: u16 = 8080;
 /// Bounds only, so a broken run fails instead of hanging.
@@ -150,21 +150,49 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
     counted.assert_every_write_kept(&todos);
 }
 
-#[test]
-fn ctrl_c_during_an_update_says_the_swarm_goes_on_and_the_swarm_finishes_it_with_no_failed_request() {
-    let Some(mut lab) = lab() else { return };
-    lab.publish_variant("v3", "ENV APP_VERSION=v3\nLABEL todobackend.version=v3");
-    let load = Load::start(&lab.nodes());
+/// A version whose migrations take 25 s (its `django-admin` waits first): long enough for a
+/// Ctrl-C to land in them, and for the next deploy to find them still going.
+const SLOW_MIGRATIONS: &str = r##"ENV APP_VERSION=v3
+LABEL todobackend.version=v3
+USER root
+RUN mv /appenv/bin/django-admin /appenv/bin/django-admin.real && \
+    printf '#!/bin/sh\nsleep 25\nexec /appenv/bin/django-admin.real "$@"\n' > /appenv/bin/django-admin && \
+    chmod 755 /appenv/bin/django-admin
+USER 10001:10001"##;
+
+/// `deploy --version v3`, Ctrl-C'd as a terminal does `after` the line with `text`: all it
+/// printed, once it ended as interrupted.
+fn interrupted(lab: &Lab, text: &str, after: Duration) -> String {
     let mut command = lab.copy.xtask(&["deploy", "--version", "v3"]);
     command.env("DOCKER_HOST", lab.var("DOCKER_HOST"));
-    let mut update = Running::start(command);
-    update.wait_for_line("Deploying v3", A_DEPLOY_ENDS_WITHIN);
-    // The swarm has started the first new task, as a user who changed their mind sees it.
-    std::thread::sleep(Duration::from_secs(4));
-    signal_group(update.pid(), SIGINT);
-    let interrupted = update.finish(Duration::from_secs(30));
-    let out = interrupted.output();
-    assert_eq!(interrupted.code(), Some(130), "{}:\n{out}", interrupted.how());
+    let mut deploy = Running::start(command);
+    deploy.wait_for_line(text, A_DEPLOY_ENDS_WITHIN);
+    std::thread::sleep(after);
+    signal_group(deploy.pid(), SIGINT);
+    let ended = deploy.finish(Duration::from_secs(30));
+    assert_eq!(ended.code(), Some(130), "{}:\n{}", ended.how(), ended.output());
+    ended.output()
+}
+
+#[test]
+fn ctrl_c_during_a_deploy_leaves_the_migrations_and_the_update_to_the_swarm_with_no_failed_request() {
+    let Some(mut lab) = lab() else { return };
+    lab.publish_variant("v3", SLOW_MIGRATIONS);
+    let versions = |lab: &Lab| -> BTreeSet<String> { lab.app_tasks().into_iter().map(|(image, _)| image).collect() };
+    let before = versions(&lab);
+    let load = Load::start(&lab.nodes());
+
+    // In the migrations: never cut short, and the app not updated.
+    let out = interrupted(&lab, "Migrating the database", Duration::from_secs(3));
+    assert!(out.contains("the migrations go on by themselves"), "{out}");
+    assert_eq!(
+        versions(&lab),
+        before,
+        "the app was updated after a Ctrl-C in the migrations"
+    );
+    // The next deploy waits for them; then a Ctrl-C in the update leaves it to the swarm.
+    let out = interrupted(&lab, "Deploying v3", Duration::from_secs(4));
+    assert!(out.contains("the migrations an earlier deploy started go on"), "{out}");
     assert!(
         out.contains("the swarm goes on updating") && out.contains("cargo xtask deploy --status"),
         "{out}"
@@ -193,6 +221,46 @@ fn ctrl_c_during_an_update_says_the_swarm_goes_on_and_the_swarm_finishes_it_with
     );
     let (_, _, todos) = request(&lab.nodes()[0], "GET", "/todos", None).unwrap();
     counted.assert_every_write_kept(&todos);
+}
+
+#[test]
+fn deploy_refuses_an_engine_not_in_swarm_mode_a_worker_and_an_image_never_published_and_changes_nothing() {
+    let Some(lab) = lab() else { return };
+    let versions = |lab: &Lab| -> BTreeSet<String> { lab.app_tasks().into_iter().map(|(image, _)| image).collect() };
+    let before = versions(&lab);
+    let refused = |host: Option<&str>, args: &[&str], says: &[&str]| {
+        let finished = lab.xtask_at(host, args);
+        let out = finished.output();
+        assert_eq!(finished.code(), Some(1), "{}:\n{out}", finished.how());
+        for words in says {
+            assert!(out.contains(words), "no {words:?} in:\n{out}");
+        }
+    };
+    // The host's own engine, which this test never puts in swarm mode (a developer's may be)
+    let host_state = lab.docker(None, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    if host_state.trim() == "inactive" {
+        refused(None, &["deploy"], &["is not in swarm mode", "docker swarm init"]);
+    }
+    let worker = lab
+        .alive("SWARM_LAB_SOCKETS")
+        .into_iter()
+        .nth(1)
+        .expect("a worker is alive")
+        .1;
+    refused(Some(&worker), &["deploy"], &["is a swarm worker", "DOCKER_HOST"]);
+    refused(
+        Some(&lab.var("DOCKER_HOST")),
+        &["deploy", "--version", "never-published"],
+        &[
+            "cannot pull",
+            "never-published",
+            "Nothing was changed",
+            "cargo xtask publish",
+        ],
+    );
+    assert_eq!(versions(&lab), before, "the app changed");
+    let leftover = lab.manager(&["service", "ls", "--format", "{{.Name}}"]);
+    assert!(!leftover.contains("_pull-"), "the pull checks were left: {leftover}");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!    its acceptance tests, and every node able to pull every image (a global job each);
 //! 2. the secrets, made once from random values; the database's node, labelled once;
 //! 3. the database (`STACK-services.yml`), then the migrations as a one-off job: a failure
-//!    stops here, its log shown, the running version serving on;
+//!    stops here, its log shown, the running version serving on; never cut short (Ctrl-C
+//!    leaves the job to end, and the next deploy waits for it);
 //! 4. the whole stack (`STACK.yml`), the app rolled by the swarm, followed to its end: every
 //!    replica on the new version, or rolled back by the swarm, named and non-zero.
 //!
@@ -25,6 +26,7 @@ use crate::machinery::stack::{APP, APP_HEALTHY, EDGE, EDGE_READY, Health, Mode, 
 use crate::machinery::swarm;
 use crate::project::{ACCEPTED, PUBLISHED, Project, random_hex};
 use crate::runner::{READ, Runner};
+use crate::signals;
 
 mod watch;
 use watch::{follow, logs, status};
@@ -468,7 +470,14 @@ fn migrate(runner: &Runner, stack: &str, spec: &Stack) -> Result<()> {
         .context("the stack has no app")?;
     let job = format!("{stack}_migrate");
     runner.step("Migrating the database with a one-off job of the new version");
-    let _ = runner.probe(&docker::remove_services(std::slice::from_ref(&job)));
+    let remove = docker::remove_services(std::slice::from_ref(&job));
+    // Migrations a deploy left going (Ctrl-C) end before anything else runs: one cut short
+    // may leave a schema half-changed.
+    if !runner.dry_run() && swarm::tasks(runner, &job)?.iter().any(|task| !task.ended()) {
+        say!("   the migrations an earlier deploy started go on: waiting for them to end");
+        swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)?;
+    }
+    let _ = runner.probe(&remove);
     let migration = Job {
         name: job.clone(),
         image: app.image.clone(),
@@ -480,12 +489,20 @@ fn migrate(runner: &Runner, stack: &str, spec: &Stack) -> Result<()> {
         entrypoint: None,
         command: ["django-admin", "migrate", "--noinput"].map(String::from).into(),
     };
-    let remove = docker::remove_services(std::slice::from_ref(&job));
     runner.make(&migration.into(), remove.clone())?;
     if runner.dry_run() {
         return Ok(());
     }
-    if let Some(failed) = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)? {
+    let followed = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN).inspect_err(|err| {
+        if err.downcast_ref::<signals::Interrupted>().is_some() {
+            runner.keep(std::slice::from_ref(&job));
+            say!(
+                "   the migrations go on by themselves, never cut short (`docker service logs {job}`); the app was \
+                 not updated: `cargo xtask deploy` again finishes the deploy"
+            );
+        }
+    })?;
+    if let Some(failed) = followed {
         let log = runner.read(&docker::service_logs(&job, 40), READ)?;
         bail!(
             "the migrations failed ({}); nothing else was changed, the running version serves on. Their log:\n{}{}",
