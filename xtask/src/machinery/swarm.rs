@@ -291,6 +291,23 @@ fn judge(state: &ServiceState, tasks: &[Task], image: &str, wanted: usize) -> Op
     (ended.len() >= ENDED_BEFORE_FAILING).then(|| Updated::KeepsFailing(ended[0].clone()))
 }
 
+/// The images the services of `stack` run now.
+pub fn stack_images(runner: &Runner, stack: &str) -> Result<Vec<String>> {
+    let names = runner.probe(&docker::stack_services(stack))?.unwrap_or_default();
+    let names: Vec<String> = names.lines().map(String::from).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let images = runner.read(&docker::service_images(&names), READ)?.stdout;
+    Ok(images.lines().map(String::from).collect())
+}
+
+/// Whether `image` is one of `running`, named by the same digest: a tag says nothing of the
+/// image it names now.
+pub fn runs_already(running: &[String], image: &str) -> bool {
+    image.contains('@') && running.iter().any(|name| name == image)
+}
+
 /// Whether a task's image (`REF:TAG@sha256:...`, as the swarm pins it) is `image`, given
 /// by digest or by tag.
 fn same_image(task_image: &str, image: &str) -> bool {
@@ -370,6 +387,18 @@ mod tests {
         assert_eq!(state.replicas, Some(3));
         assert_eq!(state.update, "rollback_completed");
         assert_eq!(parse_service("s_edge||<no value>||").unwrap().replicas, None);
+    }
+
+    #[test]
+    fn only_an_image_named_by_the_digest_a_service_runs_is_running_already() {
+        let running = ["r/db@sha256:ab".to_string(), "r/app:v1@sha256:cd".to_string()];
+        assert!(runs_already(&running, "r/db@sha256:ab"));
+        assert!(!runs_already(&running, "r/db@sha256:ef"), "another digest");
+        assert!(
+            !runs_already(&running, "r/app:v1"),
+            "a tag may name another image by now"
+        );
+        assert!(!runs_already(&[], "r/db@sha256:ab"));
     }
 
     #[test]

@@ -123,6 +123,21 @@ pub fn service_release(service: &str) -> Cmd {
     ])
 }
 
+/// The image each of the services `names` runs, as its spec names it, one a line.
+pub fn service_images(names: &[String]) -> Cmd {
+    docker(
+        [
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain(names.iter().cloned()),
+    )
+}
+
 /// The ids of a service's tasks, as many as the swarm keeps of its history.
 pub fn task_ids(service: &str) -> Cmd {
     docker(["service", "ps", "--quiet", "--no-trunc", service])

@@ -430,4 +430,8 @@ fn a_stack_is_deployed_with_the_registry_s_login_and_its_tasks_asked_of_the_mana
         restart_service("s_db").to_string(),
         "docker service update --force --detach=false --quiet s_db"
     );
+    assert_eq!(
+        service_images(&["s_db".into(), "s_edge".into()]).to_string(),
+        "docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' s_db s_edge"
+    );
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask deploy`: the published release onto the swarm the docker endpoint manages, as
 //! a stack (`machinery::stack`), in an order that never leaves it half-changed:
 //! 1. what must hold before anything changes: a manager, every node up, the release passed
-//!    its acceptance tests, and every node able to pull every image (a global job each);
+//!    its acceptance tests, and every node able to pull every image that changes (a global job each);
 //! 2. the secrets, made once from random values; the database's node, labelled once;
 //! 3. the database (`STACK-services.yml`), then the migrations as a one-off job: a failure
 //!    stops here, its log shown, the running version serving on; never cut short (Ctrl-C
@@ -183,15 +183,20 @@ fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: 
     }
     let edge_image = release.other(EDGE)?.to_string();
 
-    runner.step(&format!(
-        "Checking that every node pulls the images ({} nodes)",
-        nodes.len()
-    ));
-    let all: Vec<&str> = std::iter::once(release.image.as_str())
+    // Only the images that change: one the stack runs already is on the nodes that run it,
+    // and each check is a task on every node, taking their CPU from the requests served.
+    let running_images = swarm::stack_images(runner, name)?;
+    let changed: Vec<&str> = std::iter::once(release.image.as_str())
         .chain(images.iter().map(|(_, image)| image.as_str()))
         .chain([edge_image.as_str()])
+        .filter(|image| !swarm::runs_already(&running_images, image))
         .collect();
-    pull_everywhere(runner, name, &all, &nodes)?;
+    runner.step(&format!(
+        "Checking that every node pulls the images that change ({} of them, {} nodes)",
+        changed.len(),
+        nodes.len()
+    ));
+    pull_everywhere(runner, name, &changed, &nodes)?;
 
     let labels = version_labels(&release, running.as_ref());
     let stack = stack_of(name, &release, flags, &configured, &images, &edge_image, labels);
