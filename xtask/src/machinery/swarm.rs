@@ -13,8 +13,8 @@ use crate::signals;
 
 /// How often a job is looked at while it runs.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
-/// How often an update is: each look is three docker clients, whose CPU the serving tasks
-/// share on a small cluster, for an update that takes tens of seconds.
+/// How often an update is looked at: each look is three docker clients, whose CPU the serving
+/// tasks share on a small cluster, for an update that takes tens of seconds.
 const LOOK_AT_AN_UPDATE_EVERY: Duration = Duration::from_secs(1);
 /// Tasks of the new spec that may end before an update that the swarm does not roll back
 /// (a service with nothing to roll back to, or one stopped first) counts as failing.

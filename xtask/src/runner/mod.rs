@@ -403,8 +403,8 @@ impl Runner {
         }
     }
 
-    /// Leaves the containers and networks named `names` in place when the runner goes away
-    /// (`release --keep`); the rest of what the run made goes as usual.
+    /// Leaves what is named `names` (containers, networks, services) in place when the runner
+    /// goes away (`release --keep`, a migration job left to end); the rest goes as usual.
     pub fn keep(&self, names: &[String]) {
         self.undo.keep(names);
     }

@@ -22,7 +22,7 @@ impl Undo {
         self.0.borrow_mut().retain(|registered| registered != undo);
     }
 
-    /// Leaves the containers and networks named `names` in place.
+    /// Leaves what is named `names` in place.
     pub fn keep(&self, names: &[String]) {
         self.0
             .borrow_mut()

@@ -100,6 +100,15 @@ pub fn lab() -> Option<Turn> {
     Some(turn)
 }
 
+/// `command` told to talk to the engine at `host` (a node's socket), or to the host's own.
+fn at(host: Option<&str>, mut command: Command) -> Command {
+    match host {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command.env_remove("DOCKER_HOST"),
+    };
+    command
+}
+
 pub fn which(program: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
@@ -196,22 +205,17 @@ impl Lab {
 
     /// The copy's xtask, talking to the engine at `host` (a node's socket), or the host's own.
     pub fn xtask_at(&self, host: Option<&str>, args: &[&str]) -> Finished {
-        let mut command = self.copy.xtask(args);
-        match host {
-            Some(host) => command.env("DOCKER_HOST", host),
-            None => command.env_remove("DOCKER_HOST"),
-        };
-        run_to_end(command, A_DEPLOY_ENDS_WITHIN)
+        run_to_end(at(host, self.copy.xtask(args)), A_DEPLOY_ENDS_WITHIN)
+    }
+
+    /// The copy's xtask with `args`, talking to the swarm's manager, to be started.
+    pub fn xtask_command(&self, args: &[&str]) -> Command {
+        at(Some(&self.var("DOCKER_HOST")), self.copy.xtask(args))
     }
 
     /// The docker client on the engine at `host` (a node's socket), or the host's own.
     pub fn docker(&self, host: Option<&str>, args: &[&str]) -> String {
-        let mut command = Command::new("docker");
-        match host {
-            Some(host) => command.env("DOCKER_HOST", host),
-            None => command.env_remove("DOCKER_HOST"),
-        };
-        let output = command.args(args).output().unwrap();
+        let output = at(host, Command::new("docker")).args(args).output().unwrap();
         assert!(
             output.status.success(),
             "docker {args:?}: {}",
@@ -258,6 +262,11 @@ impl Lab {
         self.built
             .push(String::from_utf8_lossy(&output.stdout).trim().to_string());
         self.docker(None, &["push", &image]);
+    }
+
+    /// The images the app's running tasks run.
+    pub fn app_images(&self) -> BTreeSet<String> {
+        self.app_tasks().into_iter().map(|(image, _)| image).collect()
     }
 
     /// The app's versions as its running tasks report them, each task's node's address.

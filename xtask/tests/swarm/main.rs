@@ -163,9 +163,7 @@ USER 10001:10001"##;
 /// `deploy --version v3`, Ctrl-C'd as a terminal does `after` the line with `text`: all it
 /// printed, once it ended as interrupted.
 fn interrupted(lab: &Lab, text: &str, after: Duration) -> String {
-    let mut command = lab.copy.xtask(&["deploy", "--version", "v3"]);
-    command.env("DOCKER_HOST", lab.var("DOCKER_HOST"));
-    let mut deploy = Running::start(command);
+    let mut deploy = Running::start(lab.xtask_command(&["deploy", "--version", "v3"]));
     deploy.wait_for_line(text, A_DEPLOY_ENDS_WITHIN);
     std::thread::sleep(after);
     signal_group(deploy.pid(), SIGINT);
@@ -178,15 +176,14 @@ fn interrupted(lab: &Lab, text: &str, after: Duration) -> String {
 fn ctrl_c_during_a_deploy_leaves_the_migrations_and_the_update_to_the_swarm_with_no_failed_request() {
     let Some(mut lab) = lab() else { return };
     lab.publish_variant("v3", SLOW_MIGRATIONS);
-    let versions = |lab: &Lab| -> BTreeSet<String> { lab.app_tasks().into_iter().map(|(image, _)| image).collect() };
-    let before = versions(&lab);
+    let before = lab.app_images();
     let load = Load::start(&lab.nodes());
 
     // In the migrations: never cut short, and the app not updated.
     let out = interrupted(&lab, "Migrating the database", Duration::from_secs(3));
     assert!(out.contains("the migrations go on by themselves"), "{out}");
     assert_eq!(
-        versions(&lab),
+        lab.app_images(),
         before,
         "the app was updated after a Ctrl-C in the migrations"
     );
@@ -200,11 +197,14 @@ fn ctrl_c_during_a_deploy_leaves_the_migrations_and_the_update_to_the_swarm_with
 
     // What it said: the swarm takes the update to its end by itself, and no request fails.
     let asked = Instant::now();
-    while !lab.app_tasks().iter().all(|(image, _)| image.contains(":v3@")) || lab.app_tasks().len() != 3 {
+    loop {
+        let tasks = lab.app_tasks();
+        if tasks.len() == 3 && tasks.iter().all(|(image, _)| image.contains(":v3@")) {
+            break;
+        }
         assert!(
             asked.elapsed() < Duration::from_secs(120),
-            "the swarm did not finish the update: {:?}",
-            lab.app_tasks()
+            "the swarm did not finish the update: {tasks:?}"
         );
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -226,8 +226,7 @@ fn ctrl_c_during_a_deploy_leaves_the_migrations_and_the_update_to_the_swarm_with
 #[test]
 fn deploy_refuses_an_engine_not_in_swarm_mode_a_worker_and_an_image_never_published_and_changes_nothing() {
     let Some(lab) = lab() else { return };
-    let versions = |lab: &Lab| -> BTreeSet<String> { lab.app_tasks().into_iter().map(|(image, _)| image).collect() };
-    let before = versions(&lab);
+    let before = lab.app_images();
     let refused = |host: Option<&str>, args: &[&str], says: &[&str]| {
         let finished = lab.xtask_at(host, args);
         let out = finished.output();
@@ -258,7 +257,7 @@ fn deploy_refuses_an_engine_not_in_swarm_mode_a_worker_and_an_image_never_publis
             "cargo xtask publish",
         ],
     );
-    assert_eq!(versions(&lab), before, "the app changed");
+    assert_eq!(lab.app_images(), before, "the app changed");
     let leftover = lab.manager(&["service", "ls", "--format", "{{.Name}}"]);
     assert!(!leftover.contains("_pull-"), "the pull checks were left: {leftover}");
 }
@@ -267,7 +266,7 @@ fn deploy_refuses_an_engine_not_in_swarm_mode_a_worker_and_an_image_never_publis
 fn a_release_whose_health_fails_is_rolled_back_by_itself_with_no_failed_request() {
     let Some(mut lab) = lab() else { return };
     let node = lab.nodes()[0].clone();
-    let before: BTreeSet<String> = lab.app_tasks().into_iter().map(|(image, _)| image).collect();
+    let before = lab.app_images();
     // It runs, but on a port nobody asks: its /health never answers.
     lab.publish_variant(
         "broken",
@@ -286,7 +285,7 @@ fn a_release_whose_health_fails_is_rolled_back_by_itself_with_no_failed_request(
     );
     assert!(took < Duration::from_secs(90), "deploy took {took:?} to say so");
     assert!(counted.failed.is_empty(), "failed requests: {:?}", counted.failed);
-    let after: BTreeSet<String> = lab.app_tasks().into_iter().map(|(image, _)| image).collect();
+    let after = lab.app_images();
     assert_eq!(after, before, "the old version does not serve on");
     let (status, _, todos) = request(&node, "GET", "/todos", None).unwrap();
     assert_eq!(status, 200, "{todos}");

@@ -480,7 +480,8 @@ fn migrate(runner: &Runner, stack: &str, spec: &Stack) -> Result<()> {
     // may leave a schema half-changed.
     if !runner.dry_run() && swarm::tasks(runner, &job)?.iter().any(|task| !task.ended()) {
         say!("   the migrations an earlier deploy started go on: waiting for them to end");
-        swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)?;
+        // Failed or not, this deploy's own job runs them again and says how that ends.
+        let _earlier = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)?;
     }
     let _ = runner.probe(&remove);
     let migration = Job {
