@@ -16,8 +16,9 @@ const LOOK_EVERY: Duration = Duration::from_millis(500);
 /// How often an update is looked at: each look is three docker clients, whose CPU the serving
 /// tasks share on a small cluster, for an update that takes tens of seconds.
 const LOOK_AT_AN_UPDATE_EVERY: Duration = Duration::from_secs(1);
-/// Tasks of the new spec that may end before an update that the swarm does not roll back
-/// (a service with nothing to roll back to, or one stopped first) counts as failing.
+/// Tasks of the new spec that may end, with no update under way that the swarm would roll
+/// back (a new service, or one whose tasks fail after the update was done), before the
+/// deploy counts it as failing.
 const ENDED_BEFORE_FAILING: usize = 3;
 
 /// The manager's node id; fails with what to do unless the docker endpoint is a swarm's
@@ -256,12 +257,17 @@ fn judge(state: &ServiceState, tasks: &[Task], image: &str, wanted: usize) -> Op
     let new = |task: &&Task| same_image(&task.image, image);
     match state.update.as_str() {
         "rollback_completed" | "rollback_paused" => {
-            // The one that failed; else one the rollback stopped before the swarm said so
-            // (unhealthy, or a second try of its slot)
+            // The one the swarm names ("... termination of task ID"); else one that failed;
+            // else one the rollback stopped (a second try of its slot)
             let failed = tasks
                 .iter()
-                .filter(new)
-                .find(|task| task.failed() || !task.error.is_empty())
+                .find(|task| state.message.contains(&task.id))
+                .or_else(|| {
+                    tasks
+                        .iter()
+                        .filter(new)
+                        .find(|task| task.failed() || !task.error.is_empty())
+                })
                 .or_else(|| tasks.iter().find(new));
             return Some(Updated::RolledBack {
                 message: state.message.clone(),
@@ -269,6 +275,9 @@ fn judge(state: &ServiceState, tasks: &[Task], image: &str, wanted: usize) -> Op
             });
         }
         update if update.starts_with("rollback") => return None,
+        // The swarm counts each new task that ends and rolls the update back on the first:
+        // the tasks that end meanwhile (its restarts, the slot it had begun) are no verdict.
+        "updating" => return None,
         // No update under way (a new service has none), or the last one done: done once the
         // tasks are there, no older one left running.
         "" | "completed" => {
@@ -355,10 +364,48 @@ mod tests {
             judge(&update("rollback_completed"), &stopped, "r/app:v2", 3),
             Some(Updated::RolledBack { failed: Some(_), .. })
         ));
-        assert!(matches!(
-            judge(&update("updating"), &stopped, "r/app:v2", 3),
-            Some(Updated::KeepsFailing(_))
-        ));
+    }
+
+    #[test]
+    fn new_tasks_that_end_fail_a_deploy_only_when_the_swarm_rolls_nothing_back() {
+        let ended: Vec<Task> = (0..3)
+            .map(|i| task(&format!("t{i}"), "shutdown", "complete", "r/app:v2"))
+            .collect();
+        // Its rollback follows the first that ended, a moment later
+        assert_eq!(judge(&update("updating"), &ended, "r/app:v2", 3), None);
+        for nothing_to_roll_back in ["", "completed", "paused"] {
+            assert!(
+                matches!(
+                    judge(&update(nothing_to_roll_back), &ended, "r/app:v2", 3),
+                    Some(Updated::KeepsFailing(_))
+                ),
+                "{nothing_to_roll_back}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rollback_names_the_task_the_swarm_names() {
+        let failed = |tasks: &[Task], message: &str| {
+            let mut state = update("rollback_completed");
+            state.message = message.into();
+            match judge(&state, tasks, "r/app:v2", 3) {
+                Some(Updated::RolledBack { failed: Some(task), .. }) => task.id,
+                other => panic!("{other:?}"),
+            }
+        };
+        let mut tasks = vec![
+            task("restart", "shutdown", "shutdown", "r/app:v2"),
+            task("first", "shutdown", "complete", "r/app:v2"),
+        ];
+        let named = "update rolled back due to failure or early termination of task first";
+        assert_eq!(failed(&tasks, named), "first");
+        tasks.reverse();
+        assert_eq!(
+            failed(&tasks, "rollback completed"),
+            "first",
+            "none named: the first new one"
+        );
     }
 
     #[test]
