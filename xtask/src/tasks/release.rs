@@ -21,7 +21,9 @@ use crate::machinery::dev_container::Data;
 use crate::machinery::dev_image::Beside;
 use crate::machinery::lifecycle::KEPT_LABEL;
 use crate::machinery::{dev_container, images, lifecycle, services, stack, wheelhouse};
-use crate::project::{ACCEPTANCE_DIR, ACCEPTED, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex};
+use crate::project::{
+    ACCEPTANCE_DIR, ACCEPTED, MIGRATIONS_LABEL, Project, RELEASE_DOCKERFILE, REPORTS_DIR, RunName, random_hex,
+};
 use crate::runner::Runner;
 
 impl flags::Release {
@@ -67,7 +69,7 @@ fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result
     let version = Version::of(project, runner)?;
     let image = &project.names.release_image;
     runner.step(&format!("Building the release image {image} ({})", version.version));
-    let mut release = release_build(project, &version).built_by(runner.builder()?);
+    let mut release = release_build(project, &version)?.built_by(runner.builder()?);
     let iidfile = (!runner.dry_run()).then(|| runner.scratch("release.iid")).transpose()?;
     if let Some(iidfile) = &iidfile {
         release = release.iidfile(iidfile.as_str());
@@ -160,14 +162,15 @@ fn run(project: &Project, runner: &Runner, settings: &str, keep: bool) -> Result
 }
 
 /// The build of the release image on the checkout's base image, its version in its labels.
-fn release_build(project: &Project, version: &Version) -> Build {
-    Build::new(&project.names.release_image, RELEASE_DOCKERFILE)
+fn release_build(project: &Project, version: &Version) -> Result<Build> {
+    Ok(Build::new(&project.names.release_image, RELEASE_DOCKERFILE)
         .build_arg("BASE_IMAGE", &project.names.base_image)
         .build_arg("VERSION", &version.version)
         .build_arg("REVISION", &version.revision)
         .build_arg("CREATED", &version.created)
         .build_arg("SOURCE", &version.source)
         .label(BUILT_IN_LABEL, project.root.as_str())
+        .label(MIGRATIONS_LABEL, &project.migrations_inputs()?))
 }
 
 /// The acceptance tests' container: the dev image's Python (it has unittest-xml-reporting),
@@ -290,7 +293,7 @@ mod tests {
             created: "2026-11-25T03:04:05Z".into(),
             source: "https://example.com/todobackend.git".into(),
         };
-        let cmd: Cmd = release_build(&project, &version).into();
+        let cmd: Cmd = release_build(&project, &version).unwrap().into();
         let line = cmd.to_string();
         assert!(
             line.starts_with("docker build -t todobackend-release -f docker/release/Dockerfile --force-rm "),
@@ -305,6 +308,8 @@ mod tests {
         ] {
             assert!(line.contains(arg), "{arg} in {line}");
         }
+        let migrations = format!("--label {MIGRATIONS_LABEL}={} ", project.migrations_inputs().unwrap());
+        assert!(line.contains(&migrations), "{migrations} in {line}");
         assert!(line.ends_with(" ."), "{line}");
     }
 

@@ -123,6 +123,16 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
     let (status, _, body) = request(&node, "POST", "/todos", Some(r#"{"title": "kept through the update"}"#)).unwrap();
     assert_eq!(status, 201, "{body}");
     lab.publish_variant("v2", "ENV APP_VERSION=v2\nLABEL todobackend.version=v2");
+    // v2's migrations are the release's; the database has them unless another scenario's
+    // v3 (new migrations) runs
+    let label = "{{index .Config.Labels \"todobackend.migrations\"}}";
+    let v2 = lab.docker(
+        None,
+        &["image", "inspect", "--format", label, &format!("{}:v2", lab.repository)],
+    );
+    let app = format!("{}_app", lab.stack());
+    let migrated = lab.manager(&["service", "inspect", "--format", &label.replace("Config", "Spec"), &app]);
+    assert!(!v2.trim().is_empty(), "the release image has no migrations fingerprint");
 
     let load = Load::start(&lab.nodes());
     std::thread::sleep(Duration::from_secs(3));
@@ -132,6 +142,21 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
     std::thread::sleep(Duration::from_secs(2));
     let counted = load.stop();
     assert_eq!(update.code(), Some(0), "{}", update.output());
+    let migration_job = update.output().contains(&format!("--name {}_migrate ", lab.stack()));
+    if v2 == migrated {
+        assert!(
+            update.output().contains("none to run") && !migration_job,
+            "{}",
+            update.output()
+        );
+    } else {
+        assert!(migration_job, "{}", update.output());
+    }
+    assert_eq!(
+        lab.manager(&["service", "inspect", "--format", &label.replace("Config", "Spec"), &app]),
+        v2,
+        "the app does not record the migrations it runs with"
+    );
     eprintln!(
         "the update took {:.1} s; {} requests answered during it",
         took.as_secs_f64(),
@@ -150,10 +175,10 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
     counted.assert_every_write_kept(&todos);
 }
 
-/// A version whose migrations take 25 s (its `django-admin` waits first): long enough for a
-/// Ctrl-C to land in them, and for the next deploy to find them still going.
+/// A version with migrations of its own that take 25 s (its `django-admin` waits first): long
+/// enough for a Ctrl-C to land in them, and for the next deploy to find them still going.
 const SLOW_MIGRATIONS: &str = r##"ENV APP_VERSION=v3
-LABEL todobackend.version=v3
+LABEL todobackend.version=v3 todobackend.migrations=new-in-v3
 USER root
 RUN mv /appenv/bin/django-admin /appenv/bin/django-admin.real && \
     printf '#!/bin/sh\nsleep 25\nexec /appenv/bin/django-admin.real "$@"\n' > /appenv/bin/django-admin && \

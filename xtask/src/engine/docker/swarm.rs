@@ -118,7 +118,8 @@ pub fn service_release(service: &str) -> Cmd {
         "inspect",
         "--format",
         "{{.Spec.TaskTemplate.ContainerSpec.Image}}|{{index .Spec.Labels \"todobackend.version\"}}|\
-         {{index .Spec.Labels \"todobackend.previous-image\"}}|{{index .Spec.Labels \"todobackend.previous-version\"}}",
+         {{index .Spec.Labels \"todobackend.previous-image\"}}|{{index .Spec.Labels \"todobackend.previous-version\"}}|\
+         {{index .Spec.Labels \"todobackend.migrations\"}}",
         service,
     ])
 }

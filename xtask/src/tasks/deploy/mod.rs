@@ -3,9 +3,10 @@
 //! 1. what must hold before anything changes: a manager, every node up, the release passed
 //!    its acceptance tests, and every node able to pull every image that changes (a global job each);
 //! 2. the secrets, made once from random values; the database's node, labelled once;
-//! 3. the database (`STACK-services.yml`), then the migrations as a one-off job: a failure
-//!    stops here, its log shown, the running version serving on; never cut short (Ctrl-C
-//!    leaves the job to end, and the next deploy waits for it);
+//! 3. the database (`STACK-services.yml`), then the migrations as a one-off job (`migrate`;
+//!    none when the new version's are those last run): a failure stops here, its log shown,
+//!    the running version serving on; never cut short (Ctrl-C leaves the job to end, and the
+//!    next deploy waits for it);
 //! 4. the whole stack (`STACK.yml`), the app rolled by the swarm, followed to its end: every
 //!    replica on the new version, or rolled back by the swarm, named and non-zero.
 //!
@@ -24,11 +25,12 @@ use crate::engine::docker::{self, Job};
 use crate::flags::{self, DeployAction};
 use crate::machinery::stack::{APP, APP_HEALTHY, EDGE, EDGE_READY, Health, Mode, RELEASE_SETTINGS, Service, Stack};
 use crate::machinery::swarm;
-use crate::project::{ACCEPTED, PUBLISHED, Project, random_hex};
-use crate::runner::{READ, Runner};
-use crate::signals;
+use crate::project::{ACCEPTED, MIGRATIONS_LABEL, PUBLISHED, Project, random_hex};
+use crate::runner::Runner;
 
+mod migrate;
 mod watch;
+use migrate::migrate;
 use watch::{follow, logs, status};
 
 /// Where the app listens.
@@ -39,7 +41,6 @@ const SECRETS_DIR: &str = "/run/secrets";
 const STACK_LABEL: &str = "todobackend.stack";
 /// How long each part may take before the deploy stops waiting (the swarm goes on).
 const PULLED_WITHIN: Duration = Duration::from_secs(180);
-const MIGRATED_WITHIN: Duration = Duration::from_secs(300);
 
 impl flags::Deploy {
     pub fn run(self, project: &Project, dry_run: bool) -> Result<u8> {
@@ -197,8 +198,14 @@ fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: 
         nodes.len()
     ));
     pull_everywhere(runner, name, &changed, &nodes)?;
+    let migrations = migrate::fingerprint(runner, &release.image)?;
 
-    let labels = version_labels(&release, running.as_ref());
+    let mut labels = version_labels(&release, running.as_ref());
+    labels.extend(
+        migrations
+            .clone()
+            .map(|fingerprint| (MIGRATIONS_LABEL.to_string(), fingerprint)),
+    );
     let stack = stack_of(name, &release, flags, &configured, &images, &edge_image, labels);
     make_secrets(runner, name, &stack)?;
     for (service, _) in configured.iter().filter(|(_, config)| config.data.is_some()) {
@@ -220,7 +227,13 @@ fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: 
     for service in &services_only.services {
         follow(runner, &format!("{name}_{}", service.name), &service.image, &nodes)?;
     }
-    migrate(runner, name, &stack)?;
+    let migrated = running.as_ref().and_then(|running| running.migrations.as_deref());
+    migrate(
+        runner,
+        name,
+        &stack,
+        migrate::none_to_run(migrations.as_deref(), migrated),
+    )?;
 
     runner.step(&format!("Deploying {} ({}) as {name}", release.version, release.image));
     runner.run(&docker::stack_deploy(file.as_str(), name))?;
@@ -398,6 +411,8 @@ struct Running {
     image: String,
     version: String,
     previous: Option<(String, String)>,
+    /// The fingerprint of the migrations the database was last migrated to by a deploy.
+    migrations: Option<String>,
 }
 
 fn running(runner: &Runner, stack: &str) -> Result<Option<Running>> {
@@ -406,13 +421,14 @@ fn running(runner: &Runner, stack: &str) -> Result<Option<Running>> {
     };
     let value = |field: &str| (!field.is_empty() && field != "<no value>").then(|| field.to_string());
     let fields: Vec<&str> = line.split('|').collect();
-    let [image, version, previous_image, previous_version] = fields[..] else {
+    let [image, version, previous_image, previous_version, migrations] = fields[..] else {
         return Ok(None);
     };
     Ok(Some(Running {
         image: image.into(),
         version: value(version).unwrap_or_else(|| "unknown".into()),
         previous: value(previous_image).zip(Some(value(previous_version).unwrap_or_else(|| "unknown".into()))),
+        migrations: value(migrations),
     }))
 }
 
@@ -463,59 +479,4 @@ fn write(dir: &Utf8PathBuf, file: &str, stack: &Stack) -> Result<Utf8PathBuf> {
     fs::write(&path, stack.compose()).with_context(|| format!("cannot write {path}"))?;
     say!("   wrote {path}");
     Ok(path)
-}
-
-/// The migrations, as a job of the app's new image on the stack's network: before the app
-/// is updated, and a failure stops the deploy with the job's log.
-fn migrate(runner: &Runner, stack: &str, spec: &Stack) -> Result<()> {
-    let app = spec
-        .services
-        .iter()
-        .find(|service| service.name == APP)
-        .context("the stack has no app")?;
-    let job = format!("{stack}_migrate");
-    runner.step("Migrating the database with a one-off job of the new version");
-    let remove = docker::remove_services(std::slice::from_ref(&job));
-    // Migrations a deploy left going (Ctrl-C) end before anything else runs: one cut short
-    // may leave a schema half-changed.
-    if !runner.dry_run() && swarm::tasks(runner, &job)?.iter().any(|task| !task.ended()) {
-        say!("   the migrations an earlier deploy started go on: waiting for them to end");
-        // Failed or not, this deploy's own job runs them again and says how that ends.
-        let _earlier = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)?;
-    }
-    let _ = runner.probe(&remove);
-    let migration = Job {
-        name: job.clone(),
-        image: app.image.clone(),
-        global: false,
-        network: Some(format!("{stack}_default")),
-        secrets: app.secrets.clone(),
-        env: app.env.clone(),
-        labels: vec![format!("{STACK_LABEL}={stack}")],
-        entrypoint: None,
-        command: ["django-admin", "migrate", "--noinput"].map(String::from).into(),
-    };
-    runner.make(&migration.into(), remove.clone())?;
-    if runner.dry_run() {
-        return Ok(());
-    }
-    let followed = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN).inspect_err(|err| {
-        if err.downcast_ref::<signals::Interrupted>().is_some() {
-            runner.keep(std::slice::from_ref(&job));
-            say!(
-                "   the migrations go on by themselves, never cut short (`docker service logs {job}`); the app was \
-                 not updated: `cargo xtask deploy` again finishes the deploy"
-            );
-        }
-    })?;
-    if let Some(failed) = followed {
-        let log = runner.read(&docker::service_logs(&job, 40), READ)?;
-        bail!(
-            "the migrations failed ({}); nothing else was changed, the running version serves on. Their log:\n{}{}",
-            failed.error,
-            log.stdout,
-            log.stderr
-        );
-    }
-    runner.unmake(&remove)
 }
