@@ -22,13 +22,28 @@ const MIGRATED_WITHIN: Duration = Duration::from_secs(300);
 /// it there); `None` when it has not the image, or the image has no fingerprint: its
 /// migrations then run.
 pub(super) fn fingerprint(runner: &Runner, image: &str) -> Result<Option<String>> {
-    let line = runner.probe(&docker::image_label(image, MIGRATIONS_LABEL))?;
+    let line = runner.probe(&docker::image_label(&by_digest(image), MIGRATIONS_LABEL))?;
     Ok(line
         .as_deref()
         .and_then(|line| line.split_once(' '))
         .map(|(_, label)| label.trim())
         .filter(|label| !label.is_empty() && *label != "<no value>")
         .map(String::from))
+}
+
+/// `REF:TAG@DIGEST` (as the swarm pins an image) as `REF@DIGEST`, the name a node that
+/// pulled it by digest knows it by; any other name as it is.
+fn by_digest(image: &str) -> String {
+    match image.split_once('@') {
+        Some((name, digest)) => {
+            let repository = match name.rsplit_once(':') {
+                Some((repository, tag)) if !tag.contains('/') => repository,
+                _ => name,
+            };
+            format!("{repository}@{digest}")
+        }
+        None => image.to_string(),
+    }
 }
 
 /// The fingerprint when the new version's migrations are known and are those the database
@@ -104,6 +119,19 @@ pub(super) fn migrate(runner: &Runner, stack: &str, spec: &Stack, unchanged: Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_image_is_asked_by_its_digest_alone() {
+        assert_eq!(
+            by_digest("127.0.0.1:5000/app:v2@sha256:ab"),
+            "127.0.0.1:5000/app@sha256:ab"
+        );
+        assert_eq!(
+            by_digest("127.0.0.1:5000/app@sha256:ab"),
+            "127.0.0.1:5000/app@sha256:ab"
+        );
+        assert_eq!(by_digest("127.0.0.1:5000/app:v2"), "127.0.0.1:5000/app:v2");
+    }
 
     #[test]
     fn migrations_run_unless_the_new_version_s_are_known_to_be_those_last_run() {

@@ -26,7 +26,7 @@ use crate::flags::{self, DeployAction};
 use crate::machinery::stack::{APP, APP_HEALTHY, EDGE, EDGE_READY, Health, Mode, RELEASE_SETTINGS, Service, Stack};
 use crate::machinery::swarm;
 use crate::project::{ACCEPTED, MIGRATIONS_LABEL, PUBLISHED, Project, random_hex};
-use crate::runner::Runner;
+use crate::runner::{READ, Runner};
 
 mod migrate;
 mod watch;
@@ -197,8 +197,13 @@ fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: 
         changed.len(),
         nodes.len()
     ));
-    pull_everywhere(runner, name, &changed, &nodes)?;
-    let migrations = migrate::fingerprint(runner, &release.image)?;
+    let pinned = pull_everywhere(runner, name, &changed, &nodes)?;
+    let app_image = changed
+        .iter()
+        .zip(&pinned)
+        .find(|(image, _)| **image == release.image)
+        .map_or(release.image.as_str(), |(_, pinned)| pinned.as_str());
+    let migrations = migrate::fingerprint(runner, app_image)?;
 
     let mut labels = version_labels(&release, running.as_ref());
     labels.extend(
@@ -250,8 +255,9 @@ fn deploy(project: &Project, runner: &Runner, manager: &str, name: &str, flags: 
 }
 
 /// A global job per image, each task pulling it on its node and exiting: a node that cannot
-/// pull one is named before anything of the stack changes.
-fn pull_everywhere(runner: &Runner, stack: &str, images: &[&str], nodes: &[swarm::Node]) -> Result<()> {
+/// pull one is named before anything of the stack changes. The images as the swarm pinned
+/// them (`REF@DIGEST`: the nodes have them by digest, not by tag), in the order given.
+fn pull_everywhere(runner: &Runner, stack: &str, images: &[&str], nodes: &[swarm::Node]) -> Result<Vec<String>> {
     let jobs: Vec<(String, &str)> = images
         .iter()
         .enumerate()
@@ -273,8 +279,19 @@ fn pull_everywhere(runner: &Runner, stack: &str, images: &[&str], nodes: &[swarm
         runner.make(&check.into(), docker::remove_services(std::slice::from_ref(job)))?;
     }
     if runner.dry_run() {
-        return Ok(());
+        return Ok(images.iter().map(|image| image.to_string()).collect());
     }
+    let names: Vec<String> = jobs.iter().map(|(job, _)| job.clone()).collect();
+    let pinned = if names.is_empty() {
+        Vec::new()
+    } else {
+        runner
+            .read(&docker::service_images(&names), READ)?
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect()
+    };
     for (job, image) in &jobs {
         if let Some(failed) = swarm::follow_job(runner, job, nodes.len(), PULLED_WITHIN)? {
             bail!(
@@ -287,7 +304,7 @@ fn pull_everywhere(runner: &Runner, stack: &str, images: &[&str], nodes: &[swarm
         }
         runner.unmake(&docker::remove_services(std::slice::from_ref(job)))?;
     }
-    Ok(())
+    Ok(pinned)
 }
 
 /// The stack: the configured services of the release settings, the app, and the edge.
