@@ -350,15 +350,20 @@ mod tests {
         parse_task(&format!("{id}|s|n1|1|{desired}|{state}|{image}@sha256:cd|")).unwrap()
     }
 
+    /// Three tasks of `r/app:v2`, ended `state`.
+    fn three_ended(state: &str) -> Vec<Task> {
+        (0..3)
+            .map(|i| task(&format!("t{i}"), "shutdown", state, "r/app:v2"))
+            .collect()
+    }
+
     fn update(update: &str) -> ServiceState {
         parse_service(&format!("s_app|3|v2|{update}|")).unwrap()
     }
 
     #[test]
     fn new_tasks_a_rollback_stops_are_no_failure_until_it_completes() {
-        let stopped: Vec<Task> = (0..3)
-            .map(|i| task(&format!("t{i}"), "shutdown", "shutdown", "r/app:v2"))
-            .collect();
+        let stopped = three_ended("shutdown");
         assert_eq!(judge(&update("rollback_started"), &stopped, "r/app:v2", 3), None);
         assert!(matches!(
             judge(&update("rollback_completed"), &stopped, "r/app:v2", 3),
@@ -368,9 +373,7 @@ mod tests {
 
     #[test]
     fn new_tasks_that_end_fail_a_deploy_only_when_the_swarm_rolls_nothing_back() {
-        let ended: Vec<Task> = (0..3)
-            .map(|i| task(&format!("t{i}"), "shutdown", "complete", "r/app:v2"))
-            .collect();
+        let ended = three_ended("complete");
         // Its rollback follows the first that ended, a moment later
         assert_eq!(judge(&update("updating"), &ended, "r/app:v2", 3), None);
         for nothing_to_roll_back in ["", "completed", "paused"] {

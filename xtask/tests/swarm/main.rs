@@ -131,7 +131,8 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
         &["image", "inspect", "--format", label, &format!("{}:v2", lab.repository)],
     );
     let app = format!("{}_app", lab.stack());
-    let migrated = lab.manager(&["service", "inspect", "--format", &label.replace("Config", "Spec"), &app]);
+    let app_label = label.replace("Config", "Spec");
+    let migrated = lab.manager(&["service", "inspect", "--format", &app_label, &app]);
     assert!(!v2.trim().is_empty(), "the release image has no migrations fingerprint");
 
     let load = Load::start(&lab.nodes());
@@ -153,7 +154,7 @@ fn a_rolling_update_under_load_fails_no_request_and_keeps_the_data() {
         assert!(migration_job, "{}", update.output());
     }
     assert_eq!(
-        lab.manager(&["service", "inspect", "--format", &label.replace("Config", "Spec"), &app]),
+        lab.manager(&["service", "inspect", "--format", &app_label, &app]),
         v2,
         "the app does not record the migrations it runs with"
     );

@@ -68,15 +68,23 @@ pub(super) fn migrate(runner: &Runner, stack: &str, spec: &Stack, unchanged: Opt
         None => "Migrating the database with a one-off job of the new version".to_string(),
     });
     let remove = docker::remove_services(std::slice::from_ref(&job));
-    // Migrations a deploy left going (Ctrl-C) end before anything else runs: one cut short
-    // may leave a schema half-changed.
-    if !runner.dry_run() && swarm::tasks(runner, &job)?.iter().any(|task| !task.ended()) {
+    // The job an earlier deploy left (Ctrl-C): migrations it still runs end before anything
+    // else runs, as one cut short may leave a schema half-changed; then it goes. Never under
+    // --dry-run, which changes nothing.
+    let earlier = if runner.dry_run() {
+        Vec::new()
+    } else {
+        swarm::tasks(runner, &job)?
+    };
+    if earlier.iter().any(|task| !task.ended()) {
         say!("   the migrations an earlier deploy started go on: waiting for them to end");
         // Failed or not: this deploy's own job runs them again and says how that ends, or
         // the database has those of the version it deploys.
         let _earlier = swarm::follow_job(runner, &job, 1, MIGRATED_WITHIN)?;
     }
-    let _ = runner.probe(&remove);
+    if !earlier.is_empty() {
+        let _ = runner.probe(&remove);
+    }
     if unchanged.is_some() {
         return Ok(());
     }

@@ -264,7 +264,10 @@ fn pull_everywhere(runner: &Runner, stack: &str, images: &[&str], nodes: &[swarm
         .map(|(n, image)| (format!("{stack}_pull-{n}"), *image))
         .collect();
     for (job, image) in &jobs {
-        let _ = runner.probe(&docker::remove_services(std::slice::from_ref(job)));
+        // One an earlier deploy left; under --dry-run, which changes nothing, left alone
+        if !runner.dry_run() {
+            let _ = runner.probe(&docker::remove_services(std::slice::from_ref(job)));
+        }
         let check = Job {
             name: job.clone(),
             image: image.to_string(),
